@@ -1,0 +1,77 @@
+"""What a person (or cron's mail) sees: live progress on a terminal, plain log lines otherwise, a summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+_LOG_EVERY_SECONDS = 10.0
+
+
+class ProgressReporter:
+    """Receives (name, records, pages) updates; draws bars on a TTY, throttled log lines under cron."""
+
+    def __init__(self, interactive: bool):
+        self._interactive = interactive
+        self._progress = Progress(
+            TextColumn("{task.fields[name]:<18}"),
+            BarColumn(bar_width=None),
+            TextColumn("{task.completed:>10,.0f} records"),
+            TextColumn("{task.fields[pages]:>6,} pages"),
+            TextColumn("{task.fields[rate]:>8,.0f}/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._started: dict[str, float] = {}
+        self._last_logged: dict[str, float] = {}
+
+    def __call__(self, name: str, records: int, pages: int) -> None:
+        now = time.monotonic()
+        started = self._started.setdefault(name, now)
+        rate = records / (now - started) if now > started else 0.0
+        if self._interactive:
+            if name not in self._tasks:
+                self._tasks[name] = self._progress.add_task("", total=None, name=name, pages=0, rate=0.0)
+            self._progress.update(self._tasks[name], completed=records, pages=pages, rate=rate)
+        elif now - self._last_logged.get(name, 0.0) >= _LOG_EVERY_SECONDS:
+            self._last_logged[name] = now
+            console.print(f"{name}: {records} records, {pages} pages, {rate:.0f} records/s", highlight=False)
+
+    @contextmanager
+    def running(self) -> Iterator[ProgressReporter]:
+        if not self._interactive:
+            yield self
+            return
+        with self._progress:
+            yield self
+
+
+def progress_reporter() -> ProgressReporter:
+    return ProgressReporter(interactive=console.is_terminal and sys.stdout.isatty())
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*("" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+                        for value in row))
+    console.print(table)
+
+
+def print_error(message: str) -> None:
+    """One line on stderr: the reason and the fix, never a traceback."""
+    err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
