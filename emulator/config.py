@@ -1,0 +1,61 @@
+"""Emulator settings: a frozen dataclass, replaced whole on live updates so no reader sees half a change."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+SchemasShape = Literal["entities", "docs"]
+
+# What `python -m emulator` and the demo use; in-process servers default to a free port instead.
+DEMO_PORT = 8765
+
+# Settings that shape the generated data or the listening socket cannot change while serving.
+FIXED_AT_START = frozenset({"records", "seed", "host", "port", "cache_dir", "timeseries"})
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything a test, the CLI or a benchmark can choose about one emulated workspace."""
+
+    workspace: str = "demo"
+    api_key: str = "demo-key"
+    access_tokens: frozenset[str] = field(default_factory=frozenset)
+    records: int = 200
+    seed: int = 0
+    page_cap: int = 500
+    bulk_max: int = 100
+    rate_limit: int | None = 3000
+    rate_window: float = 60.0
+    schemas_shape: SchemasShape = "entities"
+    custom_single_patch_500: bool = True
+    host: str = "127.0.0.1"
+    port: int = 0
+    cache_dir: str | None = None
+    log_level: str = "warning"
+    # Also serve the time-series JSON-RPC API (`emulator.timeseries`) on the same port.
+    timeseries: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_tokens", frozenset(self.access_tokens))
+        if self.schemas_shape not in ("entities", "docs"):
+            raise ValueError(f"schemas_shape must be 'entities' or 'docs', not {self.schemas_shape!r}")
+        for name in ("page_cap", "bulk_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1, or None to switch it off")
+        if self.records < 0:
+            raise ValueError("records must be >= 0")
+
+    def updated(self, **changes: object) -> EmulatorConfig:
+        """A copy with live-changeable settings replaced; refuses unknown or start-only names."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        fixed = set(changes) & FIXED_AT_START
+        if fixed:
+            raise ValueError(f"cannot change while running: {', '.join(sorted(fixed))}")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,83 @@
+"""Injected failures, switchable while serving; counters are consumed atomically across threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from dataclasses import dataclass
+
+COUNTED = ("burst_429", "conflict_409", "drop_connection", "truncate_body")
+
+
+@dataclass
+class FaultSettings:
+    """Each counted fault hits the next N matching API requests, then switches itself off."""
+
+    error_rate: float = 0.0
+    error_status: int = 500
+    burst_429: int = 0
+    burst_retry_after: bool = True
+    conflict_409: int = 0
+    latency_ms: int = 0
+    drop_connection: int = 0  # before the handler: the request has no effect
+    truncate_body: int = 0  # after the handler: the write happened, the answer is cut short
+    http_next_links: bool = False
+    stray_next_on_last_page: bool = False
+    next_on_empty_page: bool = False
+    nest_error_shape: bool = False
+    only_paths: list[str] | None = None
+    seed: int = 0
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._settings = FaultSettings()
+        self._rng = random.Random(0)
+
+    def set(self, **changes: object) -> None:
+        """Update some settings, keeping the others; unknown names are refused."""
+        known = {f.name for f in dataclasses.fields(FaultSettings)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        if "error_status" in changes and changes["error_status"] not in (500, 502, 503):
+            raise ValueError("error_status must be 500, 502 or 503")
+        with self._lock:
+            self._settings = dataclasses.replace(self._settings, **changes)  # type: ignore[arg-type]
+            if "seed" in changes:
+                self._rng = random.Random(self._settings.seed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._settings = FaultSettings()
+            self._rng = random.Random(0)
+
+    def current(self) -> FaultSettings:
+        with self._lock:
+            return dataclasses.replace(self._settings)
+
+    def applies(self, path: str) -> bool:
+        only = self._settings.only_paths
+        return only is None or any(part in path for part in only)
+
+    def take(self, name: str, path: str) -> bool:
+        """Consume one unit of a counted fault if it targets `path`."""
+        with self._lock:
+            if not self.applies(path) or getattr(self._settings, name) <= 0:
+                return False
+            setattr(self._settings, name, getattr(self._settings, name) - 1)
+            return True
+
+    def server_error(self, path: str) -> int | None:
+        """The 5xx status to answer with, drawn from `error_rate`, or None."""
+        with self._lock:
+            s = self._settings
+            if s.error_rate > 0 and self.applies(path) and self._rng.random() < s.error_rate:
+                return s.error_status
+        return None
+
+    def flag(self, name: str, path: str) -> bool:
+        with self._lock:
+            return bool(getattr(self._settings, name)) and self.applies(path)

@@ -1,0 +1,139 @@
+"""Read handlers: lists with filters, sort, paging and include; single records; schemas; users."""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.calls import Call
+from emulator.errors import ApiError
+from emulator.filters import order_by, parse_filters
+from emulator.responses import JSONResponse
+from emulator.schemas import ObjectDef, render_schemas
+from emulator.store import require_object
+
+DEFAULT_PAGE_LIMIT = 500
+_KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+
+
+def bracket_parts(key: str) -> tuple[str, ...]:
+    """`filter[a.b][Is on or after]` → ('filter', 'a.b', 'Is on or after'); () if malformed."""
+    m = _KEY_RE.match(key)
+    if not m:
+        return ()
+    return (m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2)))
+
+
+def _int_param(call: Call, key: str, default: int) -> int:
+    raw = call.param(key)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"-?\d+", raw.strip()):
+        raise ApiError(400, f"{key} must be an integer, not {raw!r}")
+    return int(raw)
+
+
+def _includes(obj: ObjectDef, call: Call) -> list[str]:
+    raw = call.param("include")
+    names = [n.strip() for n in raw.split(",") if n.strip()] if raw else []
+    for name in names:
+        if name not in obj.relationships:
+            raise ApiError(400, f"include: {obj.slug} has no relationship {name!r}; "
+                                f"known: {sorted(obj.relationships)}")
+    return names
+
+
+def _included(call: Call, obj: ObjectDef, data: list[dict[str, object]], names: list[str]) -> list[object]:
+    """Related records named by `include`, each once, in first-seen order."""
+    seen: dict[str, str] = {}
+    for record in data:
+        rels = record.get("relationships", {})
+        assert isinstance(rels, dict)
+        for name in names:
+            for ref in rels[name]["data"]:
+                seen.setdefault(ref["id"], ref["type"])
+    out: list[object] = []
+    for rid, slug in seen.items():
+        out.extend(call.emu.store.render([call.emu.store.fetch(slug, rid)]))
+    return out
+
+
+def _page_link(request: Request, offset: int, http_scheme: bool) -> str:
+    items = [(k, v) for k, v in request.query_params.multi_items() if k != "page[offset]"]
+    items.append(("page[offset]", str(offset)))
+    url = request.url.replace(query=urlencode(items))
+    return str(url.replace(scheme="http") if http_scheme else url)
+
+
+async def list_records(call: Call, slug: str) -> Response:
+    obj = require_object(slug)
+    cfg = call.emu.config
+    query = call.request.query_params.multi_items()
+    where = parse_filters(obj, query, bracket_parts)
+    order = order_by(obj, call.param("sortOrder[column]"), call.param("sortOrder[dir]"))
+    limit = _int_param(call, "page[limit]", min(DEFAULT_PAGE_LIMIT, cfg.page_cap))
+    if not 1 <= limit <= cfg.page_cap:
+        raise ApiError(400, f"page[limit] must be between 1 and {cfg.page_cap}, not {limit}")
+    offset = _int_param(call, "page[offset]", 0)
+    if offset < 0:
+        raise ApiError(400, f"page[offset] must be >= 0, not {offset}")
+    includes = _includes(obj, call)
+    store = call.emu.store
+    total = store.count(slug, where)
+    data = store.render(store.page(slug, where.render(), where.params, order, limit, offset))
+
+    path = call.request.url.path
+    faults = call.emu.faults
+    http_scheme = faults.flag("http_next_links", path)
+    has_next = offset + limit < total
+    if (not data and faults.flag("next_on_empty_page", path)) or (
+        data and not has_next and faults.flag("stray_next_on_last_page", path)
+    ):
+        has_next = True
+    body: dict[str, object] = {
+        "data": data,
+        "meta": {"total_records": total, "total_pages": math.ceil(total / limit), "offset": offset,
+                 "limit": limit},
+        "links": {
+            "prev": _page_link(call.request, max(0, offset - limit), http_scheme) if offset > 0 else None,
+            "next": _page_link(call.request, offset + limit, http_scheme) if has_next else None,
+        },
+    }
+    if includes:
+        body["included"] = _included(call, obj, data, includes)
+    return JSONResponse(body)
+
+
+async def get_record(call: Call, slug: str, rid: str) -> Response:
+    obj = require_object(slug)
+    includes = _includes(obj, call)
+    data = call.emu.store.render([call.emu.store.fetch(slug, rid)])
+    body: dict[str, object] = {"data": data[0]}
+    if includes:
+        body["included"] = _included(call, obj, data, includes)
+    return JSONResponse(body)
+
+
+async def h_schemas(call: Call) -> Response:
+    return JSONResponse(render_schemas(call.emu.config.schemas_shape))
+
+
+async def h_list(call: Call) -> Response:
+    return await list_records(call, call.request.path_params["object"])
+
+
+async def h_get(call: Call) -> Response:
+    p = call.request.path_params
+    return await get_record(call, p["object"], p["id"])
+
+
+async def h_users(call: Call) -> Response:
+    return await list_records(call, "user")
+
+
+async def h_user(call: Call) -> Response:
+    return await get_record(call, "user", call.request.path_params["id"])

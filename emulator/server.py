@@ -1,0 +1,162 @@
+"""Running the emulator: in a background thread (tests) or as the foreground process (CLI, benchmarks)."""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from emulator.app import create_app
+from emulator.clock import Clock
+from emulator.config import EmulatorConfig
+from emulator.faults import Faults
+from emulator.state import Emulator
+from emulator.stats import Stats
+from emulator.store import Store, open_store
+from emulator.timeseries import TimeseriesState
+
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass
+class RunningEmulator:
+    """Handle a test holds: where to connect, and the knobs of the live server."""
+
+    emulator: Emulator
+    host: str
+    port: int
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}/v1"
+
+    @property
+    def workspace(self) -> str:
+        return self.emulator.config.workspace
+
+    @property
+    def api_key(self) -> str:
+        return self.emulator.config.api_key
+
+    @property
+    def clock(self) -> Clock:
+        return self.emulator.clock
+
+    @property
+    def faults(self) -> Faults:
+        return self.emulator.faults
+
+    @property
+    def store(self) -> Store:
+        return self.emulator.store
+
+    @property
+    def stats(self) -> Stats:
+        return self.emulator.stats
+
+    @property
+    def timeseries(self) -> TimeseriesState | None:
+        """The time-series API's state when `config.timeseries` is on (JSON-RPC at `{origin}/v1/rpc`)."""
+        return self.emulator.timeseries
+
+    def config_update(self, **changes: object) -> EmulatorConfig:
+        return self.emulator.config_update(**changes)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def _server(emu: Emulator) -> uvicorn.Server:
+    cfg = emu.config
+    return uvicorn.Server(uvicorn.Config(
+        create_app(emu), log_level=cfg.log_level, access_log=False, lifespan="off",
+        timeout_graceful_shutdown=2,
+    ))
+
+
+# Servers told to stop but maybe still closing; joined at interpreter exit so their files get removed.
+_STOPPING: set[threading.Thread] = set()
+atexit.register(lambda: [t.join(timeout=10) for t in list(_STOPPING)])
+
+
+def _serve_then_clean_up(server: uvicorn.Server, sock: socket.socket, emu: Emulator,
+                         tmp: tempfile.TemporaryDirectory[str]) -> None:
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        emu.store.close()
+        tmp.cleanup()
+        _STOPPING.discard(threading.current_thread())
+
+
+@contextmanager
+def run_in_thread(config: EmulatorConfig) -> Iterator[RunningEmulator]:
+    """Serve on `config.host` (port 0 ⇒ a free one) until the block exits.
+
+    On exit the server is told to stop and finishes closing in its own thread (uvicorn needs a
+    couple of 0.1 s ticks); the listening socket stops accepting at once.
+    """
+    tmp = tempfile.TemporaryDirectory(prefix="clarify-emulator-")
+    clock = Clock()
+    emu = Emulator(config, open_store(tmp.name, config.records, config.seed, clock, config.cache_dir), clock)
+    sock = _bind(config.host, config.port)
+    server = _server(emu)
+    thread = threading.Thread(target=_serve_then_clean_up, args=(server, sock, emu, tmp), daemon=True,
+                              name="clarify-emulator")
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    # Startup wait only: uvicorn offers no event to block on.
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        if not server.started:
+            raise RuntimeError("emulator did not start")
+        yield RunningEmulator(emu, config.host, sock.getsockname()[1])
+    finally:
+        _STOPPING.add(thread)
+        server.should_exit = True
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(config: EmulatorConfig) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM, after printing the three connection lines."""
+    with tempfile.TemporaryDirectory(prefix="clarify-emulator-") as tmp:
+        clock = Clock()
+        emu = Emulator(config, open_store(tmp, config.records, config.seed, clock, config.cache_dir), clock)
+        sock = _bind(config.host, config.port)
+        port = sock.getsockname()[1]
+        print(f"CLARIFY_BASE_URL=http://{config.host}:{port}/v1", flush=True)
+        print(f"CLARIFY_WORKSPACE={config.workspace}", flush=True)
+        print(f"CLARIFY_API_KEY={config.api_key}", flush=True)
+        # uvicorn re-raises the signal it caught after a graceful shutdown; both end here, exit 0.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            _server(emu).run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sock.close()
+            emu.store.close()
+            sys.stdout.flush()

@@ -1,0 +1,21 @@
+"""Clarify's time-series JSON-RPC API, emulated: mount `routes(state)` next to the CRM routes.
+
+from emulator.timeseries import TimeseriesConfig, TimeseriesState, routes
+ts_state = TimeseriesState(TimeseriesConfig(seed=config.seed), clock)
+app = Starlette(routes=[*crm_routes, *routes(ts_state)])
+"""
+
+from emulator.timeseries.app import RPC_PATH, TOKEN_PATH, TimeseriesState, credentials_file, routes
+from emulator.timeseries.config import TimeseriesConfig
+from emulator.timeseries.faults import Fault, Faults
+
+__all__ = [
+    "RPC_PATH",
+    "TOKEN_PATH",
+    "Fault",
+    "Faults",
+    "TimeseriesConfig",
+    "TimeseriesState",
+    "credentials_file",
+    "routes",
+]

@@ -1,0 +1,46 @@
+"""Settings of the emulated time-series API: one frozen dataclass, replaced wholesale on live updates."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+# Shape of the generated data cannot change while serving.
+FIXED_AT_START = frozenset({"seed", "items", "history_days", "integration"})
+
+
+@dataclass(frozen=True)
+class TimeseriesConfig:
+    """What a test, the CLI or a benchmark can choose about the emulated JSON-RPC API."""
+
+    seed: int = 42
+    items: int = 300
+    history_days: int = 365
+    integration: str = "c0demointegration000"
+    client_id: str = "demo-client"
+    client_secret: str = field(default="demo-secret", repr=False)
+    token_ttl: int = 3600
+    api_versions: frozenset[str] = frozenset({"1.1"})
+    forbidden_methods: frozenset[str] = frozenset()
+    rate_limit: int | None = None  # requests per rate_window; over it -> HTTP 429
+    rate_window: float = 60.0
+    select_max: int = 1000
+    frame_items_max: int = 50
+    frame_days_max: int = 40
+    rollup_days_max: int = 400
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_versions", frozenset(self.api_versions))
+        object.__setattr__(self, "forbidden_methods", frozenset(self.forbidden_methods))
+        if self.items < 0 or self.history_days < 0:
+            raise ValueError("items and history_days must be >= 0")
+
+    def updated(self, **changes: object) -> TimeseriesConfig:
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        fixed = set(changes) & FIXED_AT_START
+        if fixed:
+            raise ValueError(f"cannot change while running: {', '.join(sorted(fixed))}")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
