@@ -1,0 +1,210 @@
+"""Clarify CRM as a dlt source: one merge resource per object, streamed page by page as pyarrow tables.
+
+    import dlt
+    from sources.clarify import clarify_source
+    pipeline = dlt.pipeline("clarify_sync", destination="duckdb", dataset_name="clarify")
+    pipeline.run(clarify_source(), loader_file_format="parquet")
+
+Tables, naming and replace semantics: see `records.py`. Cursor and state: see `cursor.py`. The page walk:
+see `pagination.py`. `pipelines/sync.py` wraps this with locking, chunked loads, reconcile and a report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+
+from sources.clarify.api import ClarifyApi
+from sources.clarify.cursor import Position, finish_cursor, format_state_ts, parse_ts, start_position
+from sources.clarify.pagination import UpdatedAtWalk
+from sources.clarify.records import PageConverter
+from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
+from sources.clarify.settings import (
+    DEFAULT_LAG_SECONDS,
+    DELETED_COLUMN,
+    PAGE_LIMIT,
+    SOURCE_NAME,
+    parent_column,
+)
+from sources.common.connection import ClarifyConnection, resolve_connection
+
+__all__ = ["clarify_source", "ObjectStats", "SourceContext", "MERGE"]
+
+MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
+# Resource-level hints are inherited by the child/link table variants, so only hints that are harmless
+# there live here (the arrow tables carry the types: timestamps are `timestamp[us, UTC]`).
+# (No `dedup_sort`: a walk emits each id at most once per load, see pagination.py.)
+MAIN_COLUMNS: dict[str, Any] = {
+    DELETED_COLUMN: {"data_type": "bool", "hard_delete": True},
+}
+DELETE_BATCH = 5000
+CRASH_ENV = "CLARIFY_SYNC_CRASH_AT"  # test hook: "extract" exits the process after the 2nd page
+
+
+@dataclass
+class ObjectStats:
+    records: int = 0
+    pages: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    deleted_ids: list[str] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class SourceContext:
+    """What `pipelines/sync.py` shares with the resources of one load (all optional for plain dlt use)."""
+
+    api: ClarifyApi
+    schemas: dict[str, ObjectSchema]
+    mode: str = "sync"  # or "reconcile"
+    since: Any = None
+    lag_seconds: float = DEFAULT_LAG_SECONDS
+    page_limit: int = PAGE_LIMIT
+    max_pages: int | None = None
+    warehouse_ids: Callable[[str], set[str]] | None = None
+    progress: Callable[[str, int, int], None] | None = None
+    stats: dict[str, ObjectStats] = field(default_factory=dict)
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=0, root_key=False)
+def clarify_source(
+    connection: Any = None,
+    objects: Sequence[str] | None = None,
+    since: Any = None,
+    lag_seconds: float = DEFAULT_LAG_SECONDS,
+    page_limit: int = PAGE_LIMIT,
+    parallel: bool = True,
+    context: Any = None,
+) -> Any:
+    """Resources for the chosen objects (default: every object `GET /schemas` lists, custom ones included).
+
+    `connection` defaults to `resolve_connection()` (CLARIFY_* env, then `[sources.clarify]` config);
+    `since` backfills from a date; `lag_seconds` is re-read before the cursor on every run.
+    `context` is how `pipelines/sync.py` passes a shared client, discovered schemas, reconcile mode and stats.
+    """
+    ctx: SourceContext
+    if context is None:
+        conn = connection if isinstance(connection, ClarifyConnection) else resolve_connection()
+        api = ClarifyApi(conn)
+        ctx = SourceContext(api, parse_schemas(api.schemas()), since=since, lag_seconds=lag_seconds,
+                            page_limit=page_limit)
+    else:
+        ctx = context
+    for obj in select_objects(ctx.schemas, list(objects) if objects else None):
+        ctx.stats.setdefault(obj, ObjectStats())
+        yield dlt.resource(
+            _object_rows(obj, ctx),
+            name=obj,
+            primary_key="id",
+            write_disposition=MERGE,
+            columns=MAIN_COLUMNS,
+            parallelized=parallel,
+        )
+
+
+def _child_hints(table: str, obj: str, key: list[str]) -> Any:
+    pcol = parent_column(obj)
+    return dlt.mark.make_hints(
+        table_name=table,
+        write_disposition=MERGE,
+        merge_key=pcol,
+        primary_key=key,
+        columns={pcol: {"data_type": "text", "nullable": False},
+                 DELETED_COLUMN: {"data_type": "bool", "hard_delete": True}},
+    )
+
+
+def _mark(batches: list[tuple[str, Any]], converter: PageConverter, hints: dict[str, Any]) -> Iterator[Any]:
+    obj = converter.obj
+    for table, arrow_table in batches:
+        if table == obj:
+            yield arrow_table
+        else:
+            if table not in hints:
+                hints[table] = _child_hints(table, obj, converter.table_key(table))
+            yield dlt.mark.with_hints(arrow_table, hints[table], create_table_variant=True)
+
+
+def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
+    """The generator behind one object's resource (sync walk or reconcile pass)."""
+    state = dlt.current.resource_state(obj)
+    stats = ctx.stats[obj]
+    started = time.perf_counter()
+    converter = PageConverter(ctx.schemas[obj], state.setdefault("inferred", {}))
+    hints: dict[str, Any] = {}
+    try:
+        if ctx.mode == "reconcile":
+            yield from _reconcile(obj, ctx, state, converter, hints)
+            return
+        start = start_position(state, since=ctx.since, lag_seconds=ctx.lag_seconds)
+        if start.after is None and state.get("cursor") is None:
+            state["full_walk"] = True  # a first walk from the beginning: nothing can be stale yet
+        walk = UpdatedAtWalk(lambda params: ctx.api.list_page(obj, params), start,
+                             limit=ctx.page_limit, max_pages=ctx.max_pages)
+        for page in walk:
+            if page.records:
+                yield from _mark(converter.convert(page.records), converter, hints)
+            stats.records += len(page.records)
+            stats.pages += 1
+            _save_position(state, page.position, walk)
+            if ctx.progress is not None:
+                ctx.progress(obj, stats.records, stats.pages)
+            if stats.pages == 2 and os.environ.get(CRASH_ENV) == "extract":
+                os._exit(97)
+        if walk.done:
+            rewind = [t for t in (walk.rewind_to, _opt_ts(state.pop("rewind_to", None))) if t is not None]
+            state["cursor"] = finish_cursor(state, walk.max_seen, min(rewind) if rewind else None)
+            state["offset"] = 0
+            state["complete"] = True
+            state["last_run_at"] = format_state_ts(datetime.now(UTC))
+            if state.pop("full_walk", False):
+                state.setdefault("last_reconcile_at", state["last_run_at"])
+    finally:
+        stats.seconds += time.perf_counter() - started
+
+
+def _save_position(state: dict[str, Any], position: Position, walk: UpdatedAtWalk) -> None:
+    """Where an unfinished walk resumes (committed with the load; overwritten when the walk finishes)."""
+    if walk.done:
+        return
+    state["cursor"] = format_state_ts(position.after) if position.after is not None else None
+    state["offset"] = position.offset
+    state["complete"] = False
+    if walk.rewind_to is not None:
+        earlier = _opt_ts(state.get("rewind_to"))
+        state["rewind_to"] = format_state_ts(min(walk.rewind_to, earlier) if earlier else walk.rewind_to)
+
+
+def _opt_ts(value: Any) -> datetime | None:
+    return parse_ts(value) if value else None
+
+
+def _reconcile(obj: str, ctx: SourceContext, state: dict[str, Any], converter: PageConverter,
+               hints: dict[str, Any]) -> Iterator[Any]:
+    """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
+    stats = ctx.stats[obj]
+    walk = UpdatedAtWalk(lambda params: ctx.api.list_page(obj, params), Position(), limit=ctx.page_limit)
+    links = {t for t in converter.child_tables() if t.split("__", 1)[1] in ctx.schemas[obj].relationships}
+    for page in walk:
+        stats.pages += 1
+        # Link tables are refreshed in full: an edit through the other side of a relationship does not
+        # touch this record's `_updated_at`, so the incremental walk cannot see it.
+        if page.records and links:
+            batches = [b for b in converter.convert(page.records) if b[0] in links]
+            yield from _mark(batches, converter, hints)
+        if ctx.progress is not None:
+            ctx.progress(obj, stats.records, stats.pages)
+    live = set(walk.emitted)
+    stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
+    gone = sorted(stored - live)
+    for i in range(0, len(gone), DELETE_BATCH):
+        yield from _mark(converter.deletion_batches(gone[i:i + DELETE_BATCH]), converter, hints)
+    stats.deleted += len(gone)
+    stats.deleted_ids.extend(gone)
+    state["last_reconcile_at"] = format_state_ts(datetime.now(UTC))

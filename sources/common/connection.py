@@ -49,8 +49,9 @@ def _from_dlt(key: str) -> str | None:
     try:
         value = dlt.config.get(f"{_SECTION}.{key}") or dlt.secrets.get(f"{_SECTION}.{key}")
     except Exception as exc:  # dlt wraps TOML syntax errors in several exception types
-        raise ConfigError(f"cannot read dlt config/secrets ({exc.__class__.__name__}): fix .dlt/config.toml "
-                          "or .dlt/secrets.toml") from None
+        raise ConfigError(
+            f"cannot read dlt config/secrets ({exc.__class__.__name__}): fix .dlt/config.toml or .dlt/secrets.toml"
+        ) from None
     return str(value) if value not in (None, "") else None
 
 

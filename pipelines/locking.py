@@ -1,0 +1,97 @@
+"""Cron safety: one sync per pipeline working folder and per warehouse at a time.
+
+Locks are exclusive `fcntl.flock` locks on files (released by the kernel when a process dies, so a killed
+sync never leaves a stale lock) and, for Postgres, a session advisory lock that guards the warehouse from
+syncs on other machines. A second sync waits `timeout` seconds, then fails naming the holder's pid.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sources.common.errors import ClarifySyncError, WarehouseError
+
+POLL_SECONDS = 0.05
+
+
+class SyncLockedError(ClarifySyncError):
+    """Another sync holds the lock."""
+
+    exit_code = 3
+
+
+@contextmanager
+def file_lock(path: str, timeout: float, what: str) -> Iterator[None]:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WarehouseError(f"cannot create lock file {path} ({exc.strerror}): make its folder writable") from None
+    try:
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    raise SyncLockedError(
+                        f"another sync of {what} is running (pid {holder}): wait for it to finish or stop it"
+                    ) from None
+                time.sleep(POLL_SECONDS)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def lock_key(identity: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a warehouse identity."""
+    return int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def postgres_lock(dsn: str, identity: str, timeout: float, what: str) -> Iterator[None]:
+    """Session advisory lock held for the whole sync; also proves Postgres is reachable before any work."""
+    import psycopg2
+
+    try:
+        conn: Any = psycopg2.connect(dsn, connect_timeout=10)
+    except psycopg2.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise WarehouseError(
+            f"cannot connect to Postgres ({first}): check --postgres-dsn / CLARIFY_POSTGRES_DSN"
+        ) from None
+    try:
+        conn.autocommit = True
+        key = lock_key(identity)
+        deadline = time.monotonic() + max(0.0, timeout)
+        with conn.cursor() as cur:
+            while True:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                if cur.fetchone()[0]:
+                    break
+                if time.monotonic() >= deadline:
+                    raise SyncLockedError(
+                        f"another sync of {what} is running (a Postgres session holds its advisory lock): "
+                        "wait for it to finish or stop it"
+                    )
+                time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    finally:
+        conn.close()

@@ -1,0 +1,94 @@
+"""The CRM side of the HTTP client: workspace URLs, auth header and error messages that name the fix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from sources.common.connection import ClarifyConnection
+from sources.common.errors import ApiError
+from sources.common.http import HttpClient, RetryPolicy
+
+_OBJECT_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/(?:resources|records)/?$")
+_RECORD_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/records/([^/]+)")
+
+
+class ClarifyApi:
+    """Calls to one Clarify workspace; every request goes through `self.http`."""
+
+    def __init__(
+        self,
+        connection: ClarifyConnection,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.connection = connection
+        extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        self.http = HttpClient(
+            connection.base_url,
+            headers={"Authorization": connection.authorization(), "Accept": "application/vnd.api+json"},
+            retry=retry,
+            describe_error=self._describe,
+            unreachable_hint="check CLARIFY_BASE_URL",
+            transport=transport,
+            **extra,
+        )
+        self._users_endpoint = False  # set once `/objects/user/resources` answers 404
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ClarifyApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def url(self, path: str) -> str:
+        return f"{self.connection.workspace_url}/{path.lstrip('/')}"
+
+    def schemas(self) -> Any:
+        return self.http.get_json(self.url("schemas"), tag="schemas")
+
+    def list_page(self, obj: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`."""
+        path = "users" if obj == "user" and self._users_endpoint else f"objects/{obj}/resources"
+        try:
+            body = self.http.get_json(self.url(path), params, tag=obj)
+        except ApiError as exc:
+            if obj != "user" or self._users_endpoint or exc.status != 404:
+                raise
+            self._users_endpoint = True
+            body = self.http.get_json(self.url("users"), params, tag=obj)
+        return body if isinstance(body, dict) else {"data": body or []}
+
+    def _describe(self, status: int, path: str, detail: str) -> str:
+        conn = self.connection
+        low = detail.lower()
+        if status == 401:
+            if conn.api_key:
+                return "API key refused: check CLARIFY_API_KEY; keys use the `api-key` scheme, not Bearer"
+            return "access token refused: check CLARIFY_ACCESS_TOKEN (expired or revoked OAuth token)"
+        if status == 403:
+            return f"access denied to {path}: the key lacks permission for workspace {conn.workspace} ({detail})"
+        if status == 404:
+            if "workspace" in low:
+                return f"workspace {conn.workspace!r} not found: check CLARIFY_WORKSPACE"
+            match = _OBJECT_PATH.search(path)
+            if match:
+                return (f"object {match.group(1)!r} not found in workspace {conn.workspace!r}: "
+                        "check the objects you asked for")
+            match = _RECORD_PATH.search(path)
+            if match:
+                return f"{match.group(1)} record {match.group(2)!r} not found ({detail})"
+            return f"{path} not found ({detail}): check CLARIFY_BASE_URL (it normally ends in /v1)"
+        if status == 429:
+            return f"rate limit still exceeded on {path} after retries: run again later ({detail})"
+        if status >= 500:
+            return f"Clarify kept failing on {path} (HTTP {status}: {detail}): try again later"
+        return f"HTTP {status} on {path}: {detail or 'no detail'}"

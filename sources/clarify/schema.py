@@ -1,0 +1,139 @@
+"""Discover objects and their fields from `GET /schemas`, in either shape the API is known to send.
+
+Shape "entities": a bare array; `entities/<slug>` entries are objects (`title` is the slug, fields under
+`attributes.properties`), `core/*` entries are shared value shapes. Shape "docs": a JSON:API document whose
+`data[*].attributes.slug` is the object slug (`core/<slug>` built-in, `entities/<name>` custom) with fields
+under `attributes.properties`. Both carry `relationships: {name: {target, cardinality}}`.
+
+Anything the schema does not describe is typed from the values the records carry (`infer_type`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sources.clarify.settings import BUILTIN_OBJECTS
+from sources.common.errors import ApiError, ConfigError
+
+# Field types we map; anything else is kept as text (JSON text for structured values).
+KNOWN_TYPES = frozenset({
+    "text", "number", "currency", "date", "datetime", "select", "multi-select", "checkbox", "collection",
+    "location", "record-id", "rich-text", "name", "json",
+})
+_JSON_SCHEMA_TYPES = {"string": "text", "integer": "number", "number": "number", "boolean": "checkbox",
+                      "array": "multi-select", "object": "json", "email": "text", "url": "text",
+                      "phone": "text", "timestamp": "datetime", "date-time": "datetime", "record_id": "record-id",
+                      "record": "record-id", "reference": "record-id", "multiselect": "multi-select",
+                      "multi_select": "multi-select", "boolean_checkbox": "checkbox", "richtext": "rich-text",
+                      "rich_text": "rich-text"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    target: str | None = None
+
+
+@dataclass
+class ObjectSchema:
+    slug: str
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+    relationships: dict[str, str] = field(default_factory=dict)  # name -> target slug
+
+
+def normalize_type(prop: dict[str, Any]) -> str:
+    raw = str(prop.get("type") or "text").lower()
+    fmt = str(prop.get("format") or "").lower()
+    if raw == "string" and fmt in ("date-time", "datetime"):
+        return "datetime"
+    if raw == "string" and fmt == "date":
+        return "date"
+    if raw in KNOWN_TYPES:
+        return raw
+    return _JSON_SCHEMA_TYPES.get(raw, "text")
+
+
+def _entries(body: Any) -> list[dict[str, Any]]:
+    if isinstance(body, dict):
+        for key in ("data", "schemas", "items"):
+            if isinstance(body.get(key), list):
+                return [e for e in body[key] if isinstance(e, dict)]
+        return []
+    if isinstance(body, list):
+        return [e for e in body if isinstance(e, dict)]
+    return []
+
+
+def _target(spec: Any) -> str | None:
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict):
+        for key in ("target", "type", "object", "slug"):
+            if isinstance(spec.get(key), str):
+                return spec[key]
+    return None
+
+
+def parse_schemas(body: Any) -> dict[str, ObjectSchema]:
+    """Objects by slug, in the order the API lists them."""
+    objects: dict[str, ObjectSchema] = {}
+    for entry in _entries(body):
+        attrs = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
+        schema_id = str(entry.get("$id") or entry.get("id") or "")
+        prefix, _, tail = schema_id.rpartition("/")
+        slug = attrs.get("slug") or entry.get("slug") or entry.get("title") or tail
+        if not isinstance(slug, str) or not slug:
+            continue
+        is_object = "slug" in attrs or prefix.endswith("entities") or slug in BUILTIN_OBJECTS or slug.startswith("c_")
+        if not is_object:
+            continue  # a shared value shape such as core/name
+        props = attrs.get("properties") or entry.get("properties") or {}
+        if not isinstance(props, dict):
+            props = {}
+        obj = ObjectSchema(slug)
+        for name, prop in props.items():
+            prop = prop if isinstance(prop, dict) else {"type": prop}
+            obj.fields[name] = FieldSpec(name, normalize_type(prop), _target(prop.get("target")))
+        rels = entry.get("relationships") or attrs.get("relationships") or {}
+        if isinstance(rels, dict):
+            for name, spec in rels.items():
+                obj.relationships[name] = _target(spec) or name
+        objects[slug] = obj
+    if not objects:
+        raise ApiError("GET /schemas listed no objects: check CLARIFY_BASE_URL points at the Clarify API")
+    return objects
+
+
+def select_objects(available: dict[str, ObjectSchema], wanted: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The objects to sync: all by default; an unknown name is a `ConfigError` naming the known ones."""
+    if not wanted:
+        return list(available)
+    unknown = [o for o in wanted if o not in available]
+    if unknown:
+        raise ConfigError(
+            f"unknown object(s) {', '.join(unknown)}: available are {', '.join(available)}"
+        )
+    return list(dict.fromkeys(wanted))
+
+
+def infer_type(value: Any) -> str | None:
+    """A field type for a value the schema did not describe (None: cannot tell yet)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "checkbox"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        if set(value) == {"items"}:
+            return "collection"
+        if value and set(value) <= {"first_name", "last_name", "full_name"}:
+            return "name"
+        return "json"
+    if isinstance(value, list):
+        return "multi-select" if all(isinstance(v, str) for v in value) else "json"
+    return "json"

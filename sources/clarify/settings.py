@@ -1,0 +1,36 @@
+"""Constants of the CRM sync: page size, lag window, the built-in objects, table and column naming."""
+
+from __future__ import annotations
+
+PAGE_LIMIT = 500  # the live API rejects page[limit] above 500
+DEFAULT_LAG_SECONDS = 300.0  # re-read the last 5 minutes of the cursor on every run (late commits)
+DEFAULT_RECONCILE_INTERVAL_SECONDS = 24 * 3600.0
+MAX_PAGES_PER_LOAD = 200  # pages per object per load package: bounds memory and what a crash costs
+CURSOR_FIELD = "_updated_at"
+UPDATED_AT_FILTER = "filter[_updated_at][Is on or after]"
+
+BUILTIN_OBJECTS = ("company", "person", "deal", "meeting", "task", "user")
+SYSTEM_TIMESTAMPS = ("_created_at", "_updated_at")
+SYSTEM_TEXT = ("_created_by", "_updated_by")
+
+# Hard-delete marker: rows carrying it are deleted from the table (and never inserted).
+DELETED_COLUMN = "_deleted"
+# Child tables (collections, multi-selects) and link tables (to-many relationships).
+CHILD_VALUE = "value"
+CHILD_POSITION = "position"
+SOURCE_NAME = "clarify"
+
+
+def child_table(obj: str, field: str) -> str:
+    """`person__email_addresses`, `person__companies`."""
+    return f"{obj}__{field}"
+
+
+def parent_column(obj: str) -> str:
+    """The column in a child or link table holding the parent's id: `person_id`."""
+    return f"{obj}_id"
+
+
+def link_target_column(obj: str, target: str) -> str:
+    """The column in a link table holding the related record's id: `company_id` (`related_person_id` if self)."""
+    return f"related_{target}_id" if target == obj else f"{target}_id"

@@ -1,0 +1,361 @@
+"""The one HTTP client every Clarify call goes through: origin pinning, retries, pacing, error mapping.
+
+`HttpClient` is generic (CRM REST, the time-series JSON-RPC source and the push step share it):
+
+- credentials go only to the configured origin: absolute URLs on the same host but another scheme
+  (the live API's `http://` `links.next`) are rewritten to the configured scheme and port, any other
+  host is refused before a byte is sent; redirects are never followed;
+- retries with exponential backoff and full jitter on 5xx, 409, 429 (honouring `Retry-After`),
+  timeouts, refused/dropped connections and truncated or unparsable bodies. Requests that are not
+  idempotent (POST) are retried only when the server cannot have acted on them (429, 409, connect errors);
+- pacing per endpoint from `X-RateLimit-Remaining` / `X-RateLimit-Reset`: when few requests are left in
+  the window, each request waits just long enough to spread the rest over what remains of it;
+- errors that retrying will not fix become `ApiError` with a one-line message; the caller supplies
+  `describe_error` to name the fix for its API. Unreachable hosts become `ApiUnreachableError`;
+- request counts per tag (the sync reports requests per object) and per endpoint.
+
+Secrets never reach logs: only the method, path, query and status are logged.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import orjson
+
+from sources.common.errors import ApiError, ApiUnreachableError
+
+log = logging.getLogger("clarify_sync.http")
+
+RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Errors where the request never reached the server: safe to retry even for POST.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. Backoff for attempt n is uniform in [0, min(max, base * 2**n)] (full jitter)."""
+
+    max_attempts: int = 8
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0  # a Retry-After above this is capped, not obeyed blindly
+    timeout: float = 30.0
+    connect_attempts: int = 3  # refused connections: a wrong URL should fail fast
+    pace_below: float = 0.1  # start pacing when remaining < this fraction of the limit
+
+
+@dataclass
+class RequestStats:
+    """Counts of requests actually sent (retries included)."""
+
+    requests: int = 0
+    retries: int = 0
+    by_tag: Counter[str] = field(default_factory=Counter)
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    slept: float = 0.0
+
+
+@dataclass
+class _Budget:
+    limit: int | None
+    remaining: int
+    reset_at: float  # monotonic time the window resets
+
+
+class HttpClient:
+    """An httpx.Client pinned to one origin, with retries, pacing and error mapping."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        describe_error: Callable[[int, str, str], str] | None = None,
+        unreachable_hint: str = "check the base URL",
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+        transport: httpx.BaseTransport | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+            raise ValueError(f"base URL must be http(s): {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._host = parts.hostname.lower()
+        self._port = parts.port or _DEFAULT_PORTS[parts.scheme]
+        self.retry = retry or RetryPolicy()
+        self._describe = describe_error or _default_describe
+        self._unreachable_hint = unreachable_hint
+        self._sleep = sleep
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._budgets: dict[str, _Budget] = {}
+        self.stats = RequestStats()
+        self._client = httpx.Client(
+            headers=dict(headers or {}),
+            timeout=httpx.Timeout(self.retry.timeout, connect=min(10.0, self.retry.timeout)),
+            follow_redirects=False,
+            transport=transport,
+            auth=auth,  # e.g. a token provider that sets and refreshes `Authorization: Bearer`
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- origin ---------------------------------------------------------------------------------------------
+    def resolve(self, url_or_path: str) -> str:
+        """An absolute URL on the configured origin; another scheme on the same host is rewritten."""
+        parts = urlsplit(url_or_path)
+        if not parts.scheme and not parts.netloc:
+            path = url_or_path if url_or_path.startswith("/") else "/" + url_or_path
+            return self.base_url + path
+        host = (parts.hostname or "").lower()
+        port = parts.port
+        if parts.scheme not in _DEFAULT_PORTS or host != self._host or (
+            port is not None and port != self._port and port != _DEFAULT_PORTS[parts.scheme]
+        ):
+            raise ApiError(
+                f"refusing to call {parts.scheme}://{parts.netloc}: only {self._scheme}://{self._netloc} "
+                "(CLARIFY_BASE_URL) receives credentials"
+            )
+        return urlunsplit((self._scheme, self._netloc, parts.path, parts.query, ""))
+
+    # -- requests -------------------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        tag: str | None = None,
+        idempotent: bool | None = None,
+        retry_if: Callable[[httpx.Response], float | None] | None = None,
+    ) -> httpx.Response:
+        """Send with retries; returns a successful response with its body read, or raises.
+
+        `retry_if` classifies a successful (2xx) response whose body reports a transient error (JSON-RPC
+        puts errors in a 200 body): None accepts it; a number retries after at least that many seconds
+        (0: the usual backoff). After the last attempt the response is returned for the caller to map.
+        """
+        url = self.resolve(url_or_path)
+        endpoint = f"{method.upper()} {urlsplit(url).path}"
+        safe_retry_all = idempotent if idempotent is not None else method.upper() != "POST"
+        content = orjson.dumps(json) if json is not None else None
+        headers = {"content-type": "application/json"} if content is not None else None
+        policy = self.retry
+        connect_failures = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pace(endpoint)
+            self._count(endpoint, tag, retry=attempt > 1)
+            try:
+                response = self._client.request(method, url, params=params, content=content, headers=headers)
+            except httpx.TransportError as exc:
+                not_sent = isinstance(exc, _NOT_SENT)
+                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                    connect_failures += 1
+                    if connect_failures >= policy.connect_attempts:
+                        raise ApiUnreachableError(
+                            f"cannot reach {self._scheme}://{self._netloc} ({exc.__class__.__name__}): "
+                            f"{self._unreachable_hint}"
+                        ) from None
+                if (not_sent or safe_retry_all) and attempt < policy.max_attempts:
+                    log.info("%s %s: %s, retrying", method, _loggable(url), exc.__class__.__name__)
+                    self._backoff(attempt)
+                    continue
+                if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
+                    raise ApiUnreachableError(
+                        f"{method} {urlsplit(url).path} kept failing ({exc.__class__.__name__}) after "
+                        f"{attempt} attempts: {self._unreachable_hint}"
+                    ) from None
+                raise
+            self._record_budget(endpoint, response)
+            log.debug("%s %s -> %s", method, _loggable(str(response.request.url)), response.status_code)
+            status = response.status_code
+            if status in RETRY_STATUSES and attempt < policy.max_attempts and (
+                safe_retry_all or status in (409, 429)
+            ):
+                wait = _retry_after(response) if status == 429 else None
+                if wait is not None:
+                    self._wait(min(wait, policy.retry_after_max))
+                else:
+                    self._backoff(attempt)
+                continue
+            if status >= 400:
+                detail, errors = parse_error_body(response.content)
+                message = self._describe(status, urlsplit(url).path, detail)
+                raise ApiError(_one_line(message), status=status, errors=errors)
+            if retry_if is not None and attempt < policy.max_attempts:
+                at_least = retry_if(response)
+                if at_least is not None:
+                    self._backoff(attempt, at_least)
+                    continue
+            return response
+
+    def request_json(self, method: str, url_or_path: str, **kwargs: Any) -> Any:
+        """Like `request`, parsing the body with orjson; a truncated or garbled body is retried."""
+        policy = self.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            response = self.request(method, url_or_path, **kwargs)
+            if not response.content and (response.status_code == 204 or method.upper() != "GET"):
+                return None
+            try:
+                return orjson.loads(response.content)  # an empty GET body is a truncated one: retried
+            except orjson.JSONDecodeError:
+                safe = kwargs.get("idempotent")
+                if (safe if safe is not None else method.upper() != "POST") and attempt < policy.max_attempts:
+                    log.info("%s %s: unparsable body, retrying", method, _loggable(url_or_path))
+                    with self._lock:
+                        self.stats.retries += 1
+                    self._backoff(attempt)
+                    continue
+                raise ApiError(
+                    f"{method} {urlsplit(url_or_path).path} returned a body that is not JSON: "
+                    "check CLARIFY_BASE_URL points at the API"
+                ) from None
+        raise AssertionError("unreachable")
+
+    def get_json(self, url_or_path: str, params: Mapping[str, Any] | None = None, *, tag: str | None = None) -> Any:
+        return self.request_json("GET", url_or_path, params=params, tag=tag)
+
+    # -- internals ------------------------------------------------------------------------------------------
+    def _count(self, endpoint: str, tag: str | None, *, retry: bool) -> None:
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.by_endpoint[endpoint] += 1
+            if tag:
+                self.stats.by_tag[tag] += 1
+            if retry:
+                self.stats.retries += 1
+
+    def _backoff(self, attempt: int, at_least: float = 0.0) -> None:
+        p = self.retry
+        ceiling = min(p.backoff_max, p.backoff_base * (2 ** (attempt - 1)))
+        self._wait(max(min(at_least, p.retry_after_max), ceiling * (0.5 + self._rng() / 2)))
+
+    def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._lock:
+            self.stats.slept += seconds
+        self._sleep(seconds)
+
+    def _record_budget(self, endpoint: str, response: httpx.Response) -> None:
+        remaining = _int_header(response, "x-ratelimit-remaining")
+        reset = _float_header(response, "x-ratelimit-reset")
+        if remaining is None or reset is None:
+            return
+        budget = _Budget(_int_header(response, "x-ratelimit-limit"), remaining, time.monotonic() + reset)
+        with self._lock:
+            self._budgets[endpoint] = budget
+
+    def _pace(self, endpoint: str) -> None:
+        """Spread the requests left in the window over the time left in it, once they run low."""
+        with self._lock:
+            budget = self._budgets.get(endpoint)
+            if budget is None:
+                return
+            now = time.monotonic()
+            left = budget.reset_at - now
+            if left <= 0:
+                del self._budgets[endpoint]
+                return
+            threshold = max(2, int((budget.limit or 100) * self.retry.pace_below))
+            if budget.remaining >= threshold:
+                budget.remaining -= 1
+                return
+            delay = left if budget.remaining <= 0 else left / (budget.remaining + 1)
+            budget.remaining -= 1
+        self._wait(delay)
+
+
+def parse_error_body(body: bytes) -> tuple[str, list[dict[str, Any]]]:
+    """(one-line detail, JSON:API errors) from either error shape the API uses, or the raw text."""
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return body[:200].decode("utf-8", "replace").strip(), []
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            parts = []
+            for err in errors:
+                if not isinstance(err, dict):
+                    continue
+                text = err.get("detail") or err.get("title") or ""
+                pointer = (err.get("source") or {}).get("pointer") if isinstance(err.get("source"), dict) else None
+                parts.append(f"{text} ({pointer})" if pointer else str(text))
+            return "; ".join(p for p in parts if p), [e for e in errors if isinstance(e, dict)]
+        if "message" in data or "statusCode" in data:
+            msg = data.get("message")
+            text = "; ".join(map(str, msg)) if isinstance(msg, list) else str(msg or data.get("error") or "")
+            return text, [{"status": str(data.get("statusCode", "")), "title": data.get("error"), "detail": text}]
+    return (str(data)[:200] if data is not None else ""), []
+
+
+def _default_describe(status: int, path: str, detail: str) -> str:
+    return f"HTTP {status} on {path}: {detail or 'no detail'}"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    value = _float_header(response, name)
+    return None if value is None else int(value)
+
+
+def _float_header(response: httpx.Response, name: str) -> float | None:
+    value = response.headers.get(name)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _loggable(url: str) -> str:
+    """URL without user-info (credentials never travel in the URL, but be safe)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

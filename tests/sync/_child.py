@@ -1,0 +1,29 @@
+"""Run one sync in a separate process (crash and concurrency tests): `python -m tests.sync._child JSON`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from pipelines.sync import run_sync
+from pipelines.warehouse import WarehouseOptions
+from sources.common.connection import ClarifyConnection
+from sources.common.errors import ClarifySyncError
+
+
+def main() -> int:
+    args = json.loads(sys.argv[1])
+    conn = ClarifyConnection(args["base_url"], args["workspace"], args["api_key"])
+    wh = WarehouseOptions(**args["warehouse"])
+    try:
+        report = run_sync(conn, wh, lock_timeout=args.get("lock_timeout", 10.0), reconcile=False,
+                          page_limit=args.get("page_limit", 500), parallel=False)
+    except ClarifySyncError as exc:
+        print(f"error: {exc}", flush=True)
+        return exc.exit_code
+    print(f"ok {report.records}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The one HTTP client, against the emulator over real HTTP (and a mock transport for pacing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from sources.clarify.api import ClarifyApi
+from sources.common.connection import ClarifyConnection
+from sources.common.errors import ApiError
+from sources.common.http import HttpClient, RetryPolicy, parse_error_body
+from tests.sync.conftest import connection_for
+
+NO_WAIT = RetryPolicy(backoff_base=0.01, backoff_max=0.05, max_attempts=6)
+
+
+def api_for(emu: Any, sleeps: list[float] | None = None, **conn: Any) -> ClarifyApi:
+    c = connection_for(emu)
+    c = ClarifyConnection(conn.get("base_url", c.base_url), conn.get("workspace", c.workspace),
+                          conn.get("api_key", c.api_key))
+    return ClarifyApi(c, retry=NO_WAIT, sleep=(sleeps.append if sleeps is not None else None))
+
+
+def test_retries_5xx_409_dropped_and_truncated(make_emu: Any) -> None:
+    emu = make_emu(records=50)
+    sleeps: list[float] = []
+    api = api_for(emu, sleeps)
+    emu.faults.set(conflict_409=1, drop_connection=1, truncate_body=1)
+    body = api.list_page("person", {"page[limit]": 5})
+    assert len(body["data"]) == 5
+    assert api.http.stats.retries == 3 and len(sleeps) == 3
+    emu.faults.set(error_rate=1.0)
+    with pytest.raises(ApiError) as err:
+        api.list_page("person", {"page[limit]": 5})
+    assert err.value.status in (500, 502, 503) and "try again later" in str(err.value)
+    assert all(0 < s <= 0.05 for s in sleeps)  # exponential, capped, jittered
+
+
+def test_retry_after_is_honoured(make_emu: Any) -> None:
+    emu = make_emu(records=50)
+    sleeps: list[float] = []
+    api = ClarifyApi(connection_for(emu), retry=RetryPolicy(backoff_base=0.001), sleep=sleeps.append)
+    emu.faults.set(burst_429=2, burst_retry_after=True)
+    api.list_page("person", {"page[limit]": 1})
+    assert len(sleeps) == 2 and all(s >= 1 for s in sleeps)  # the server's Retry-After, not our backoff
+
+
+def test_next_link_with_http_scheme_is_rewritten_and_foreign_host_refused(make_emu: Any) -> None:
+    emu = make_emu(records=50)
+    api = api_for(emu)
+    emu.faults.set(http_next_links=True)
+    body = api.list_page("person", {"page[limit]": 5})
+    nxt = body["links"]["next"]
+    assert nxt.startswith("http://")
+    https_variant = "https://" + nxt.split("://", 1)[1]
+    assert api.http.resolve(https_variant).startswith(emu.base_url.split("/v1")[0])
+    assert len(api.http.get_json(https_variant)["data"]) == 5
+    sent = api.http.stats.requests
+    with pytest.raises(ApiError) as err:
+        api.http.get_json("https://evil.example.com/v1/workspaces/demo/schemas")
+    assert "evil.example.com" in str(err.value) and api.http.stats.requests == sent
+
+
+def test_error_messages_name_the_fix(make_emu: Any) -> None:
+    emu = make_emu(records=10)
+    with pytest.raises(ApiError) as err:
+        api_for(emu, api_key="nope").schemas()
+    assert "api-key" in str(err.value) and err.value.status == 401
+    with pytest.raises(ApiError) as err:
+        api_for(emu, workspace="nowhere").schemas()
+    assert "CLARIFY_WORKSPACE" in str(err.value)
+    with pytest.raises(ApiError) as err:
+        api_for(emu).list_page("c_missing", {})
+    assert "c_missing" in str(err.value)
+    emu.faults.set(nest_error_shape=True)
+    with pytest.raises(ApiError) as err:
+        api_for(emu).list_page("person", {"sortOrder[dir]": "SIDEWAYS"})
+    assert err.value.status == 400 and "SIDEWAYS" in str(err.value)
+
+
+def test_both_error_shapes_parse() -> None:
+    detail, errors = parse_error_body(b'{"errors":[{"status":"422","title":"x","detail":"bad email",'
+                                      b'"source":{"pointer":"/data/attributes/email"}}]}')
+    assert detail == "bad email (/data/attributes/email)" and errors[0]["status"] == "422"
+    detail, _ = parse_error_body(b'{"statusCode":400,"message":["a","b"],"error":"Bad Request"}')
+    assert detail == "a; b"
+
+
+def test_pacing_spreads_the_last_requests_over_the_window() -> None:
+    sleeps: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": []}, headers={
+            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "8"})
+
+    client = HttpClient("https://api.example.com/v1", sleep=sleeps.append, transport=httpx.MockTransport(handler))
+    client.get_json("/a")
+    assert sleeps == []
+    client.get_json("/a")  # 3 left, 8 s to go: wait about 8 / 4
+    assert len(sleeps) == 1 and 1.5 < sleeps[0] <= 2.0
+    client.get_json("/b")  # another endpoint has its own budget
+    assert len(sleeps) == 1
+
+
+def test_secrets_never_logged(make_emu: Any, caplog: pytest.LogCaptureFixture) -> None:
+    emu = make_emu(records=10)
+    caplog.set_level("DEBUG")
+    api_for(emu).schemas()
+    assert emu.api_key not in caplog.text

@@ -1,0 +1,80 @@
+"""The page walk against an in-memory listing that changes while it is read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sources.clarify.cursor import Position, format_filter_ts, parse_ts, start_position
+from sources.clarify.pagination import UpdatedAtWalk
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+class Listing:
+    """Records {id: ts}; answers like the API (ascending ts, then id; `Is on or after`; offset; limit)."""
+
+    def __init__(self, stamps: dict[str, datetime], cap: int = 500) -> None:
+        self.stamps = dict(stamps)
+        self.cap = cap
+        self.calls = 0
+        self.on_call: Any = None
+
+    def fetch(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        if self.on_call:
+            self.on_call(self)
+        after = params.get("filter[_updated_at][Is on or after]")
+        rows = sorted((ts, rid) for rid, ts in self.stamps.items() if after is None or ts >= parse_ts(after))
+        limit = min(int(params["page[limit]"]), self.cap)
+        offset = int(params.get("page[offset]", 0))
+        page = rows[offset:offset + limit]
+        return {"data": [{"id": rid, "attributes": {"_updated_at": ts.isoformat()}} for ts, rid in page],
+                "meta": {"limit": limit}, "links": {"next": "http://stray"}}
+
+
+def walk_all(listing: Listing, limit: int = 10) -> set[str]:
+    walk = UpdatedAtWalk(listing.fetch, Position(), limit=limit)
+    return {r["id"] for page in walk for r in page.records}
+
+
+def test_tie_group_larger_than_a_page_arrives_without_looping() -> None:
+    listing = Listing({f"r{i:04d}": T0 for i in range(95)} | {"late": T0 + timedelta(seconds=1)})
+    assert walk_all(listing) == set(listing.stamps)
+    assert listing.calls < 20
+
+
+def test_server_cap_below_our_limit_is_not_mistaken_for_the_end() -> None:
+    listing = Listing({f"r{i}": T0 + timedelta(seconds=i) for i in range(60)}, cap=25)
+    assert walk_all(listing, limit=500) == set(listing.stamps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=120), st.integers(1, 4), st.integers(0, 6))
+def test_nothing_that_existed_throughout_is_missed(offsets: list[int], move_every: int, moves: int) -> None:
+    stamps = {f"r{i:03d}": T0 + timedelta(seconds=o) for i, o in enumerate(offsets)}
+    listing = Listing(stamps)
+    survivors = set(stamps)
+
+    def churn(lst: Listing) -> None:
+        if lst.calls % move_every == 0 and moves:
+            victim = sorted(lst.stamps)[lst.calls % len(lst.stamps)]
+            lst.stamps[victim] = T0 + timedelta(seconds=100 + lst.calls)  # updated: leaves its tie group
+
+    listing.on_call = churn
+    assert survivors <= walk_all(listing, limit=7)
+
+
+def test_start_position_lag_resume_and_since() -> None:
+    assert start_position({}).after is None
+    state = {"cursor": "2030-01-01T00:10:00Z", "complete": True}
+    assert start_position(state, lag_seconds=300).after == T0 + timedelta(minutes=5)
+    state = {"cursor": "2030-01-01T00:10:00.000000Z", "complete": False, "offset": 450}
+    pos = start_position(state, lag_seconds=300)
+    assert (pos.after, pos.offset) == (T0 + timedelta(minutes=10), 450)
+    assert start_position(state, since="2029-12-31").after == T0 - timedelta(days=1)
+    assert parse_ts("2030-01-01T00:00:00Z") == parse_ts("2030-01-01T00:00:00+00:00")
+    assert format_filter_ts(T0 + timedelta(microseconds=1999)) == "2030-01-01T00:00:00.001Z"
