@@ -1,0 +1,139 @@
+"""The push's own warehouse tables: what was last pushed per object, and what the API rejected.
+
+`_clarify_push__<object>` (one per destination object; relationship sets get `_clarify_push__<object>__<name>`):
+    key TEXT PRIMARY KEY   the row's identity: the upsert key's text, the `id` (update), or `_key`
+    fingerprint TEXT       md5 the warehouse computed over the source row (see diff.py), as last pushed
+    clarify_id TEXT        the record id Clarify returned (needed to PATCH objects without a unique field)
+    pushed_at TIMESTAMPTZ  when the row landed
+`_clarify_push_rejects` (one per dataset):
+    object, key (primary key), payload (the JSON sent), status, pointer, detail, first_seen, last_tried, attempts
+A rejected row never gets its new fingerprint in the state table, so the next run sends it again; when it
+lands its rejects row is deleted in the same transaction that records its state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from destinations.clarify.warehouse_sql import WarehouseSQL, quote
+
+REJECTS_TABLE = "_clarify_push_rejects"
+STATE_COLUMNS = ("key", "fingerprint", "clarify_id", "pushed_at")
+REJECT_COLUMNS = (
+    "object",
+    "key",
+    "payload",
+    "status",
+    "pointer",
+    "detail",
+    "first_seen",
+    "last_tried",
+    "attempts",
+)
+
+
+def state_table_name(obj: str, relationship: str | None = None) -> str:
+    return f"_clarify_push__{obj}" + (f"__{relationship}" if relationship else "")
+
+
+@dataclass(frozen=True)
+class Landed:
+    key: str
+    fingerprint: str
+    clarify_id: str | None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    key: str
+    payload: object
+    status: str
+    pointer: str | None
+    detail: str
+
+
+class PushState:
+    """Reads and writes one object's state table and the dataset's rejects table."""
+
+    def __init__(self, wh: WarehouseSQL, state_table: str, reject_object: str):
+        self.wh = wh
+        self.table = state_table
+        self.reject_object = reject_object
+
+    def exists(self) -> bool:
+        return self.wh.schema_exists() and self.wh.table_exists(self.table)
+
+    def ensure(self) -> None:
+        ts = "TIMESTAMPTZ" if self.wh.dialect == "postgres" else "TIMESTAMP WITH TIME ZONE"
+        self.wh.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.wh.dataset)}")
+        self.wh.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.wh.table(self.table)} (key TEXT PRIMARY KEY, "
+            f"fingerprint TEXT NOT NULL, clarify_id TEXT, pushed_at {ts} NOT NULL)"
+        )
+        self.wh.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.wh.table(REJECTS_TABLE)} (object TEXT NOT NULL, key TEXT NOT NULL, "
+            f"payload TEXT, status TEXT, pointer TEXT, detail TEXT, first_seen {ts} NOT NULL, "
+            f"last_tried {ts} NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (object, key))"
+        )
+
+    def record(self, landed: Sequence[Landed], rejected: Sequence[Rejected]) -> None:
+        """Commit one request's outcome: landed rows into state (and out of rejects), rejected rows into rejects."""
+        if not landed and not rejected:
+            return
+        now = dt.datetime.now(dt.UTC)
+        with self.wh.transaction():
+            if landed:
+                self.wh.upsert(
+                    self.table,
+                    STATE_COLUMNS,
+                    [(r.key, r.fingerprint, r.clarify_id, now) for r in landed],
+                    conflict=("key",),
+                    update=("fingerprint", "clarify_id", "pushed_at"),
+                )
+                keys = [r.key for r in landed]
+                for i in range(0, len(keys), 500):
+                    self.wh.delete_keys(REJECTS_TABLE, "object", self.reject_object, "key", keys[i : i + 500])
+            if rejected:
+                self._reject(rejected, now)
+
+    def _reject(self, rejected: Sequence[Rejected], now: dt.datetime) -> None:
+        keys = list(dict.fromkeys(r.key for r in rejected))
+        marks = ", ".join([self.wh.param] * len(keys))
+        before = dict(
+            self.wh.fetchall(
+                f"SELECT key, attempts FROM {self.wh.table(REJECTS_TABLE)} WHERE object = {self.wh.param} "
+                f"AND key IN ({marks})",
+                (self.reject_object, *keys),
+            )
+        )
+        firsts = dict(
+            self.wh.fetchall(
+                f"SELECT key, first_seen FROM {self.wh.table(REJECTS_TABLE)} WHERE object = {self.wh.param} "
+                f"AND key IN ({marks})",
+                (self.reject_object, *keys),
+            )
+        )
+        rows = {}
+        for r in rejected:  # the last word on a key wins
+            rows[r.key] = (
+                self.reject_object,
+                r.key,
+                orjson.dumps(r.payload, default=str).decode(),
+                r.status,
+                r.pointer,
+                r.detail[:2000],
+                firsts.get(r.key, now),
+                now,
+                int(before.get(r.key, 0)) + 1,
+            )
+        self.wh.upsert(
+            REJECTS_TABLE,
+            REJECT_COLUMNS,
+            list(rows.values()),
+            conflict=("object", "key"),
+            update=("payload", "status", "pointer", "detail", "last_tried", "attempts"),
+        )

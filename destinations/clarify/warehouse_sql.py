@@ -1,0 +1,334 @@
+"""The push's view of the warehouse: one small connection class per dialect (DuckDB, Postgres).
+
+Push reads the warehouse directly (DuckDB's Python API, psycopg2) rather than through a dlt pipeline:
+it needs a few SQL statements the warehouse runs itself (the diff join, the fingerprint hash) and
+per-batch commits of its own state tables. Everything dialect-specific lives here: how to open, how
+to hash a row, how to cast to text, how to stream rows and how to upsert rows into a table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
+from sources.common.errors import ConfigError, WarehouseError
+
+
+def quote(name: str) -> str:
+    """Quote one identifier (both dialects use double quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """A SQL string literal (only for values we build ourselves, such as the fingerprint salt)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def one_line(exc: BaseException) -> str:
+    """The first meaningful line of a database error, for a one-line user message."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return exc.__class__.__name__
+
+
+class WarehouseSQL:
+    """A live connection to the warehouse holding the dataset; subclasses fill in the dialect."""
+
+    dialect: str
+    dataset: str
+
+    # --- SQL fragments -------------------------------------------------------------------
+    def row_text(self, alias: str) -> str:
+        """A canonical text of every column of the row `alias` (stable within this dialect)."""
+        raise NotImplementedError
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS TEXT)"
+
+    def fingerprint(self, salt: str, alias: str) -> str:
+        return f"md5({literal(salt)} || {self.row_text(alias)})"
+
+    def table(self, name: str) -> str:
+        """A table of the dataset, qualified and quoted."""
+        return f"{quote(self.dataset)}.{quote(name)}"
+
+    # --- statements ----------------------------------------------------------------------
+    def columns_of(self, query: str) -> list[str]:
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def iter_dicts(self, sql: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        raise NotImplementedError
+
+    def table_exists(self, name: str) -> bool:
+        rows = self.fetchall(
+            "SELECT count(*) FROM information_schema.tables "
+            f"WHERE table_schema = {self.param} AND table_name = {self.param}",
+            (self.dataset, name),
+        )
+        return bool(rows and rows[0][0])
+
+    def schema_exists(self) -> bool:
+        rows = self.fetchall(
+            f"SELECT count(*) FROM information_schema.schemata WHERE schema_name = {self.param}",
+            (self.dataset,),
+        )
+        return bool(rows and rows[0][0])
+
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str],
+        update: Sequence[str],
+    ) -> None:
+        """Insert `rows`, replacing `update` columns where the `conflict` key already exists (no commit)."""
+        raise NotImplementedError
+
+    def delete_keys(self, table: str, where_col: str, where_val: str, key_col: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        marks = ", ".join([self.param] * len(keys))
+        self.execute(
+            f"DELETE FROM {self.table(table)} WHERE {quote(where_col)} = {self.param} "
+            f"AND {quote(key_col)} IN ({marks})",
+            (where_val, *keys),
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    param = "?"
+
+
+class DuckDBSQL(WarehouseSQL):
+    dialect = "duckdb"
+    param = "?"
+
+    def __init__(self, path: str, dataset: str, *, read_only: bool):
+        import duckdb
+
+        self.dataset = dataset
+        resolved = Path(path).expanduser().resolve()
+        if not resolved.exists():
+            raise WarehouseError(f"no DuckDB file at {resolved}: run `clarify-sync sync` first or pass --duckdb-path")
+        try:
+            self.con = duckdb.connect(str(resolved), read_only=read_only)
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"cannot open DuckDB file {resolved} ({one_line(exc)}): close other writers or pass --duckdb-path"
+            ) from None
+        self._duckdb = duckdb
+
+    def row_text(self, alias: str) -> str:
+        return f"CAST(to_json({alias}) AS VARCHAR)"
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS VARCHAR)"
+
+    def columns_of(self, query: str) -> list[str]:
+        rel = self.con.execute(f"SELECT * FROM ({query}) AS q LIMIT 0")
+        return [d[0] for d in rel.description]
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def iter_dicts(self, sql: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+        # Materialise the (changed-only) rows as arrow first: the same connection then writes state.
+        table = self.con.sql(sql).to_arrow_table()
+        for batch in table.to_batches(max_chunksize=chunk):
+            yield batch.to_pylist()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(sql, list(params))
+
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str],
+        update: Sequence[str],
+    ) -> None:
+        if not rows:
+            return
+        import pyarrow as pa
+
+        data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
+        self.con.register("__clarify_push_rows", data)
+        try:
+            cols = ", ".join(quote(c) for c in columns)
+            sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+            self.con.execute(
+                f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM __clarify_push_rows "
+                f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {sets}"
+            )
+        finally:
+            self.con.unregister("__clarify_push_rows")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class PostgresSQL(WarehouseSQL):
+    dialect = "postgres"
+    param = "%s"
+
+    def __init__(self, dsn: str, dataset: str, *, read_only: bool):
+        import psycopg2
+
+        self.dataset = dataset
+        try:
+            self.con = psycopg2.connect(dsn)
+        except psycopg2.Error as exc:
+            raise WarehouseError(f"cannot connect to Postgres ({one_line(exc)}): check --postgres-dsn") from None
+        if read_only:
+            self.con.set_session(readonly=True)
+        self._in_tx = False
+        self._psycopg2 = psycopg2
+
+    def row_text(self, alias: str) -> str:
+        # The record's text form (record_out): stable per type and ~25% cheaper than row_to_json.
+        return f"CAST({alias} AS TEXT)"
+
+    def columns_of(self, query: str) -> list[str]:
+        with self.con.cursor() as cur:
+            try:
+                cur.execute(f"SELECT * FROM ({query}) AS q LIMIT 0")
+            finally:
+                self.con.rollback()
+            return [d[0] for d in cur.description]
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.con.cursor() as cur:
+            cur.execute(sql, tuple(params))
+            rows = cur.fetchall()
+        if not self._in_tx:
+            self.con.commit()
+        return rows
+
+    def iter_dicts(self, sql: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+        # A server-side cursor on a second connection streams rows while this one commits state per batch.
+        reader = self._psycopg2.connect(self.con.dsn)
+        reader.set_session(readonly=True)
+        try:
+            with reader.cursor() as setup:  # plan for reading everything (the diff is a full scan anyway)
+                setup.execute("SET cursor_tuple_fraction = 1.0")
+            with reader.cursor(name="clarify_push_diff") as cur:
+                cur.itersize = chunk
+                cur.execute(sql)
+                names: list[str] | None = None
+                while True:
+                    rows = cur.fetchmany(chunk)
+                    if names is None:
+                        names = [d[0] for d in cur.description]
+                    if not rows:
+                        break
+                    yield [dict(zip(names, r, strict=True)) for r in rows]
+        finally:
+            reader.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.con.cursor() as cur:
+            cur.execute(sql, tuple(params))
+        if not self._in_tx:
+            self.con.commit()
+
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        conflict: Sequence[str],
+        update: Sequence[str],
+    ) -> None:
+        if not rows:
+            return
+        from psycopg2.extras import execute_values
+
+        cols = ", ".join(quote(c) for c in columns)
+        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+        with self.con.cursor() as cur:
+            execute_values(
+                cur,
+                f"INSERT INTO {self.table(table)} ({cols}) VALUES %s "
+                f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {sets}",
+                [tuple(r) for r in rows],
+                page_size=1000,
+            )
+        if not self._in_tx:
+            self.con.commit()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self.con.rollback()
+            raise
+        finally:
+            self._in_tx = False
+        self.con.commit()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def postgres_dsn(options: WarehouseOptions) -> str:
+    """The DSN from the option, the environment, or dlt's `[destination.postgres.credentials]`."""
+    dsn = options.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
+    if dsn:
+        return dsn
+    try:
+        import dlt
+        from dlt.common.configuration.specs import ConnectionStringCredentials
+
+        value = dlt.secrets.get("destination.postgres.credentials")
+    except Exception:
+        value = None
+    if isinstance(value, str) and value:
+        return value
+    if value:
+        creds = ConnectionStringCredentials(dict(value))
+        creds.drivername = creds.drivername or "postgresql"
+        return creds.to_native_representation()
+    raise ConfigError(f"no Postgres DSN: pass --postgres-dsn or set {POSTGRES_DSN_ENV}")
+
+
+def open_warehouse(options: WarehouseOptions, *, read_only: bool) -> WarehouseSQL:
+    """Open the warehouse the options name; `read_only` for dry runs (nothing can be written)."""
+    if options.destination == "duckdb":
+        return DuckDBSQL(options.duckdb_path, options.dataset, read_only=read_only)
+    if options.destination == "postgres":
+        return PostgresSQL(postgres_dsn(options), options.dataset, read_only=read_only)
+    raise ConfigError(
+        f"push reads from duckdb or postgres, not {options.destination!r}: "
+        "pass --destination duckdb or --destination postgres"
+    )
