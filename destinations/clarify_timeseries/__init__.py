@@ -1,0 +1,262 @@
+"""Write-back to Clarify time series: warehouse rows → `integration.insert`, signal metadata → `saveSignals`.
+
+- `sql` selects `time, input_id, value`; only rows newer than the input's watermark (last successful push,
+  kept in `_clarify_ts_push_watermarks`) are sent, in calls of equal-length `times` and values.
+- A call the API rejects (-32602, retries exhausted) or partly rejects (-32021) puts the failed rows in
+  `_clarify_ts_push_rejects` with the error and trace; every push sends the rejects again first, and a row
+  leaves that table when it is accepted. Watermarks move past rejected rows: they are tracked there instead.
+- `signals_from` names a table (`input_id`, `name`, `description`, `eng_unit`, `labels`, ...) whose rows
+  are saved with `integration.saveSignals` when their content hash changed since the last push.
+- -32003 (no access) and transport errors stop the push with one line; what was pushed stays recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from destinations.clarify_timeseries import tables as t
+from pipelines.warehouse import WarehouseOptions
+from sources.clarify_timeseries import settings as s
+from sources.clarify_timeseries.frames import iso
+from sources.clarify_timeseries.rpc import (
+    ForbiddenError,
+    MethodNotFoundError,
+    PartialFailureError,
+    RpcClient,
+    RpcError,
+)
+from sources.common.errors import ConfigError, WarehouseError
+
+_SIGNAL_COLUMNS = {
+    "name": "name",
+    "description": "description",
+    "eng_unit": "engUnit",
+    "engunit": "engUnit",
+    "labels": "labels",
+    "source_type": "sourceType",
+    "value_type": "valueType",
+    "sample_interval": "sampleInterval",
+    "gap_detection": "gapDetection",
+    "enum_values": "enumValues",
+}
+
+
+@dataclass
+class PushReport:
+    points_sent: int = 0
+    points_rejected: int = 0
+    retried_rejects: int = 0
+    calls: int = 0
+    signals_saved: int = 0
+    signals_rejected: int = 0
+    published: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _query_points(sql: Any, query: str) -> list[tuple[str, int, float]]:
+    try:
+        with sql.execute_query(query) as cursor:
+            names = [d[0].lower() for d in cursor.description]
+            rows = cursor.fetchall()
+    except Exception as exc:
+        raise ConfigError(f"push query failed ({' '.join(str(exc).split())[:200]}): fix --sql") from None
+    missing = {"time", "input_id", "value"} - set(names)
+    if missing:
+        raise ConfigError(f"push query lacks column(s) {', '.join(sorted(missing))}: select time, input_id, value")
+    ti, ii, vi = names.index("time"), names.index("input_id"), names.index("value")
+    out = []
+    for row in rows:
+        if row[ii] is None or row[ti] is None:
+            continue
+        try:
+            ms = t.to_ms(row[ti])
+        except ValueError:
+            raise ConfigError(f"push query returned time {row[ti]!r}: select a timestamp column as time") from None
+        value = row[vi]
+        out.append((str(row[ii]), ms, float(value) if value is not None else None))
+    return out
+
+
+def _calls(points: dict[str, dict[int, float | None]], chunk: int, series_max: int = 100) -> list[dict[str, Any]]:
+    """Insert payloads: per input, times in chunks; inputs with identical time lists share a call."""
+    by_times: dict[tuple[int, ...], dict[str, list[float | None]]] = {}
+    for input_id in sorted(points):
+        samples = sorted(points[input_id].items())
+        for start in range(0, len(samples), chunk):
+            part = samples[start : start + chunk]
+            key = tuple(ms for ms, _ in part)
+            group = by_times.setdefault(key, {})
+            if len(group) >= series_max or input_id in group:
+                key = key + (-len(by_times),)  # a new call with the same times
+                group = by_times.setdefault(key, {})
+            group[input_id] = [value for _, value in part]
+    return [{"times": [ms for ms in key if ms >= 0], "series": series} for key, series in by_times.items()]
+
+
+def _failed_inputs(exc: RpcError, prefix: str, sent: list[str]) -> set[str]:
+    failed = {path[len(prefix) :] for path in exc.params if path.startswith(prefix)}
+    return failed & set(sent) if failed else set(sent)
+
+
+def _open(warehouse: WarehouseOptions) -> Any:
+    from pipelines.timeseries_sync import make_pipeline
+
+    try:
+        return make_pipeline(warehouse).sql_client()
+    except Exception as exc:
+        raise WarehouseError(
+            f"cannot open the warehouse ({exc.__class__.__name__}): check --destination and its settings"
+        ) from None
+
+
+def run_timeseries_push(
+    client: RpcClient,
+    warehouse: WarehouseOptions,
+    *,
+    sql: str | None = None,
+    signals_from: str | None = None,
+    publish: bool = False,
+    chunk_size: int = s.INSERT_TIMES,
+) -> PushReport:
+    if not sql and not signals_from:
+        raise ConfigError("nothing to push: pass --sql 'select time, input_id, value from ...' and/or --signals-from")
+    report = PushReport()
+    client.call("clarify.selectItems", {"query": {"limit": 1}})  # credentials and version, before any write
+    with _open(warehouse) as db:
+        t.ensure_tables(db)
+        if signals_from:
+            _push_signals(client, db, signals_from, report)
+        if sql:
+            signal_ids = _push_points(client, db, sql, chunk_size, report)
+            if publish and signal_ids:
+                result = client.call(
+                    "admin.publishSignals",
+                    {
+                        "integration": client.integration,
+                        "createOnly": True,
+                        "itemsBySignal": {sid: {"visible": True} for sid in sorted(signal_ids)},
+                    },
+                )
+                report.published = sum(1 for v in (result.get("itemsBySignal") or {}).values() if v.get("created"))
+    return report
+
+
+def _push_points(client: RpcClient, db: Any, query: str, chunk_size: int, report: PushReport) -> set[str]:
+    marks = t.watermarks(db)
+    pending: dict[str, dict[int, float | None]] = defaultdict(dict)
+    attempts: dict[tuple[str, int | None], int] = {}
+    for input_id, ms, value, tries in t.point_rejects(db):
+        pending[input_id][ms] = value
+        attempts[(input_id, ms)] = tries
+        report.retried_rejects += 1
+    for input_id, ms, value in _query_points(db, query):
+        if ms > marks.get(input_id, -1):
+            pending[input_id][ms] = value
+    signal_ids: set[str] = set()
+    for payload in _calls(pending, chunk_size):
+        inputs = list(payload["series"])
+        now = datetime.now(UTC)
+        failed: set[str] = set()
+        error: RpcError | None = None
+        try:
+            result = client.call(
+                "integration.insert",
+                {
+                    "integration": client.integration,
+                    "data": {"times": [iso(ms) for ms in payload["times"]], "series": payload["series"]},
+                },
+            )
+            signal_ids.update(v["id"] for v in (result.get("signalsByInput") or {}).values())
+        except (ForbiddenError, MethodNotFoundError):
+            raise
+        except PartialFailureError as exc:
+            failed, error = _failed_inputs(exc, "data.series.", inputs), exc
+        except RpcError as exc:  # -32602, or a transient code whose retries ran out: keep the rows, go on
+            failed, error = set(inputs), exc
+        report.calls += 1
+        with db.begin_transaction():
+            for input_id in inputs:
+                times = payload["times"]
+                if input_id in failed and error is not None:
+                    rows = [(input_id, ms, v) for ms, v in zip(times, payload["series"][input_id], strict=True)]
+                    t.add_rejects(db, "point", rows, str(error), error.trace, attempts, now)
+                    report.points_rejected += len(rows)
+                else:
+                    t.clear_point_rejects(db, input_id, [ms for ms in times if (input_id, ms) in attempts])
+                    report.points_sent += len(times)
+                newest = max(payload["times"])
+                if newest > marks.get(input_id, -1):
+                    marks[input_id] = newest
+                    t.set_watermark(db, input_id, newest, now)
+        if error is not None:
+            report.errors.append(str(error))
+    return signal_ids
+
+
+def _signal_attrs(row: dict[str, Any]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for column, value in row.items():
+        key = _SIGNAL_COLUMNS.get(column.lower())
+        if key is None or value is None:
+            continue
+        if key in ("labels", "enumValues") and isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise ConfigError(f"{column} of input {row.get('input_id')!r} is not JSON: store an object") from None
+        attrs[key] = value
+    return attrs
+
+
+def _push_signals(client: RpcClient, db: Any, table: str, report: PushReport) -> None:
+    try:
+        with db.execute_query(f"select * from {db.make_qualified_table_name(table)}") as cursor:
+            names = [d[0].lower() for d in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot read --signals-from table {table!r} ({exc.__class__.__name__}): "
+            "name a table in the dataset with an input_id column"
+        ) from None
+    if rows and "input_id" not in rows[0]:
+        raise ConfigError(f"--signals-from table {table!r} has no input_id column")
+    known = t.signal_hashes(db)
+    changed: dict[str, tuple[dict[str, Any], str]] = {}
+    for row in rows:
+        attrs = _signal_attrs(row)
+        digest = hashlib.sha1(orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        if known.get(str(row["input_id"])) != digest:
+            changed[str(row["input_id"])] = (attrs, digest)
+    ids = sorted(changed)
+    for start in range(0, len(ids), s.SAVE_SIGNALS):
+        batch = ids[start : start + s.SAVE_SIGNALS]
+        now = datetime.now(UTC)
+        failed: set[str] = set()
+        error: RpcError | None = None
+        try:
+            client.call(
+                "integration.saveSignals",
+                {"integration": client.integration, "inputs": {i: changed[i][0] for i in batch}},
+            )
+        except (ForbiddenError, MethodNotFoundError):
+            raise
+        except PartialFailureError as exc:
+            failed, error = _failed_inputs(exc, "inputs.", batch), exc
+        except RpcError as exc:
+            failed, error = set(batch), exc
+        with db.begin_transaction():
+            for input_id in batch:
+                if input_id in failed and error is not None:
+                    t.add_rejects(db, "signal", [(input_id, None, None)], str(error), error.trace, {}, now)
+                    report.signals_rejected += 1
+                else:
+                    t.set_signal_hash(db, input_id, changed[input_id][1], now)
+                    report.signals_saved += 1
+        if error is not None:
+            report.errors.append(str(error))

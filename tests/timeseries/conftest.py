@@ -1,0 +1,117 @@
+"""Fixtures: the time-series emulator over real HTTP (uvicorn in a thread), credentials, warehouses."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import psycopg2
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from emulator.clock import Clock
+from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file, routes
+from pipelines.warehouse import WarehouseOptions
+from sources.clarify_timeseries.credentials import parse_credentials_file
+from sources.clarify_timeseries.rpc import RpcClient
+from sources.common.http import RetryPolicy
+
+FROZEN_AT = "2025-06-01T12:00:00.000Z"
+PG_DSN = os.environ.get("CLARIFY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.001, backoff_max=0.002, retry_after_max=0.002, timeout=10.0)
+
+
+class Server:
+    """One uvicorn server in a daemon thread; `started` is awaited on an Event, not by sleeping."""
+
+    def __init__(self, state: TimeseriesState):
+        self.state = state
+        config = uvicorn.Config(
+            Starlette(routes=routes(state)), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> str:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("emulator thread died")
+            self.thread.join(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def ts_server() -> Iterator[Server]:
+    clock = Clock()
+    clock.freeze(FROZEN_AT)
+    state = TimeseriesState(TimeseriesConfig(seed=7, items=60, history_days=20), clock)
+    server = Server(state)
+    server.url = server.start()  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ts(ts_server: Server) -> Iterator[TimeseriesState]:
+    """The shared emulator's state, with faults and live settings reset after each test."""
+    state = ts_server.state
+    saved = state.config
+    yield state
+    state.faults.clear()
+    state.config = saved
+
+
+@pytest.fixture
+def base_url(ts_server: Server) -> str:
+    return ts_server.url  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def creds_path(tmp_path: Path, ts: TimeseriesState, base_url: str) -> Path:
+    path = tmp_path / "clarify-credentials.json"
+    path.write_bytes(orjson.dumps(credentials_file(ts, base_url)))
+    return path
+
+
+@pytest.fixture
+def client(creds_path: Path) -> Iterator[RpcClient]:
+    with RpcClient(parse_credentials_file(creds_path), retry=FAST_RETRY, sleep=lambda _s: None) as rpc:
+        yield rpc
+
+
+@pytest.fixture
+def duckdb_warehouse(tmp_path: Path) -> WarehouseOptions:
+    return WarehouseOptions(
+        destination="duckdb",
+        duckdb_path=str(tmp_path / "ts.duckdb"),
+        dataset="clarify",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+
+@pytest.fixture
+def postgres_warehouse(tmp_path: Path) -> Iterator[WarehouseOptions]:
+    schema = f"ts_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = psycopg2.connect(PG_DSN)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"no Postgres at CLARIFY_TEST_POSTGRES_DSN: {exc}")
+    conn.autocommit = True
+    yield WarehouseOptions(
+        destination="postgres", postgres_dsn=PG_DSN, dataset=schema, pipelines_dir=str(tmp_path / "pipelines")
+    )
+    with conn.cursor() as cur:
+        for suffix in ("", "_staging"):
+            cur.execute(f'drop schema if exists "{schema}{suffix}" cascade')
+    conn.close()
