@@ -1,0 +1,105 @@
+"""`make bench` / `python -m bench`: dlt's rest_api source vs `clarify-sync` on the same emulator data.
+
+Sizes and scenarios come from flags or the environment:
+    BENCH_RECORDS=1000000 make bench
+    BENCH_SCENARIOS=full,noop make bench
+    make bench ARGS='--records 20000 --scenarios full,noop,changed'
+Scenarios: full, noop, changed, ratelimit, push, diff (default: all, run in that order).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import report
+from bench.emulator_proc import EmulatorProcess
+from bench.scenarios import ALL_SCENARIOS, DEFAULT_SCENARIOS, Bench
+
+DEFAULT_RECORDS = 100_000
+DEFAULT_OUT = Path(__file__).resolve().parent / "out"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=int(os.environ.get("BENCH_RECORDS", DEFAULT_RECORDS)),
+        help="records the emulator generates [env: BENCH_RECORDS; default 100000]",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=os.environ.get("BENCH_SCENARIOS", ",".join(DEFAULT_SCENARIOS)),
+        help=f"comma-separated, from {','.join(ALL_SCENARIOS)} [env: BENCH_SCENARIOS]",
+    )
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "7")))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(os.environ.get("BENCH_OUT", DEFAULT_OUT)),
+        help="working folder for DuckDB files, dlt state and logs (wiped per size)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path(os.environ.get("BENCH_RESULTS", report.RESULTS_PATH)),
+        help="results file; the entry for this size is replaced",
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="kill a measured run after this many seconds")
+    args = parser.parse_args(argv)
+    args.scenario_list = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in args.scenario_list if s not in ALL_SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(ALL_SCENARIOS)}")
+    # Run in the canonical order whatever order they were given in: later ones build on earlier ones.
+    args.scenario_list = [s for s in ALL_SCENARIOS if s in args.scenario_list]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    size_dir = args.out / f"records-{args.records}"
+    if size_dir.exists():
+        shutil.rmtree(size_dir)
+    size_dir.mkdir(parents=True)
+    console.print(
+        f"[bold]bench[/bold]: {args.records:,} records, scenarios {','.join(args.scenario_list)}; "
+        f"working folder {size_dir}"
+    )
+    with EmulatorProcess(args.records, args.seed, size_dir / "logs") as emu:
+        console.print(f"emulator at {emu.base_url}")
+        bench = Bench(emu, size_dir, args.records, timeout_s=args.timeout, log=console.print)
+        if bench.ours_note:
+            console.print(f"[yellow]ours skipped[/yellow]: {bench.ours_note}")
+        console.print(f"objects: {', '.join(f'{k}={v:,}' for k, v in bench.discovery.totals.items())}")
+        bench.run(args.scenario_list)
+    entry = report.build_entry(
+        args.records,
+        args.seed,
+        args.scenario_list,
+        bench.rows,
+        bench.checks,
+        {
+            "objects": bench.discovery.objects,
+            "totals": bench.discovery.totals,
+            "cursor_path": bench.discovery.cursor_path,
+        },
+    )
+    report.render(entry, console)
+    path = report.save(entry, args.results)
+    console.print(f"results saved to {path}")
+    failed = [r for r in bench.rows if r.status == "failed"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

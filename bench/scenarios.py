@@ -1,0 +1,382 @@
+"""The benchmark scenarios, run against one emulator per size: each measured run is its own child process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import verify
+from bench.emulator_proc import EmulatorProcess, summarize_requests
+from bench.harness import REPO_ROOT, Measurement, python_command, run_measured
+
+# Canonical order: push/diff create records in the emulator, so they run after every sync scenario.
+ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff")
+DEFAULT_SCENARIOS = ALL_SCENARIOS
+CHANGED_SHARE = 0.01
+RATE_LIMIT = 600
+PUSH_ROWS = 100_000
+DIFF_ROWS = 1_000_000
+
+
+@dataclass
+class Row:
+    """One line of the results: a scenario run by one variant (`baseline` or `ours`)."""
+
+    scenario: str
+    variant: str
+    status: str  # ok | failed | skipped
+    note: str = ""
+    wall_s: float | None = None
+    cpu_s: float | None = None
+    cpu_user_s: float | None = None
+    cpu_sys_s: float | None = None
+    peak_rss_mb: float | None = None
+    requests: int | None = None
+    requests_by_status: dict[str, int] = field(default_factory=dict)
+    records: int | None = None
+    records_per_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("wall_s", "cpu_s", "cpu_user_s", "cpu_sys_s", "peak_rss_mb", "records_per_s"):
+            if data[key] is not None:
+                data[key] = round(data[key], 3)
+        return data
+
+
+@dataclass
+class Discovery:
+    """What the bench learns about the emulator's data before measuring anything."""
+
+    objects: dict[str, str]  # slug -> list path (relative to the workspace)
+    totals: dict[str, int]  # slug -> meta.total_records
+    cursor_path: str
+
+    @property
+    def total_records(self) -> int:
+        return sum(self.totals.values())
+
+
+def discover(emu: EmulatorProcess) -> Discovery:
+    """Objects from `GET /schemas` (either shape), each one's list path and count, and the cursor path."""
+    slugs = _schema_slugs(emu.api_get("schemas").json())
+    objects: dict[str, str] = {}
+    totals: dict[str, int] = {}
+    cursor_path = "_updated_at"
+    for slug in slugs:
+        for path in (f"objects/{slug}/resources", *(["users"] if slug == "user" else [])):
+            response = emu.api_get(path, **{"page[limit]": 1})
+            if response.status_code == 200:
+                body = response.json()
+                objects[slug] = path
+                totals[slug] = int((body.get("meta") or {}).get("total_records") or 0)
+                for record in body.get("data") or []:
+                    if "_updated_at" not in record and "_updated_at" in (record.get("attributes") or {}):
+                        cursor_path = "attributes._updated_at"
+                break
+    return Discovery(objects=objects, totals=totals, cursor_path=cursor_path)
+
+
+def _schema_slugs(body: Any) -> list[str]:
+    entries = body.get("data", []) if isinstance(body, dict) else body
+    slugs: list[str] = []
+    for entry in entries or []:
+        ident = str(entry.get("$id") or entry.get("id") or "")
+        attrs = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
+        if isinstance(body, dict):  # "docs" shape: every entry is an object, slug in attributes
+            slug = attrs.get("slug")
+        else:  # "entities" shape: only entities/* are objects, slug is the title
+            slug = entry.get("title") if ident.startswith("entities/") else None
+        if slug and slug not in slugs:
+            slugs.append(str(slug))
+    return slugs
+
+
+class Bench:
+    """Runs the selected scenarios for one size and collects `Row`s."""
+
+    def __init__(
+        self,
+        emu: EmulatorProcess,
+        out_dir: Path,
+        records: int,
+        *,
+        timeout_s: float | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.emu = emu
+        self.out = out_dir
+        self.records = records
+        self.timeout_s = timeout_s
+        self.log = log
+        self.rows: list[Row] = []
+        self.checks: dict[str, Any] = {}
+        self.discovery = discover(emu)
+        self.synced: set[str] = set()
+        self.primed: set[str] = set()
+        self.ours_note = ours_unavailable_reason()
+
+    # -- paths and commands ----------------------------------------------------------------------
+    def db(self, variant: str) -> Path:
+        return self.out / f"{variant}.duckdb"
+
+    def dlt_dir(self, variant: str) -> Path:
+        return self.out / f"dlt-{variant}"
+
+    def env(self, variant: str) -> dict[str, str]:
+        # Each variant keeps its pipeline state in its own dlt data dir, away from the user's ~/.dlt.
+        return {**self.emu.env(), "DLT_DATA_DIR": str(self.dlt_dir(variant))}
+
+    def baseline_command(self) -> list[str]:
+        objects = ",".join(f"{slug}:{path}" for slug, path in self.discovery.objects.items())
+        return python_command(
+            "-m",
+            "bench.baseline_rest_api",
+            "--duckdb-path",
+            str(self.db("baseline")),
+            "--objects",
+            objects,
+            "--cursor-path",
+            self.discovery.cursor_path,
+        )
+
+    def ours_command(self, variant: str = "ours") -> list[str]:
+        return [*clarify_sync(), "sync", "--duckdb-path", str(self.db(variant))]
+
+    def command(self, variant: str) -> list[str]:
+        return self.baseline_command() if variant == "baseline" else self.ours_command(variant)
+
+    # -- measuring ---------------------------------------------------------------------------------
+    def measure(
+        self,
+        scenario: str,
+        variant: str,
+        command: list[str],
+        records: int | None,
+        env_variant: str | None = None,
+    ) -> tuple[Row, Measurement]:
+        self.emu.reset_stats()
+        self.log(f"  {scenario:<10} {variant:<9} running ...")
+        m = run_measured(
+            f"{scenario}-{variant}",
+            command,
+            env=self.env(env_variant or variant),
+            log_dir=self.out / "logs",
+            timeout_s=self.timeout_s,
+        )
+        reqs = summarize_requests(self.emu.stats())
+        row = Row(
+            scenario=scenario,
+            variant=variant,
+            status="ok" if m.ok else "failed",
+            wall_s=m.wall_s,
+            cpu_s=m.cpu_s,
+            cpu_user_s=m.cpu_user_s,
+            cpu_sys_s=m.cpu_sys_s,
+            peak_rss_mb=m.peak_rss_mb,
+            requests=reqs["total"],
+            requests_by_status=reqs["by_status"],
+            records=records,
+            records_per_s=(records / m.wall_s) if records and m.wall_s > 0 else None,
+            extra={"requests_by_endpoint": reqs["by_endpoint"]},
+        )
+        if not m.ok:
+            row.note = f"exit {m.exit_code}: " + (m.tail(3).replace("\n", " | ")[-400:])
+        self.log(
+            f"  {scenario:<10} {variant:<9} {row.status} wall {m.wall_s:.2f}s cpu {m.cpu_s:.2f}s "
+            f"rss {m.peak_rss_mb:.0f}MB requests {reqs['total']}"
+        )
+        self.rows.append(row)
+        return row, m
+
+    def skip(self, scenario: str, variant: str, note: str) -> None:
+        self.log(f"  {scenario:<10} {variant:<9} skipped: {note}")
+        self.rows.append(Row(scenario=scenario, variant=variant, status="skipped", note=note))
+
+    def variants(self) -> list[str]:
+        return ["baseline", "ours"]
+
+    def ensure_synced(self, variant: str) -> bool:
+        """Scenarios after `full` need a synced file; when `full` was not selected, sync unmeasured first."""
+        if variant in self.synced:
+            return True
+        if variant != "baseline" and self.ours_note:
+            return False
+        m = run_measured(
+            f"setup-{variant}",
+            self.command(variant),
+            env=self.env(variant),
+            log_dir=self.out / "logs",
+            timeout_s=self.timeout_s,
+        )
+        if m.ok:
+            self.synced.add(variant)
+        return m.ok
+
+    # -- scenarios ---------------------------------------------------------------------------------
+    def run(self, scenarios: list[str]) -> None:
+        for name in scenarios:
+            getattr(self, f"scenario_{name}")()
+
+    def scenario_full(self) -> None:
+        total = self.discovery.total_records
+        for variant in self.variants():
+            if variant == "ours" and self.ours_note:
+                self.skip("full", variant, self.ours_note)
+                continue
+            row, m = self.measure("full", variant, self.command(variant), total)
+            if m.ok:
+                self.synced.add(variant)
+                row.extra["rows"] = verify.row_counts(self.db(variant))
+        self.check_same_ids("full")
+
+    def scenario_noop(self) -> None:
+        for variant in self.variants():
+            if not self.ensure_synced(variant):
+                self.skip("noop", variant, self.ours_note or "the initial sync failed")
+                continue
+            self.measure("noop", variant, self.command(variant), 0)
+        self.check_same_ids("noop")
+
+    def scenario_changed(self) -> None:
+        ready = [v for v in self.variants() if self.ensure_synced(v)]
+        changed = 0
+        for slug in self.discovery.objects:
+            result = self.emu.mutate(slug, CHANGED_SHARE)
+            changed += _changed_count(result, self.discovery.totals.get(slug, 0))
+        # Let the clock move past the mutation so neither side races the writes.
+        time.sleep(0.05)
+        for variant in self.variants():
+            if variant not in ready:
+                self.skip("changed", variant, self.ours_note or "the initial sync failed")
+                continue
+            row, _ = self.measure("changed", variant, self.command(variant), changed)
+            row.extra["mutated"] = changed
+        self.check_same_ids("changed")
+
+    def scenario_ratelimit(self) -> None:
+        if self.ours_note:
+            self.skip("ratelimit", "ours", self.ours_note)
+            return
+        variant = "ours_ratelimit"
+        for stale in (self.db(variant), self.dlt_dir(variant)):
+            _remove(stale)
+        total = discover(self.emu).total_records  # a fresh sync of whatever the emulator holds now
+        self.emu.configure(rate_limit=RATE_LIMIT)
+        try:
+            row, m = self.measure("ratelimit", "ours", self.ours_command(variant), total, env_variant=variant)
+        finally:
+            self.emu.configure(rate_limit=None)
+        row.extra.update(rate_limit_usage(row.extra.get("requests_by_endpoint", {}), m.wall_s, row.requests_by_status))
+        row.note = (row.note + " " if row.note else "") + (
+            f"busiest endpoint: {row.extra['busiest_endpoint_per_minute']:.0f} requests/min while running, "
+            f"{row.extra['max_share_of_budget']:.0%} of the {RATE_LIMIT}/min rolling budget; "
+            f"{row.extra['responses_429']} x 429"
+        )
+
+    def scenario_push(self) -> None:
+        from bench import push
+
+        push.scenario_push(self)
+
+    def scenario_diff(self) -> None:
+        from bench import push
+
+        push.scenario_diff(self)
+
+    # -- checks ------------------------------------------------------------------------------------
+    def check_same_ids(self, scenario: str) -> None:
+        if not {"baseline", "ours"} <= self.synced:
+            return
+        result = verify.compare_ids(self.db("ours"), self.db("baseline"))
+        self.checks[scenario] = result
+        self.log(f"  {scenario:<10} ids in both DuckDB files equal: {result['same_ids']}")
+
+
+def rate_limit_usage(by_endpoint: dict[str, int], wall_s: float, by_status: dict[str, int]) -> dict[str, Any]:
+    """Requests per endpoint per minute, and the share of the budget used.
+
+    The limit is a rolling 60 s window per endpoint, so a run shorter than a minute may send up to the full
+    budget: the budget available to a run is `limit * max(1, minutes)`, and the share is requests / that.
+    """
+    minutes = wall_s / 60 if wall_s > 0 else 1.0
+    per_minute = {ep: round(n / minutes, 1) for ep, n in by_endpoint.items()}
+    budget = RATE_LIMIT * max(1.0, minutes)
+    shares = {ep: round(n / budget, 3) for ep, n in by_endpoint.items()}
+    return {
+        "rate_limit_per_minute": RATE_LIMIT,
+        "requests_per_endpoint_per_minute": per_minute,
+        "busiest_endpoint_per_minute": max(per_minute.values(), default=0.0),
+        "share_of_budget_per_endpoint": shares,
+        "max_share_of_budget": max(shares.values(), default=0.0),
+        "responses_429": by_status.get("429", 0),
+    }
+
+
+def _changed_count(result: Any, total: int) -> int:
+    if isinstance(result, dict):
+        for key in ("updated", "changed", "count", "mutated"):
+            value = result.get(key)
+            if isinstance(value, int):
+                return value
+            if isinstance(value, list):
+                return len(value)
+    return round(total * CHANGED_SHARE)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        wal.unlink()
+
+
+def clarify_sync() -> list[str]:
+    script = Path(sys.executable).with_name("clarify-sync")
+    return [str(script)] if script.exists() else python_command("-m", "pipelines")
+
+
+def _cli_ok(*args: str) -> bool:
+    try:
+        done = subprocess.run(
+            [*clarify_sync(), *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            timeout=120,
+            env={"CLARIFY_BASE_URL": "http://127.0.0.1:9/v1", "PATH": "/usr/bin:/bin"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def ours_unavailable_reason() -> str:
+    """Empty when `clarify-sync sync` can run, else why not (its module does not exist yet, ...)."""
+    if not (REPO_ROOT / "pipelines" / "sync.py").exists():
+        return "clarify-sync sync is not available yet (pipelines/sync.py does not exist)"
+    if not _cli_ok("sync", "--help"):
+        return "clarify-sync sync --help fails"
+    return ""
+
+
+def push_unavailable_reason() -> str:
+    if not (REPO_ROOT / "pipelines" / "push.py").exists():
+        return "clarify-sync push is not available yet (pipelines/push.py does not exist)"
+    if not _cli_ok("push", "--help"):
+        return "clarify-sync push --help fails (the command is not wired yet)"
+    return ""
+
+
+def dump(rows: list[Row]) -> str:
+    return json.dumps([r.as_dict() for r in rows], indent=2)

@@ -1,0 +1,87 @@
+"""`make bench` end to end at a tiny size: structure and agreement only, never a timing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import main
+from bench.scenarios import ours_unavailable_reason
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+needs_emulator = pytest.mark.skipif(
+    not (REPO_ROOT / "emulator" / "__main__.py").exists(), reason="the emulator cannot be started yet"
+)
+
+MACHINE_KEYS = {"cores", "ram_gb", "cpu_model", "python", "dlt", "duckdb"}
+ROW_KEYS = {
+    "scenario",
+    "variant",
+    "status",
+    "wall_s",
+    "cpu_s",
+    "peak_rss_mb",
+    "requests",
+    "records",
+    "records_per_s",
+}
+
+
+@needs_emulator
+@pytest.mark.timeout(120)
+def test_bench_smoke(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    main(
+        [
+            "--records",
+            "300",
+            "--scenarios",
+            "full,noop",
+            "--out",
+            str(tmp_path / "out"),
+            "--results",
+            str(results),
+            "--timeout",
+            "60",
+        ]
+    )
+
+    data = json.loads(results.read_text())
+    (entry,) = data["entries"]
+    assert entry["records"] == 300
+    assert MACHINE_KEYS <= set(entry["machine"])
+    rows = {(r["scenario"], r["variant"]): r for r in entry["results"]}
+    assert set(rows) == {("full", "baseline"), ("full", "ours"), ("noop", "baseline"), ("noop", "ours")}
+    for row in rows.values():
+        assert ROW_KEYS <= set(row)
+
+    for scenario in ("full", "noop"):
+        base = rows[(scenario, "baseline")]
+        assert base["status"] == "ok", base["note"]
+        assert base["requests"] > 0 and base["cpu_s"] > 0 and base["peak_rss_mb"] > 0
+    assert rows[("full", "baseline")]["records"] == sum(entry["emulator"]["totals"].values())
+
+    reason = ours_unavailable_reason()
+    if reason:
+        assert rows[("full", "ours")]["status"] == "skipped"
+        pytest.skip(f"ours not measured: {reason}")
+    for scenario in ("full", "noop"):
+        ours = rows[(scenario, "ours")]
+        assert ours["status"] == "ok", ours["note"]
+        check = entry["checks"][scenario]
+        assert check["same_ids"], check
+    assert entry["ratios_ours_over_baseline"]["full"]["wall_s"] is not None
+
+
+def test_results_entry_is_replaced_per_size(tmp_path: Path) -> None:
+    from bench import report
+
+    path = tmp_path / "results.json"
+    report.save({"records": 300, "run": 1}, path)
+    report.save({"records": 100, "run": 1}, path)
+    report.save({"records": 300, "run": 2}, path)
+    entries = json.loads(path.read_text())["entries"]
+    assert [(e["records"], e["run"]) for e in entries] == [(100, 1), (300, 2)]
