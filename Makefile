@@ -9,7 +9,7 @@ CLI    := $(BIN)/clarify-sync
 
 help:
 	@echo "make test      run the test suite (emulator over HTTP, DuckDB, Postgres)"
-	@echo "make demo      start a local emulator with demo data and sync it into clarify.duckdb"
+	@echo "make demo      start a local emulator with demo data and sync it into clarify_sync.duckdb"
 	@echo "make sync      sync the real Clarify workspace named by CLARIFY_* settings"
 	@echo "make push      push warehouse changes back: make push ARGS='--object person --from-table scores'"
 	@echo "make status    show each object's cursor, row count and last run"
@@ -51,4 +51,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache clarify.duckdb clarify.duckdb.wal
+	rm -rf $(VENV) .pytest_cache clarify_sync.duckdb clarify_sync.duckdb.wal

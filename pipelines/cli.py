@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.console import print_error, print_table, progress_reporter
-from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, WarehouseOptions
-from sources.common.connection import ClarifyConnection, resolve_connection
-from sources.common.errors import ClarifySyncError
+if TYPE_CHECKING:
+    from destinations.clarify.runner import PushReport
+    from pipelines.sync import SyncReport
+
+from pipelines.console import console, print_error, print_table, progress_reporter
+from pipelines.options import (
+    BaseUrl,
+    Dataset,
+    Destination,
+    DuckdbPath,
+    PostgresDsn,
+    Workspace,
+    connection_from,
+    reports_errors,
+    warehouse_from,
+)
+from pipelines.timeseries import timeseries_app
+from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+from sources.common.connection import ClarifyConnection
+from sources.common.errors import ConfigError
 
 app = typer.Typer(
     name="clarify-sync",
@@ -20,61 +34,42 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# Options shared by every command that talks to the API or the warehouse.
-BaseUrl = Annotated[str | None, typer.Option("--base-url", help="API base URL [env: CLARIFY_BASE_URL]",
-                                             show_default=False)]
-Workspace = Annotated[str | None, typer.Option("--workspace", help="Workspace slug [env: CLARIFY_WORKSPACE]",
-                                               show_default=False)]
-Destination = Annotated[str, typer.Option("--destination", help="duckdb, postgres or any dlt destination name")]
-DuckdbPath = Annotated[str, typer.Option("--duckdb-path", help="DuckDB file for --destination duckdb")]
-PostgresDsn = Annotated[str | None, typer.Option(
-    "--postgres-dsn", help="Postgres DSN [env: CLARIFY_POSTGRES_DSN; else dlt credentials]", show_default=False)]
-Dataset = Annotated[str, typer.Option("--dataset", help="Dataset (schema) name in the warehouse")]
+app.add_typer(timeseries_app, name="timeseries")
 
 
-def _root_cause(exc: BaseException) -> ClarifySyncError | None:
-    """dlt wraps errors raised inside a pipeline step; find ours to print its one line."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ClarifySyncError):
-            return current
-        seen.add(id(current))
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return None
+def print_sync_report(report: SyncReport) -> None:
+    rows = [
+        (name, o.records, o.pages, o.requests, o.deleted, f"{o.seconds:.1f}")
+        for name, o in sorted(report.objects.items())
+    ]
+    rows.append(("total", report.records, report.pages, report.requests, report.deleted, f"{report.seconds:.1f}"))
+    print_table(
+        f"clarify-sync summary: {report.records_per_second:,.0f} records/s",
+        ["object", "records", "pages", "requests", "deleted", "seconds"],
+        rows,
+    )
 
 
-def reports_errors(command: F) -> F:
-    """Turn a `ClarifySyncError` anywhere in the chain into one line on stderr and a non-zero exit."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:
-            cause = _root_cause(exc)
-            if cause is None:
-                raise
-            print_error(str(cause))
-            raise typer.Exit(cause.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def connection_from(base_url: str | None, workspace: str | None) -> ClarifyConnection:
-    # Credentials are read from the environment or dlt secrets only, never from flags, so they stay out of
-    # shell history and process listings.
-    return resolve_connection(base_url=base_url, workspace=workspace)
-
-
-def warehouse_from(destination: str, duckdb_path: str, postgres_dsn: str | None, dataset: str) -> WarehouseOptions:
-    return WarehouseOptions(destination=destination, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn,
-                            dataset=dataset)
+def print_push_report(report: PushReport) -> None:
+    title = f"clarify-sync push → {report.object} ({report.mode}{', dry run' if report.dry_run else ''})"
+    print_table(
+        title,
+        ["new", "changed", "unchanged", "invalid", "sent", "rejected", "requests", "seconds"],
+        [
+            (
+                report.new,
+                report.changed,
+                report.unchanged,
+                report.invalid,
+                report.sent,
+                report.rejected,
+                report.requests,
+                f"{report.seconds:.1f}",
+            )
+        ],
+    )
+    for sample in report.samples:
+        console.print(sample, highlight=False)
 
 
 @app.command()
@@ -86,16 +81,30 @@ def sync(
     duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
     postgres_dsn: PostgresDsn = None,
     dataset: Dataset = DEFAULT_DATASET,
-    objects: Annotated[str | None, typer.Option(
-        "--objects", help="Comma-separated object slugs (default: every object, custom ones included)",
-        show_default=False)] = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Drop the tables and cursors, reload all")]
-    = False,
-    since: Annotated[str | None, typer.Option(
-        "--since", help="Backfill records updated on or after this date (ISO-8601)", show_default=False)] = None,
-    reconcile: Annotated[bool | None, typer.Option(
-        "--reconcile/--no-reconcile", help="Detect records deleted in Clarify (default: when the last "
-        "reconcile is older than sources.clarify.reconcile_every_hours)", show_default=False)] = None,
+    objects: Annotated[
+        str | None,
+        typer.Option(
+            "--objects",
+            help="Comma-separated object slugs (default: every object, custom ones included)",
+            show_default=False,
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Drop the tables and cursors, reload all")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Backfill records updated on or after this date (ISO-8601)", show_default=False),
+    ] = None,
+    reconcile: Annotated[
+        bool | None,
+        typer.Option(
+            "--reconcile/--no-reconcile",
+            help="Detect records deleted in Clarify (default: when the last "
+            "reconcile is older than sources.clarify.reconcile_every_hours)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
     from pipelines.sync import run_sync
@@ -116,6 +125,76 @@ def sync(
 
 @app.command()
 @reports_errors
+def push(
+    object_slug: Annotated[str, typer.Option("--object", help="Target object slug, e.g. person or c_sales_order")],
+    from_table: Annotated[
+        str | None,
+        typer.Option("--from-table", help="Warehouse table (in --dataset) whose rows to push", show_default=False),
+    ] = None,
+    sql: Annotated[
+        str | None, typer.Option("--sql", help="A SELECT against the warehouse whose rows to push", show_default=False)
+    ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="upsert (match on the unique field), update (by id) or relationship")
+    ] = "upsert",
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="column=attribute rename; repeat for several", show_default=False)
+    ] = None,
+    relationship: Annotated[
+        str | None,
+        typer.Option(
+            "--relationship", help="Relationship to set from a link table (id, target_id)", show_default=False
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Records per bulk request", min=1)] = 100,
+    full: Annotated[bool, typer.Option("--full", help="Resend every row, changed or not")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read, diff and validate; write nothing")] = False,
+    base_url: BaseUrl = None,
+    workspace: Workspace = None,
+    destination: Destination = "duckdb",
+    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
+    postgres_dsn: PostgresDsn = None,
+    dataset: Dataset = DEFAULT_DATASET,
+) -> None:
+    """Push rows that changed in the warehouse back to a Clarify object, in bulk."""
+    from pipelines.push import run_push
+
+    if (from_table is None) == (sql is None):
+        raise ConfigError("give exactly one of --from-table or --sql")
+    reporter = progress_reporter()
+    with reporter.running():
+        report = run_push(
+            connection_from(base_url, workspace),
+            warehouse_from(destination, duckdb_path, postgres_dsn, dataset),
+            object=object_slug,
+            from_table=from_table,
+            sql=sql,
+            mode=mode,
+            mapping=parse_mapping(mapping or []),
+            relationship=relationship,
+            batch_size=batch_size,
+            full=full,
+            dry_run=dry_run,
+            progress=lambda sent, total: reporter(object_slug, sent, 0),
+        )
+    print_push_report(report)
+    if report.rejected:
+        print_error(f"{report.rejected} row(s) rejected: see the _clarify_push_rejects table; fix them and push again")
+        raise typer.Exit(1)
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, attribute = pair.partition("=")
+        if not sep or not column.strip() or not attribute.strip():
+            raise ConfigError(f"--map {pair!r} is not column=attribute")
+        mapping[column.strip()] = attribute.strip()
+    return mapping
+
+
+@app.command()
+@reports_errors
 def status(
     destination: Destination = "duckdb",
     duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
@@ -126,24 +205,46 @@ def status(
     from pipelines.sync import sync_status
 
     rows = sync_status(warehouse_from(destination, duckdb_path, postgres_dsn, dataset))
-    print_table("clarify-sync status", ["object", "cursor", "rows", "last run"],
-                [(row.object, row.cursor, row.rows, row.last_run) for row in rows])
+    print_table(
+        "clarify-sync status",
+        ["object", "cursor", "rows", "last run"],
+        [(row.object, row.cursor, row.rows, row.last_run) for row in rows],
+    )
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def emulator(ctx: typer.Context) -> None:
+    """Run the local Clarify emulator (CRM and time series); prints the settings to paste into a shell.
+
+    Options are those of `python -m emulator` (see `clarify-sync emulator --help`): --port, --records, --seed,
+    --workspace, --api-key, --rate-limit N|off, --page-cap, --bulk-max, --schemas-shape, --no-timeseries.
+    """
+    from emulator.__main__ import main
+
+    main(ctx.args)
 
 
 @app.command()
-def emulator(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port)")] = 8765,
+@reports_errors
+def demo(
     records: Annotated[int, typer.Option("--records", help="Demo records across all objects")] = 5_000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the deterministic demo data")] = 42,
-    workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug the emulator serves")] = "demo",
-    rate_limit: Annotated[int, typer.Option(
-        "--rate-limit", help="Requests per endpoint per minute (0: no limit)")] = 3000,
-    page_cap: Annotated[int, typer.Option("--page-cap", help="Largest page[limit] accepted")] = 500,
-    bulk_max: Annotated[int, typer.Option("--bulk-max", help="Largest bulk batch accepted")] = 100,
+    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
 ) -> None:
-    """Run the local Clarify emulator; prints the three settings to paste into a shell."""
-    from emulator import EmulatorConfig
-    from emulator.server import serve
+    """Start an emulator with demo data, sync it into DuckDB and run an example query. No credentials needed."""
+    from emulator import EmulatorConfig, run_in_thread
+    from pipelines.demo import example_query
+    from pipelines.sync import run_sync
 
-    serve(EmulatorConfig(workspace=workspace, records=records, seed=seed, rate_limit=rate_limit or None,
-                         page_cap=page_cap, bulk_max=bulk_max), port=port)
+    warehouse = warehouse_from("duckdb", duckdb_path, None, DEFAULT_DATASET)
+    with run_in_thread(EmulatorConfig(records=records, seed=42)) as emu:
+        console.print(f"emulator serving {records:,} demo records at {emu.base_url} (workspace {emu.workspace})")
+        connection = ClarifyConnection(base_url=emu.base_url, workspace=emu.workspace, api_key=emu.api_key)
+        reporter = progress_reporter()
+        with reporter.running():
+            report = run_sync(connection, warehouse, progress=reporter)
+    print_sync_report(report)
+    columns, rows = example_query(warehouse)
+    print_table(f"open pipeline by owner, from {duckdb_path}", columns, rows)

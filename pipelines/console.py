@@ -34,13 +34,12 @@ class ProgressReporter:
             transient=False,
         )
         self._tasks: dict[str, Any] = {}
-        self._started: dict[str, float] = {}
+        self._started = time.monotonic()  # objects run in parallel, so rates share the run's start
         self._last_logged: dict[str, float] = {}
 
     def __call__(self, name: str, records: int, pages: int) -> None:
         now = time.monotonic()
-        started = self._started.setdefault(name, now)
-        rate = records / (now - started) if now > started else 0.0
+        rate = records / (now - self._started) if now > self._started else 0.0
         if self._interactive:
             if name not in self._tasks:
                 self._tasks[name] = self._progress.add_task("", total=None, name=name, pages=0, rate=0.0)
@@ -67,8 +66,9 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for index, column in enumerate(columns):
         table.add_column(column, justify="left" if index == 0 else "right")
     for row in rows:
-        table.add_row(*("" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
-                        for value in row))
+        table.add_row(
+            *("" if value is None else f"{value:,}" if isinstance(value, int) else str(value) for value in row)
+        )
     console.print(table)
 
 

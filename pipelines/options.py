@@ -1,0 +1,76 @@
+"""Options and error handling shared by every `clarify-sync` command (CRM and time series)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from pipelines.console import print_error
+from pipelines.warehouse import WarehouseOptions
+from sources.common.connection import ClarifyConnection, resolve_connection
+from sources.common.errors import ClarifySyncError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Options shared by every command that talks to the API or the warehouse.
+BaseUrl = Annotated[
+    str | None, typer.Option("--base-url", help="API base URL [env: CLARIFY_BASE_URL]", show_default=False)
+]
+Workspace = Annotated[
+    str | None, typer.Option("--workspace", help="Workspace slug [env: CLARIFY_WORKSPACE]", show_default=False)
+]
+Destination = Annotated[str, typer.Option("--destination", help="duckdb, postgres or any dlt destination name")]
+DuckdbPath = Annotated[str, typer.Option("--duckdb-path", help="DuckDB file for --destination duckdb")]
+PostgresDsn = Annotated[
+    str | None,
+    typer.Option(
+        "--postgres-dsn", help="Postgres DSN [env: CLARIFY_POSTGRES_DSN; else dlt credentials]", show_default=False
+    ),
+]
+Dataset = Annotated[str, typer.Option("--dataset", help="Dataset (schema) name in the warehouse")]
+
+
+def root_cause(exc: BaseException) -> ClarifySyncError | None:
+    """dlt wraps errors raised inside a pipeline step; find ours to print its one line."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ClarifySyncError):
+            return current
+        seen.add(id(current))
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return None
+
+
+def reports_errors(command: F) -> F:
+    """Turn a `ClarifySyncError` anywhere in the chain into one line on stderr and a non-zero exit."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            cause = root_cause(exc)
+            if cause is None:
+                raise
+            print_error(str(cause))
+            raise typer.Exit(cause.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def connection_from(base_url: str | None, workspace: str | None) -> ClarifyConnection:
+    # Credentials are read from the environment or dlt secrets only, never from flags, so they stay out of
+    # shell history and process listings.
+    return resolve_connection(base_url=base_url, workspace=workspace)
+
+
+def warehouse_from(destination: str, duckdb_path: str, postgres_dsn: str | None, dataset: str) -> WarehouseOptions:
+    return WarehouseOptions(
+        destination=destination, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn, dataset=dataset
+    )
