@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("BENCH_SCENARIOS", ",".join(DEFAULT_SCENARIOS)),
         help=f"comma-separated, from {','.join(ALL_SCENARIOS)} [env: BENCH_SCENARIOS]",
     )
+    parser.add_argument(
+        "--only",
+        choices=("baseline", "ours"),
+        default=os.environ.get("BENCH_ONLY") or None,
+        help="run one variant only (the baseline takes minutes at 100k) [env: BENCH_ONLY]",
+    )
     parser.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "7")))
     parser.add_argument(
         "--out",
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with EmulatorProcess(args.records, args.seed, size_dir / "logs") as emu:
         console.print(f"emulator at {emu.base_url}")
-        bench = Bench(emu, size_dir, args.records, timeout_s=args.timeout, log=console.print)
+        bench = Bench(emu, size_dir, args.records, timeout_s=args.timeout, log=console.print, only=args.only)
         if bench.ours_note:
             console.print(f"[yellow]ours skipped[/yellow]: {bench.ours_note}")
         console.print(f"objects: {', '.join(f'{k}={v:,}' for k, v in bench.discovery.totals.items())}")

@@ -111,8 +111,10 @@ class Bench:
         *,
         timeout_s: float | None = None,
         log: Callable[[str], None] = print,
+        only: str | None = None,
     ) -> None:
         self.emu = emu
+        self.only = only
         self.out = out_dir
         self.records = records
         self.timeout_s = timeout_s
@@ -202,7 +204,7 @@ class Bench:
         self.rows.append(Row(scenario=scenario, variant=variant, status="skipped", note=note))
 
     def variants(self) -> list[str]:
-        return ["baseline", "ours"]
+        return [self.only] if self.only else ["baseline", "ours"]
 
     def ensure_synced(self, variant: str) -> bool:
         """Scenarios after `full` need a synced file; when `full` was not selected, sync unmeasured first."""

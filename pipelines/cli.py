@@ -24,7 +24,6 @@ from pipelines.options import (
 )
 from pipelines.timeseries import timeseries_app
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
-from sources.common.connection import ClarifyConnection
 from sources.common.errors import ConfigError
 
 app = typer.Typer(
@@ -233,18 +232,21 @@ def demo(
     records: Annotated[int, typer.Option("--records", help="Demo records across all objects")] = 5_000,
     duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
 ) -> None:
-    """Start an emulator with demo data, sync it into DuckDB and run an example query. No credentials needed."""
-    from emulator import EmulatorConfig, run_in_thread
-    from pipelines.demo import example_query
-    from pipelines.sync import run_sync
+    """Start an emulator with demo data, sync CRM and time series into DuckDB, answer two questions.
+
+    Needs no credentials and no network beyond loopback.
+    """
+    from pipelines.demo import run_demo
 
     warehouse = warehouse_from("duckdb", duckdb_path, None, DEFAULT_DATASET)
-    with run_in_thread(EmulatorConfig(records=records, seed=42)) as emu:
-        console.print(f"emulator serving {records:,} demo records at {emu.base_url} (workspace {emu.workspace})")
-        connection = ClarifyConnection(base_url=emu.base_url, workspace=emu.workspace, api_key=emu.api_key)
-        reporter = progress_reporter()
-        with reporter.running():
-            report = run_sync(connection, warehouse, progress=reporter)
-    print_sync_report(report)
-    columns, rows = example_query(warehouse)
-    print_table(f"open pipeline by owner, from {duckdb_path}", columns, rows)
+    reporter = progress_reporter()
+    with reporter.running():
+        result = run_demo(records, warehouse, announce=console.print, progress=reporter)
+    print_sync_report(result.crm)
+    print_table(
+        "clarify-sync timeseries summary",
+        ["table", "rows loaded"],
+        sorted(result.timeseries.rows.items()),
+    )
+    for title, (columns, rows) in result.answers.items():
+        print_table(f"{title} ({duckdb_path})", columns, rows)

@@ -1,0 +1,30 @@
+"""`clarify-sync demo` end to end: emulator, CRM and time-series sync into DuckDB, the example answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+
+def test_demo_syncs_both_apis_and_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+    for name in ("CLARIFY_API_KEY", "CLARIFY_WORKSPACE", "CLARIFY_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    result = CliRunner().invoke(app, ["demo", "--records", "400"])
+
+    assert result.exit_code == 0, result.output
+    assert "clarify-sync summary" in result.output
+    assert "open pipeline by owner" in result.output
+    assert "hourly average per item" in result.output
+    with duckdb.connect(str(tmp_path / "clarify_sync.duckdb"), read_only=True) as connection:
+        crm_rows = connection.execute("select count(*) from clarify.person").fetchone()
+        points = connection.execute("select count(*) from clarify.data_points").fetchone()
+    assert crm_rows is not None and crm_rows[0] > 0
+    assert points is not None and points[0] > 0
