@@ -20,7 +20,10 @@ from bench.harness import REPO_ROOT, Measurement, python_command, run_measured
 ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff")
 DEFAULT_SCENARIOS = ALL_SCENARIOS
 CHANGED_SHARE = 0.01
-RATE_LIMIT = 600
+RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
+# Scaled down so the budget binds at bench sizes: 10 per rolling 10 s window per endpoint, so a sync of
+# 500-record pages spans many windows (100k records: ~78 pages for person) and every object is paced.
+RATE_WINDOW_S = 10.0
 PUSH_ROWS = 100_000
 DIFF_ROWS = 1_000_000
 
@@ -272,16 +275,23 @@ class Bench:
         for stale in (self.db(variant), self.dlt_dir(variant)):
             _remove(stale)
         total = discover(self.emu).total_records  # a fresh sync of whatever the emulator holds now
-        self.emu.configure(rate_limit=RATE_LIMIT)
+        per_window = max(1, round(RATE_LIMIT * RATE_WINDOW_S / 60))
+        before = self.emu.configure()
+        self.emu.configure(rate_limit=per_window, rate_window=RATE_WINDOW_S)
         try:
             row, m = self.measure("ratelimit", "ours", self.ours_command(variant), total, env_variant=variant)
+            stats = self.emu.stats()
         finally:
-            self.emu.configure(rate_limit=None)
-        row.extra.update(rate_limit_usage(row.extra.get("requests_by_endpoint", {}), m.wall_s, row.requests_by_status))
+            self.emu.configure(rate_limit=None, rate_window=before.get("rate_window", 60.0))
+        usage = rate_limit_usage(stats, per_window, RATE_WINDOW_S)
+        row.extra.update(usage)
+        bound = usage["binding_endpoints"]
         row.note = (row.note + " " if row.note else "") + (
-            f"busiest endpoint: {row.extra['busiest_endpoint_per_minute']:.0f} requests/min while running, "
-            f"{row.extra['max_share_of_budget']:.0%} of the {RATE_LIMIT}/min rolling budget; "
-            f"{row.extra['responses_429']} x 429"
+            f"{per_window} requests per {RATE_WINDOW_S:g}s window per endpoint (= {RATE_LIMIT}/min), "
+            f"{len(bound)} endpoints bound by the budget used "
+            f"{usage['min_share_used']:.0%}-{usage['max_share_used']:.0%} of it "
+            f"(all {usage['share_used']:.0%}); {usage['responses_429']} x 429 "
+            f"({usage['share_429']:.2%} of {usage['requests']} requests)"
         )
 
     def scenario_push(self) -> None:
@@ -303,23 +313,59 @@ class Bench:
         self.log(f"  {scenario:<10} ids in both DuckDB files equal: {result['same_ids']}")
 
 
-def rate_limit_usage(by_endpoint: dict[str, int], wall_s: float, by_status: dict[str, int]) -> dict[str, Any]:
-    """Requests per endpoint per minute, and the share of the budget used.
+def rate_limit_usage(stats: Any, limit: int, window_s: float) -> dict[str, Any]:
+    """Per endpoint (the emulator's budget key, e.g. `GET /objects/person/resources`): the share of the
+    allowed rate used, and the 429s.
 
-    The limit is a rolling 60 s window per endpoint, so a run shorter than a minute may send up to the full
-    budget: the budget available to a run is `limit * max(1, minutes)`, and the share is requests / that.
+    Every rolling window holds at most `limit` requests, so over the complete windows an endpoint was busy
+    (from its first request; the last, partial window is when it ran out of work, not budget) it can send
+    at most `limit` per window: share = requests in those windows / (limit x windows). An endpoint busy for
+    less than two windows never had to wait for its budget and is reported but not counted as binding.
     """
-    minutes = wall_s / 60 if wall_s > 0 else 1.0
-    per_minute = {ep: round(n / minutes, 1) for ep, n in by_endpoint.items()}
-    budget = RATE_LIMIT * max(1.0, minutes)
-    shares = {ep: round(n / budget, 3) for ep, n in by_endpoint.items()}
+    rows = stats.get("endpoints", []) if isinstance(stats, dict) else []
+    per_endpoint: dict[str, dict[str, Any]] = {}
+    total = total_429 = used = allowed = 0
+    for row in rows:
+        ticks = {int(k): int(v) for k, v in (row.get("ticks") or {}).items()}
+        by_status = {str(k): int(v) for k, v in (row.get("by_status") or {}).items()}
+        n = sum(by_status.values())
+        n_429 = by_status.get("429", 0)
+        total += n
+        total_429 += n_429
+        if not ticks:
+            continue
+        tick = float(row.get("tick_s", 0.1))
+        first, last = min(ticks), max(ticks)
+        span = (last - first + 1) * tick
+        windows = int(span // window_s)
+        entry: dict[str, Any] = {
+            "requests": n,
+            "responses_429": n_429,
+            "share_429": round(n_429 / n, 4) if n else 0.0,
+            "busy_s": round(span, 1),
+            "requests_per_minute": round(n / span * 60, 1) if span > 0 else None,
+        }
+        if windows >= 2:
+            in_windows = sum(c for t, c in ticks.items() if (t - first) * tick < windows * window_s)
+            accepted = in_windows * (1 - (n_429 / n if n else 0))  # a 429 does not use the budget
+            entry["complete_windows"] = windows
+            entry["share_used"] = round(accepted / (limit * windows), 3)
+            used += round(accepted)
+            allowed += limit * windows
+        per_endpoint[str(row.get("endpoint"))] = entry
+    bound = {ep: e["share_used"] for ep, e in per_endpoint.items() if "share_used" in e}
     return {
-        "rate_limit_per_minute": RATE_LIMIT,
-        "requests_per_endpoint_per_minute": per_minute,
-        "busiest_endpoint_per_minute": max(per_minute.values(), default=0.0),
-        "share_of_budget_per_endpoint": shares,
-        "max_share_of_budget": max(shares.values(), default=0.0),
-        "responses_429": by_status.get("429", 0),
+        "rate_limit_per_minute": round(limit * 60 / window_s),
+        "rate_limit": limit,
+        "rate_window_s": window_s,
+        "per_endpoint": per_endpoint,
+        "binding_endpoints": sorted(bound),
+        "share_used": round(used / allowed, 3) if allowed else 0.0,
+        "min_share_used": min(bound.values(), default=0.0),
+        "max_share_used": max(bound.values(), default=0.0),
+        "requests": total,
+        "responses_429": total_429,
+        "share_429": round(total_429 / total, 4) if total else 0.0,
     }
 
 

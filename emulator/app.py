@@ -15,6 +15,7 @@ from starlette.routing import Route
 from emulator.calls import Call, Handler
 from emulator.control import control_routes
 from emulator.errors import ApiError
+from emulator.ratelimit import endpoint_key
 from emulator.reads import h_get, h_list, h_schemas, h_user, h_users
 from emulator.responses import CutResponse, JSONResponse, error_response
 from emulator.state import Emulator
@@ -61,13 +62,13 @@ def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[R
         path = request.url.path
         nest = emu.faults.flag("nest_error_shape", path)
         limit_headers: dict[str, str] = {}
+        budget_key = endpoint_key(request.method, template, request.path_params)
         try:
             cfg = emu.config
             if request.path_params["workspace"] != cfg.workspace:
                 raise ApiError(404, "Workspace not found")
             if cfg.rate_limit is not None:
-                decision = emu.limiter.hit(f"{cfg.workspace}|{request.method} {template}",
-                                           cfg.rate_limit, cfg.rate_window)
+                decision = emu.limiter.hit(f"{cfg.workspace}|{budget_key}", cfg.rate_limit, cfg.rate_window)
                 limit_headers = decision.headers()
                 if not decision.allowed:
                     raise ApiError(429, f"rate limit of {cfg.rate_limit} requests per "
@@ -84,9 +85,7 @@ def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[R
             response.headers.setdefault(name, value)
         # A dropped connection never had a status; count it as 0 so retries stay visible.
         dropped = isinstance(response, CutResponse) and response.keep == 0
-        emu.stats.record(request.method, template, 0 if dropped else response.status_code)
-        if emu.faults.take("truncate_body", path):
-            return CutResponse(response, len(response.body) // 2)
+        emu.stats.record(request.method, template, 0 if dropped else response.status_code, budget_key)
         return response
 
     return run
@@ -107,7 +106,11 @@ async def _with_faults(emu: Emulator, path: str, call: Callable[[], Awaitable[Re
     status = faults.server_error(path)
     if status is not None:
         raise ApiError(status, "injected server error; retry with backoff")
-    return await call()
+    response = await call()
+    # Only a handled request is cut short (the write happened), so each fault costs a request of its own.
+    if faults.take("truncate_body", path):
+        return CutResponse(response, len(response.body) // 2)
+    return response
 
 
 ROUTES: list[tuple[str, list[str], Handler]] = [

@@ -1,4 +1,9 @@
-"""Rolling-window request budget per (workspace, endpoint), as the live API counts it."""
+"""Rolling-window request budget per (workspace, endpoint), as the live API counts it.
+
+An endpoint is the concrete resource path with record ids collapsed: `GET /objects/person/resources` and
+`GET /objects/deal/resources` have separate budgets, `PATCH /objects/person/records/{id}` is one budget for
+every person record.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,21 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+# Path parameters that name a resource (kept in the endpoint key); every other one is an id (collapsed).
+KEPT_PARAMS = ("object", "name")
+
+
+def endpoint_key(method: str, template: str, params: Mapping[str, Any]) -> str:
+    """`GET /objects/person/resources` from `GET /objects/{object}/resources`; ids stay `{id}`."""
+    path = template
+    for name in KEPT_PARAMS:
+        if name in params:
+            path = path.replace("{" + name + "}", str(params[name]))
+    return f"{method.upper()} {path}"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ Relationship `cardinality` is `"many"` (PATCH replaces the set) or `"append"` (P
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 FieldType = Literal[
@@ -109,7 +110,7 @@ class ObjectDef:
     def custom(self) -> bool:
         return self.slug.startswith("c_")
 
-    @property
+    @cached_property  # read per written record; the fields never change
     def unique_field(self) -> str | None:
         return next((f.name for f in self.fields.values() if f.unique), None)
 

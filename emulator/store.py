@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import threading
+import time
 from bisect import bisect_left, insort
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -205,7 +207,14 @@ class Store:
 
     def write(self, slug: str, items: Sequence[WriteItem], actor: str, match_on: str | None = None
               ) -> list[dict[str, object]]:
-        """Atomic batch of creates, upserts and updates: all succeed or none is applied."""
+        """Atomic batch of creates, upserts and updates: all succeed or none is applied.
+
+        Items apply in order, as if written one by one (a later item sees an earlier one's record and
+        unique keys), but the batch costs a few statements: existing records and the unique keys in play
+        are read up front, the outcome is kept in memory and written with `executemany` at the end, and
+        the response is built from what was written instead of reading it back. The whole batch shares
+        one `_updated_at`.
+        """
         obj = require_object(slug)
         if match_on is not None and (match_on not in obj.fields or match_on.startswith("_")):
             raise ApiError(400, f"match_on: {match_on!r} is not a field of {slug}", pointer="/match_on")
@@ -218,47 +227,41 @@ class Store:
                 errors.extend(errs)
             if errors:
                 raise ApiError(errors[0].status, errors[0].detail, errors[0].pointer, items=errors)
-            pairs = zip(items, cleaned, strict=True)
-            ids = [self._write_one(obj, item, clean, actor, match_on) for item, clean in pairs]
-            rows = [self.fetch(slug, rid) for rid in ids]
-        return self.render(rows, raw=False)
+            batch = _Batch(self, obj, actor, self.clock.now_iso())
+            batch.preload(items, cleaned)
+            ids = [batch.put(item, clean, match_on) for item, clean in zip(items, cleaned, strict=True)]
+            batch.flush()
+            rels = self.related(obj, list(dict.fromkeys(ids))) if obj.relationships else {}
+        out: list[dict[str, object]] = []
+        for rid in ids:
+            record: dict[str, object] = {"type": slug, "id": rid, "attributes": batch.attrs[rid]}
+            if rels:
+                record["relationships"] = {
+                    name: {"data": [{"type": obj.relationships[name].target, "id": t} for t in by.get(rid, [])]}
+                    for name, by in rels.items()
+                }
+            out.append(record)
+        return out
 
-    def _write_one(self, obj: ObjectDef, item: WriteItem, clean: dict[str, object], actor: str,
-                   match_on: str | None) -> str:
-        now = self.clock.now_iso()
-        rid = item.record_id
-        if rid is None and match_on is not None:
-            rid = self._match(obj, match_on, clean, item.pointer)
-        if rid is not None:
-            attrs = orjson.loads(self.fetch(obj.slug, rid)[2])
-            attrs.update(clean)
-            attrs.update(_updated_at=now, _updated_by=actor)
-        else:
-            rid = new_id(obj)
-            attrs = dict.fromkeys(obj.fields)
-            attrs.update(clean)
-            attrs.update(_created_at=now, _updated_at=now, _created_by=actor, _updated_by=actor)
-        self._claim_unique(obj, rid, attrs, item.pointer)
-        self._conn.execute(
-            "INSERT OR REPLACE INTO records (id, object, created_at, updated_at, attrs) VALUES (?, ?, ?, ?, ?)",
-            (rid, obj.slug, attrs["_created_at"], now, orjson.dumps(attrs).decode()))
-        return rid
+    def _owners(self, obj: ObjectDef, column: str, values: Sequence[str]) -> list[tuple[str, str]]:
+        """(value, id) rows of `unique_keys` whose `column` (value or id) is one of `values`."""
+        rows: list[tuple[str, str]] = []
+        for i in range(0, len(values), 500):
+            chunk = values[i:i + 500]
+            rows += self._conn.execute(
+                f"SELECT value, id FROM unique_keys WHERE object = ? AND {column} IN ({', '.join('?' * len(chunk))})",
+                (obj.slug, *chunk)).fetchall()
+        return rows
 
     def _match(self, obj: ObjectDef, field: str, clean: dict[str, object], pointer: str) -> str | None:
+        """The record a non-unique `match_on` field points at (the unique field is matched in `_Batch`)."""
         value = clean.get(field)
         if value is None:
             raise ApiError(422, f"match_on field {field!r} needs a value", pointer=f"{pointer}/{field}")
-        if field == obj.unique_field:
-            keys = unique_values(obj, {field: value})
-            marks = ", ".join("?" * len(keys))
-            row = self._conn.execute(
-                f"SELECT id FROM unique_keys WHERE object = ? AND value IN ({marks}) ORDER BY id LIMIT 1",
-                (obj.slug, *keys)).fetchone() if keys else None
-        else:
-            scalar = orjson.dumps(value).decode() if isinstance(value, dict | list) else value
-            row = self._conn.execute(
-                "SELECT id FROM records WHERE object = ? AND json_extract(attrs, ?) = ? ORDER BY id LIMIT 1",
-                (obj.slug, f"$.{field}", scalar)).fetchone()
+        scalar = orjson.dumps(value).decode() if isinstance(value, dict | list) else value
+        row = self._conn.execute(
+            "SELECT id FROM records WHERE object = ? AND json_extract(attrs, ?) = ? ORDER BY id LIMIT 1",
+            (obj.slug, f"$.{field}", scalar)).fetchone()
         return None if row is None else row[0]
 
     def _claim_unique(self, obj: ObjectDef, rid: str, attrs: dict[str, object], pointer: str) -> None:
@@ -268,9 +271,7 @@ class Store:
             row = self._conn.execute(
                 "SELECT id FROM unique_keys WHERE object = ? AND value = ?", (obj.slug, key)).fetchone()
             if row is not None and row[0] != rid:
-                raise ApiError(400, f"{obj.unique_field}: {key!r} already belongs to {obj.slug} {row[0]}; "
-                                    f'send "match_on": "{obj.unique_field}" to update it instead',
-                               pointer=f"{pointer}/{obj.unique_field}")
+                raise _taken(obj, key, row[0], pointer)
         self._conn.execute("DELETE FROM unique_keys WHERE id = ?", (rid,))
         self._conn.executemany("INSERT INTO unique_keys VALUES (?, ?, ?)", [(obj.slug, k, rid) for k in keys])
 
@@ -333,9 +334,143 @@ class Store:
                     rid, slug, attrs["_created_at"], attrs["_updated_at"], orjson.dumps(attrs).decode()))
 
 
+def _taken(obj: ObjectDef, key: str, holder: str, pointer: str) -> ApiError:
+    return ApiError(400, f"{obj.unique_field}: {key!r} already belongs to {obj.slug} {holder}; "
+                         f'send "match_on": "{obj.unique_field}" to update it instead',
+                    pointer=f"{pointer}/{obj.unique_field}")
+
+
+class _Batch:
+    """One write batch worked out in memory, item by item, then written by `flush` (see `Store.write`).
+
+    Invariants: `owner` is exact for every key it holds (a key it lacks was not touched by the batch, so
+    the database answers for it), and `keys_of` is exact for every record the batch touched.
+    """
+
+    def __init__(self, store: Store, obj: ObjectDef, actor: str, now: str) -> None:
+        self.store, self.obj, self.actor, self.now = store, obj, actor, now
+        self.unique = obj.unique_field
+        self.attrs: dict[str, dict[str, object]] = {}  # latest attributes of every record written
+        self.loaded: dict[str, str] = {}  # attrs JSON of existing records, read up front
+        self.owner: dict[str, str | None] = {}  # unique key -> record holding it (None: free)
+        self.keys_of: dict[str, list[str]] = {}  # unique keys of each touched record
+        self.stored_keys: dict[str, list[str]] = {}  # ... as the database has them now
+        self.dirty: dict[str, None] = {}  # records to write, in order
+
+    def preload(self, items: Sequence[WriteItem], cleaned: Sequence[dict[str, object]]) -> None:
+        """Read the records named by id, the unique keys the batch sends, and their holders: 3 queries."""
+        store, obj, unique = self.store, self.obj, self.unique
+        wanted = {i.record_id for i in items if i.record_id is not None}
+        if unique is not None:
+            keys = sorted({k for c in cleaned if unique in c for k in unique_values(obj, c)})
+            self.owner = dict.fromkeys(keys)
+            for value, rid in store._owners(obj, "value", keys):
+                self.owner[value] = rid
+                wanted.add(rid)
+        ids = sorted(wanted)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            self.loaded.update(store._conn.execute(
+                f"SELECT id, attrs FROM records WHERE object = ? AND id IN ({', '.join('?' * len(chunk))})",
+                (obj.slug, *chunk)))
+        self._load_keys(list(self.loaded))
+
+    def _load_keys(self, ids: list[str]) -> None:
+        for rid in ids:
+            self.keys_of[rid], self.stored_keys[rid] = [], []
+        if self.unique is not None and ids:
+            for value, rid in self.store._owners(self.obj, "id", ids):
+                self.owner[value] = rid
+                self.keys_of[rid].append(value)
+                self.stored_keys[rid].append(value)
+
+    def _holder(self, key: str) -> str | None:
+        if key not in self.owner:
+            row = self.store._conn.execute("SELECT id FROM unique_keys WHERE object = ? AND value = ?",
+                                           (self.obj.slug, key)).fetchone()
+            self.owner[key] = None if row is None else row[0]
+        return self.owner[key]
+
+    def _current(self, rid: str) -> dict[str, object]:
+        if rid in self.attrs:
+            return self.attrs[rid]
+        text = self.loaded.get(rid)
+        if text is None:
+            text = self.store.fetch(self.obj.slug, rid)[2]  # 404 for an unknown id
+            self.loaded[rid] = text
+            self._load_keys([rid])
+        return orjson.loads(text)
+
+    def put(self, item: WriteItem, clean: dict[str, object], match_on: str | None) -> str:
+        obj, now, actor = self.obj, self.now, self.actor
+        rid = item.record_id
+        if rid is None and match_on is not None:
+            rid = self._match(match_on, clean, item.pointer)
+        if rid is not None:
+            attrs = {**self._current(rid)}
+            attrs.update(clean)
+            attrs.update(_updated_at=now, _updated_by=actor)
+        else:
+            rid = new_id(obj)
+            self.keys_of[rid], self.stored_keys[rid] = [], []
+            attrs = dict.fromkeys(obj.fields)
+            attrs.update(clean)
+            attrs.update(_created_at=now, _updated_at=now, _created_by=actor, _updated_by=actor)
+        self._claim(rid, attrs, item.pointer)
+        self.attrs[rid] = attrs
+        self.dirty[rid] = None
+        return rid
+
+    def _match(self, field: str, clean: dict[str, object], pointer: str) -> str | None:
+        if field != self.unique:
+            self.flush()  # the lookup below reads the table, so it must hold the batch so far
+            return self.store._match(self.obj, field, clean, pointer)
+        value = clean.get(field)
+        if value is None:
+            raise ApiError(422, f"match_on field {field!r} needs a value", pointer=f"{pointer}/{field}")
+        holders = [h for k in unique_values(self.obj, {field: value}) if (h := self._holder(k)) is not None]
+        return min(holders) if holders else None  # the lowest id, as `ORDER BY id LIMIT 1` would
+
+    def _claim(self, rid: str, attrs: dict[str, object], pointer: str) -> None:
+        """Refuse a unique value held by another record (400, as the live API does), else take it."""
+        keys = unique_values(self.obj, attrs)
+        for key in keys:
+            holder = self._holder(key)
+            if holder is not None and holder != rid:
+                raise _taken(self.obj, key, holder, pointer)
+        for key in self.keys_of[rid]:
+            self.owner[key] = None
+        for key in keys:
+            self.owner[key] = rid
+        self.keys_of[rid] = keys
+
+    def flush(self) -> None:
+        if not self.dirty:
+            return
+        conn, slug = self.store._conn, self.obj.slug
+        rids = list(self.dirty)
+        conn.executemany(
+            "INSERT OR REPLACE INTO records (id, object, created_at, updated_at, attrs) VALUES (?, ?, ?, ?, ?)",
+            [(rid, slug, a["_created_at"], a["_updated_at"], orjson.dumps(a).decode())
+             for rid in rids for a in (self.attrs[rid],)])
+        moved = [rid for rid in rids if set(self.keys_of[rid]) != set(self.stored_keys[rid])]
+        conn.executemany("DELETE FROM unique_keys WHERE id = ?", [(rid,) for rid in moved if self.stored_keys[rid]])
+        conn.executemany("INSERT INTO unique_keys VALUES (?, ?, ?)",
+                         [(slug, k, rid) for rid in moved for k in self.keys_of[rid]])
+        for rid in moved:
+            self.stored_keys[rid] = list(self.keys_of[rid])
+        self.dirty.clear()
+
+
 def new_id(obj: ObjectDef) -> str:
-    """Opaque ULID-looking id; API-created ids need not be reproducible, only unique."""
-    return f"{obj.id_prefix}_01H{secrets.token_hex(12)[:23]}"
+    """ULID-like: a millisecond timestamp, then randomness. Ids need not be reproducible, only unique;
+    being time-ordered (as real ULIDs are), new records land at the end of the record index instead of
+    dirtying a page all over it per insert."""
+    return f"{obj.id_prefix}_01H{int(time.time() * 1000):011x}{next(_ID_SEQUENCE) & 0xFFFFFFFFFFFF:012x}"
+
+
+# A random start, then counting: unique within the process without a system call per id.
+_ID_SEQUENCE = itertools.count(int.from_bytes(secrets.token_bytes(5)) << 8)
 
 
 def open_store(directory: str, records: int, seed: int, clock: Clock, cache_dir: str | None) -> Store:

@@ -11,12 +11,14 @@ from emulator.schemas import SYSTEM_FIELDS, FieldDef, ObjectDef
 from emulator.timefmt import is_date, normalize_ts
 
 RecordExists = Callable[[str, str], bool]
+_SYSTEM = frozenset(SYSTEM_FIELDS)
 
 NAME_KEYS = frozenset({"first_name", "last_name", "full_name"})
 LOCATION_KEYS = frozenset({"address", "city", "state", "postal_code", "country"})
 # DECIMAL(16,4): twelve integer digits, four fractional.
 MAX_INTEGER_DIGITS = 12
 MAX_SCALE = 4
+_INT_LIMIT = 10**MAX_INTEGER_DIGITS
 
 
 class _Invalid(Exception):
@@ -37,27 +39,22 @@ def validate_attributes(
         return {}, [ErrorItem(422, "attributes must be an object", pointer)]
     clean: dict[str, object] = {}
     errors: list[ErrorItem] = []
+    fields = obj.fields
     for name, value in attrs.items():
-        where = f"{pointer}/{name}"
-        if name in SYSTEM_FIELDS:
-            errors.append(ErrorItem(422, f"{name} is a system field and cannot be written", where))
+        fdef = fields.get(name)
+        if fdef is None or name in _SYSTEM:
+            detail = (f"{name} is a system field and cannot be written" if name in _SYSTEM
+                      else f"unknown attribute {name!r} on {obj.slug}")
+            errors.append(ErrorItem(422, detail, f"{pointer}/{name}"))
             continue
-        fdef = obj.fields.get(name)
-        if fdef is None:
-            errors.append(ErrorItem(422, f"unknown attribute {name!r} on {obj.slug}", where))
+        if value is None:
+            clean[name] = None
             continue
         try:
-            clean[name] = _check(fdef, value, exists)
+            clean[name] = _CHECKERS[fdef.type](fdef, value, exists)
         except _Invalid as bad:
-            errors.append(ErrorItem(bad.status, f"{name}: {bad.detail}", where))
+            errors.append(ErrorItem(bad.status, f"{name}: {bad.detail}", f"{pointer}/{name}"))
     return clean, errors
-
-
-def _check(f: FieldDef, value: object, exists: RecordExists) -> object:
-    if value is None:
-        return None
-    checker = _CHECKERS[f.type]
-    return checker(f, value, exists)
 
 
 def _text(f: FieldDef, v: object, _: RecordExists) -> object:
@@ -79,8 +76,17 @@ def _number(f: FieldDef, v: object, _: RecordExists) -> object:
         raise _Invalid("expected a number")
     if isinstance(v, float) and not math.isfinite(v):
         raise _Invalid("number must be finite", 400)
+    if type(v) is int and -_INT_LIMIT < v < _INT_LIMIT:
+        return v  # fast path: an integer of at most twelve digits
+    text = repr(v)
+    if type(v) is float and "e" not in text:  # fast path: plain `123.45` (repr has no trailing zeros but `.0`)
+        whole, _, frac = text.lstrip("-").partition(".")
+        frac = frac.rstrip("0")
+        if len(frac) > MAX_SCALE or len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
+            raise _Invalid(f"{v} does not fit DECIMAL(16,4)", 400)
+        return v
     try:
-        d = Decimal(repr(v)).normalize()
+        d = Decimal(text).normalize()
     except InvalidOperation as exc:
         raise _Invalid("expected a number") from exc
     sign, digits, exponent = d.as_tuple()

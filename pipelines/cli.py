@@ -13,10 +13,12 @@ if TYPE_CHECKING:
 from pipelines.console import console, print_error, print_table, progress_reporter
 from pipelines.options import (
     BaseUrl,
+    BucketUrl,
     Dataset,
     Destination,
     DuckdbPath,
     PostgresDsn,
+    TableFormat,
     Workspace,
     connection_from,
     reports_errors,
@@ -80,6 +82,8 @@ def sync(
     duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
     postgres_dsn: PostgresDsn = None,
     dataset: Dataset = DEFAULT_DATASET,
+    bucket_url: BucketUrl = None,
+    table_format: TableFormat = "delta",
     objects: Annotated[
         str | None,
         typer.Option(
@@ -112,7 +116,7 @@ def sync(
     with reporter.running():
         report = run_sync(
             connection_from(base_url, workspace),
-            warehouse_from(destination, duckdb_path, postgres_dsn, dataset),
+            warehouse_from(destination, duckdb_path, postgres_dsn, dataset, bucket_url, table_format),
             objects=[name.strip() for name in objects.split(",") if name.strip()] if objects else None,
             full_refresh=full_refresh,
             since=since,
@@ -146,6 +150,9 @@ def push(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Records per bulk request", min=1)] = 100,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Bulk requests in flight at once (plain creates go one by one)", min=1)
+    ] = 4,
     full: Annotated[bool, typer.Option("--full", help="Resend every row, changed or not")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read, diff and validate; write nothing")] = False,
     base_url: BaseUrl = None,
@@ -172,6 +179,7 @@ def push(
             mapping=parse_mapping(mapping or []),
             relationship=relationship,
             batch_size=batch_size,
+            concurrency=concurrency,
             full=full,
             dry_run=dry_run,
             progress=lambda sent, total: reporter(object_slug, sent, 0),
@@ -199,11 +207,13 @@ def status(
     duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
     postgres_dsn: PostgresDsn = None,
     dataset: Dataset = DEFAULT_DATASET,
+    bucket_url: BucketUrl = None,
+    table_format: TableFormat = "delta",
 ) -> None:
     """Each object's cursor, row count and last run."""
     from pipelines.sync import sync_status
 
-    rows = sync_status(warehouse_from(destination, duckdb_path, postgres_dsn, dataset))
+    rows = sync_status(warehouse_from(destination, duckdb_path, postgres_dsn, dataset, bucket_url, table_format))
     print_table(
         "clarify-sync status",
         ["object", "cursor", "rows", "last run"],

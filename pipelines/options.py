@@ -31,6 +31,19 @@ PostgresDsn = Annotated[
     ),
 ]
 Dataset = Annotated[str, typer.Option("--dataset", help="Dataset (schema) name in the warehouse")]
+BucketUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--bucket-url",
+        help="Folder or s3:// gs:// az:// URL for --destination filesystem "
+        "[default: destination.filesystem.bucket_url in dlt config, else ./clarify_lake]",
+        show_default=False,
+    ),
+]
+TableFormat = Annotated[
+    str,
+    typer.Option("--table-format", help="filesystem: delta (merged, incremental) or parquet (full snapshot per run)"),
+]
 
 
 def root_cause(exc: BaseException) -> ClarifySyncError | None:
@@ -70,7 +83,19 @@ def connection_from(base_url: str | None, workspace: str | None) -> ClarifyConne
     return resolve_connection(base_url=base_url, workspace=workspace)
 
 
-def warehouse_from(destination: str, duckdb_path: str, postgres_dsn: str | None, dataset: str) -> WarehouseOptions:
+def warehouse_from(
+    destination: str,
+    duckdb_path: str,
+    postgres_dsn: str | None,
+    dataset: str,
+    bucket_url: str | None = None,
+    table_format: str = "delta",
+) -> WarehouseOptions:
     return WarehouseOptions(
-        destination=destination, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn, dataset=dataset
+        destination=destination,
+        duckdb_path=duckdb_path,
+        postgres_dsn=postgres_dsn,
+        dataset=dataset,
+        bucket_url=bucket_url,
+        table_format=table_format,
     )

@@ -27,11 +27,13 @@ import dlt
 from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines import lake
 from pipelines.locking import file_lock, postgres_lock
 from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
 from sources.clarify.cursor import parse_ts
+from sources.clarify.freshness import up_to_date
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
     DEFAULT_LAG_SECONDS,
@@ -132,6 +134,9 @@ def run_sync(
         except Exception:
             raise ConfigError(f"--since {since!r} is not a date or ISO-8601 timestamp: use e.g. 2024-01-31") from None
     report = SyncReport()
+    chunk_pages: int | None = max_pages_per_load
+    if warehouse.snapshot:  # plain parquet files cannot merge or delete: rewrite every table, in one load
+        full_refresh, since, reconcile, chunk_pages = True, None, False, None
     with ClarifyApi(connection, retry=retry) as api:
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
         selected = select_objects(schemas, list(objects) if objects else None)
@@ -143,7 +148,11 @@ def run_sync(
             stats: dict[str, ObjectStats] = {}
             _install_crash_hooks()
 
-            pending = list(selected)
+            # Objects whose first page shows nothing new skip dlt entirely (a noop run costs one request each).
+            states = _resource_states(pipeline)
+            pending = [o for o in selected if full_refresh or since is not None or not up_to_date(
+                states.get(o, {}), lambda params, o=o: api.list_page(o, params),
+                lag_seconds=lag_seconds, page_limit=page_limit)]
             first = True
             while pending:
                 ctx = SourceContext(
@@ -152,9 +161,10 @@ def run_sync(
                     since=since if first else None,
                     lag_seconds=lag_seconds,
                     page_limit=page_limit,
-                    max_pages=max_pages_per_load,
+                    max_pages=chunk_pages,
                     progress=progress,
                     stats=stats,
+                    **_lake_context(pipeline, warehouse),
                 )
                 source = clarify_source(objects=pending, context=ctx, parallel=parallel)
                 _load(pipeline, source, warehouse, refresh="drop_resources" if full_refresh and first else None)
@@ -174,6 +184,7 @@ def run_sync(
                     page_limit=page_limit,
                     progress=progress,
                     stats=stats,
+                    **_lake_context(pipeline, warehouse),
                     warehouse_ids=lambda obj: _warehouse_ids(pipeline, obj),
                 )
                 _load(pipeline, clarify_source(objects=due, context=ctx, parallel=False), warehouse)
@@ -223,6 +234,8 @@ def warehouse_identity(warehouse: WarehouseOptions) -> str:
     """What makes two runs write to the same tables (secrets stripped)."""
     if warehouse.destination == "duckdb":
         return f"duckdb:{Path(warehouse.duckdb_path).expanduser().resolve()}:{warehouse.dataset}"
+    if warehouse.destination == "filesystem":
+        return f"filesystem:{warehouse.resolved_bucket_url()}:{warehouse.dataset}"
     if warehouse.destination == "postgres":
         dsn = _postgres_dsn(warehouse)
         if dsn:
@@ -331,12 +344,25 @@ def _finish_pending(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> None
 
 
 def _loader_format(warehouse: WarehouseOptions) -> str | None:
-    return {"duckdb": "parquet", "postgres": "csv"}.get(warehouse.destination)
+    return {"duckdb": "parquet", "postgres": "csv", "filesystem": "parquet"}.get(warehouse.destination)
+
+
+def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[str, Any]:
+    """Delta merges by primary key only (`upsert`): stale child items are deleted explicitly. Plain parquet
+    is rewritten by every sync (see `WarehouseOptions.snapshot`): replace markers must not become rows."""
+    if warehouse.destination != "filesystem":
+        return {}
+    if warehouse.snapshot:
+        return {"merge": {"disposition": "append"}, "child_batch_hook": lambda _t, _k, batch: lake.drop_markers(batch)}
+    return {"merge": {"disposition": "merge", "strategy": "upsert"},
+            "child_batch_hook": lake.LakeReader(pipeline).stale_rows}
 
 
 def _load(pipeline: dlt.Pipeline, source: Any, warehouse: WarehouseOptions, refresh: str | None = None) -> None:
     fmt = _loader_format(warehouse)
-    _guard(lambda: pipeline.extract(source, refresh=refresh, loader_file_format=fmt), warehouse)  # type: ignore[arg-type]
+    table_format = "delta" if warehouse.destination == "filesystem" and not warehouse.snapshot else None
+    _guard(lambda: pipeline.extract(source, refresh=refresh, loader_file_format=fmt,  # type: ignore[arg-type]
+                                    table_format=table_format), warehouse)
     if os.environ.get(CRASH_ENV) == "normalize":
         os._exit(98)
     _guard(pipeline.normalize, warehouse)
@@ -383,6 +409,8 @@ def _warehouse_ids(pipeline: dlt.Pipeline, obj: str) -> set[str]:
     table = pipeline.default_schema.naming.normalize_table_identifier(obj)
     if not _table_exists(pipeline, table):
         return set()
+    if lake.is_delta(pipeline, table):
+        return {str(v) for v in lake.read_column(pipeline, table, "id")}
     with pipeline.sql_client() as client:
         name = client.make_qualified_table_name(table)
         try:
@@ -407,6 +435,10 @@ def _drop_dangling_links(
                 work.append((table, naming.normalize_identifier(link_target_column(obj, target)), ids))
     if not work:
         return
+    if lake.is_delta(pipeline, work[0][0]):
+        for table, column, ids in work:
+            lake.delete_where_in(pipeline, table, column, ids)
+        return
     with pipeline.sql_client() as client:
         for table, column, ids in work:
             name = client.make_qualified_table_name(table)
@@ -420,6 +452,8 @@ def _row_count(pipeline: dlt.Pipeline, obj: str) -> int | None:
     table = pipeline.default_schema.naming.normalize_table_identifier(obj) if pipeline.default_schema_name else obj
     if not pipeline.default_schema_name or not _table_exists(pipeline, table):
         return None
+    if pipeline.destination is not None and pipeline.destination.destination_name == "filesystem":
+        return lake.row_count(pipeline, table)
     with pipeline.sql_client() as client:
         rows = client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name(table)}")
         return int(rows[0][0])

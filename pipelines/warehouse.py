@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,25 @@ DEFAULT_DATASET = "clarify"
 # makes every `clarify.<table>` reference ambiguous (a binder error, for dlt and for analysts alike).
 DEFAULT_DUCKDB_PATH = "clarify_sync.duckdb"
 POSTGRES_DSN_ENV = "CLARIFY_POSTGRES_DSN"
+DEFAULT_BUCKET_URL = "clarify_lake"  # a folder in the working directory; or s3://, gs://, az://, abfss://, ...
+TABLE_FORMATS = ("delta", "parquet")
+# dlt destinations (and bucket protocols) whose client libraries come with a dlt extra we do not install.
+_EXTRAS: dict[str, tuple[str, str]] = {
+    "snowflake": ("snowflake.connector", "snowflake"),
+    "bigquery": ("google.cloud.bigquery", "bigquery"),
+    "databricks": ("databricks.sql", "databricks"),
+    "redshift": ("psycopg2", "redshift"),
+    "mssql": ("pyodbc", "mssql"),
+    "synapse": ("pyodbc", "synapse"),
+    "clickhouse": ("clickhouse_driver", "clickhouse"),
+    "athena": ("pyathena", "athena"),
+    "s3": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gs"),
+    "gcs": ("gcsfs", "gs"),
+    "az": ("adlfs", "az"),
+    "abfs": ("adlfs", "az"),
+    "abfss": ("adlfs", "az"),
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +49,27 @@ class WarehouseOptions:
     postgres_dsn: str | None = field(default=None, repr=False)
     dataset: str = DEFAULT_DATASET
     pipelines_dir: str | None = None
+    # --destination filesystem: a local folder or a bucket URL (None: `[destination.filesystem] bucket_url`
+    # in dlt config, else ./clarify_lake); `delta` tables merge, `parquet` files are rewritten by every sync.
+    bucket_url: str | None = None
+    table_format: str = "delta"
+
+    @property
+    def snapshot(self) -> bool:
+        """Plain parquet files cannot merge or delete: every sync rewrites a full snapshot."""
+        return self.destination == "filesystem" and self.table_format == "parquet"
+
+    def resolved_bucket_url(self) -> str:
+        url = self.bucket_url
+        if not url:
+            try:
+                url = dlt.config.get("destination.filesystem.bucket_url")
+            except Exception:
+                url = None
+        url = str(url or DEFAULT_BUCKET_URL)
+        if "://" not in url:
+            return str(Path(url).expanduser().resolve())
+        return url
 
     def make_destination(self) -> Destination[Any, Any]:
         """Build the dlt destination, checking what can be checked before any data moves."""
@@ -48,12 +89,45 @@ class WarehouseOptions:
             dsn = self.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
             # Without a DSN, dlt reads [destination.postgres.credentials] from its config and secrets.
             return dlt.destinations.postgres(credentials=_with_password(dsn)) if dsn else dlt.destinations.postgres()
+        if self.destination == "filesystem":
+            return self._filesystem()
+        _require_extra(self.destination)
         try:
             return Destination.from_reference(self.destination)
         except Exception:
             raise ConfigError(
                 f"unknown destination {self.destination!r}: use duckdb, postgres or a dlt destination name"
             ) from None
+
+
+    def _filesystem(self) -> Destination[Any, Any]:
+        if self.table_format not in TABLE_FORMATS:
+            raise ConfigError(f"--table-format {self.table_format!r} is not one of: {', '.join(TABLE_FORMATS)}")
+        url = self.resolved_bucket_url()
+        protocol = url.split("://", 1)[0] if "://" in url else "file"
+        _require_extra(protocol)
+        if self.table_format == "delta" and importlib.util.find_spec("deltalake") is None:
+            raise ConfigError('Delta tables need the deltalake package: pip install "dlt[deltalake]"')
+        if protocol == "file":
+            path = Path(url.removeprefix("file://"))
+            parent = path if path.exists() else path.parent
+            if not parent.is_dir() or not os.access(parent, os.W_OK):
+                raise WarehouseError(f"lake folder {path} cannot be created or written: pass another --bucket-url")
+        # Credentials for s3/gs/az come from [destination.filesystem.credentials] in .dlt/secrets.toml.
+        return dlt.destinations.filesystem(bucket_url=url)
+
+
+def _require_extra(name: str) -> None:
+    """A missing client library fails here, in one line naming the extra, not deep inside dlt's load step."""
+    module, extra = _EXTRAS.get(name, ("", ""))
+    if not module:
+        return
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package (google.cloud) is missing too
+        found = False
+    if not found:
+        raise ConfigError(f'{name} needs an extra client library: pip install "dlt[{extra}]"')
 
 
 def _with_password(dsn: str) -> str:

@@ -1,7 +1,8 @@
 """The reverse step: warehouse rows → Clarify, in bulk, sending only what changed.
 
-Modules: `schema` (GET /schemas → attributes, unique field), `convert` (values → API shapes, local checks),
-`diff` (fingerprint and change detection in SQL), `state` (state and rejects tables), `batching` (bulk
-requests, bisecting atomic rejections, adaptive size), `api` (the write calls over the shared client),
+Modules: `convert` (values → API shapes, local checks), `diff` (fingerprint and change detection in SQL),
+`state` (state and rejects tables), `batching` (bulk requests, bisecting atomic rejections, adaptive size),
 `warehouse_sql` (DuckDB/Postgres access), `runner` (the push end to end). Entry point: `pipelines.push`.
+The schema (`GET /schemas` → attributes, unique field) and the HTTP calls are the sync's: `sources.clarify.schema`
+and `sources.clarify.api.ClarifyApi` (one parser, one client, one set of error messages).
 """

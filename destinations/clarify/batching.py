@@ -13,8 +13,10 @@ retries, unreachable) stops the push: state already committed stays, the rest is
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Any
 
 from sources.common.errors import ApiError
@@ -40,8 +42,6 @@ class Failure:
 
 
 Send = Callable[[list[Item]], list[str | None]]
-Landed = Callable[[list[Item], list[str | None]], None]
-Rejected = Callable[[list[tuple[Item, Failure]]], None]
 
 
 def is_too_large(err: ApiError) -> bool:
@@ -82,41 +82,63 @@ def failure_of(err: ApiError) -> Failure:
     return Failure(status=status, pointer=pointer, detail=detail)
 
 
+@dataclass
+class Outcome:
+    """What one batch came to: the requests that landed (rows, returned ids), the rows isolated as bad, and
+    the error that stopped it (raised by the caller after recording the rest)."""
+
+    landed: list[tuple[list[Item], list[str | None]]] = field(default_factory=list)
+    rejected: list[tuple[Item, Failure]] = field(default_factory=list)
+    error: BaseException | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(len(items) for items, _ in self.landed) + len(self.rejected)
+
+
 class BatchSender:
-    """Sends items through `send`, reporting each landed request and each isolated bad row."""
+    """Sends one batch through `send` (splitting it as needed) and returns its `Outcome`.
 
-    def __init__(self, send: Send, on_landed: Landed, on_rejected: Rejected, batch_size: int):
+    `run` touches nothing but the HTTP call, so several batches can run on worker threads; the caller
+    records outcomes. The batch size is shared: a refusal of the size shrinks it for every later batch.
+    """
+
+    def __init__(self, send: Send, batch_size: int):
         self.send = send
-        self.on_landed = on_landed
-        self.on_rejected = on_rejected
         self.batch_size = max(1, batch_size)
+        self._lock = threading.Lock()
 
-    def push(self, items: Sequence[Item]) -> None:
-        pending = list(items)
-        while pending:
-            size = self.batch_size
-            batch, pending = pending[:size], pending[size:]
-            leftover = self._send(batch)
-            pending = leftover + pending
+    def run(self, batch: list[Item]) -> Outcome:
+        outcome = Outcome()
+        try:
+            self._send(batch, outcome)
+        except Exception as exc:  # recorded with what landed before it, then re-raised by the caller
+            outcome.error = exc
+        return outcome
 
-    def _send(self, batch: list[Item]) -> list[Item]:
-        """Send one batch; returns the rows to requeue (after the batch size shrank), else []."""
+    def _shrink(self, refused: int) -> int:
+        with self._lock:  # concurrent refusals of the same size halve it once, not once each
+            self.batch_size = max(1, min(self.batch_size, refused // 2))
+            return self.batch_size
+
+    def _send(self, batch: list[Item], out: Outcome) -> None:
         try:
             ids = self.send(batch)
         except ApiError as err:
             if is_too_large(err) and len(batch) > 1:
-                self.batch_size = max(1, min(self.batch_size, len(batch)) // 2)
-                return batch
+                size = self._shrink(len(batch))
+                for i in range(0, len(batch), size):
+                    self._send(batch[i : i + size], out)
+                return
             if err.status not in ROW_LEVEL:
                 raise
-            self._isolate(batch, err)
-            return []
-        self.on_landed(batch, ids)
-        return []
+            self._isolate(batch, err, out)
+            return
+        out.landed.append((batch, ids))
 
-    def _isolate(self, batch: list[Item], err: ApiError) -> None:
+    def _isolate(self, batch: list[Item], err: ApiError, out: Outcome) -> None:
         if len(batch) == 1:
-            self.on_rejected([(batch[0], failure_of(err))])
+            out.rejected.append((batch[0], failure_of(err)))
             return
         named = flagged_rows(err, len(batch))
         if named and len(named) < len(batch):
@@ -125,20 +147,56 @@ class BatchSender:
             half = len(batch) // 2
             groups = [batch[:half], batch[half:]]
         for group in groups:
-            self._retry(group)
+            self._send(group, out)
 
-    def _retry(self, group: list[Item]) -> None:
-        try:
-            ids = self.send(group)
-        except ApiError as err:
-            if is_too_large(err) and len(group) > 1:
-                self.batch_size = max(1, len(group) // 2)
-                half = len(group) // 2
-                self._retry(group[:half])
-                self._retry(group[half:])
-                return
-            if err.status not in ROW_LEVEL:
-                raise
-            self._isolate(group, err)
+
+class Dispatcher:
+    """Keeps up to `concurrency` batches in flight and records finished ones before sending more.
+
+    The resend window after a crash is therefore the batches in flight: a batch is only submitted once
+    every batch that finished before it has been recorded (several at once, in one transaction: `record`
+    gets a list). `serial=True` batches (plain creates of objects without a unique field, which are not
+    safe to resend) wait for everything in flight, run alone and are recorded before anything else is sent.
+    """
+
+    def __init__(self, concurrency: int, record: Callable[[list[Outcome]], None]):
+        self.concurrency = max(1, concurrency)
+        self.record = record
+        self._pool = ThreadPoolExecutor(self.concurrency, "clarify-push") if self.concurrency > 1 else None
+        self._inflight: set[Future[Outcome]] = set()
+
+    def submit(self, sender: BatchSender, batch: list[Item], *, serial: bool = False) -> None:
+        if not batch:
             return
-        self.on_landed(group, ids)
+        if serial or self._pool is None:
+            self.drain()
+            self._finish([sender.run(batch)])
+            return
+        while len(self._inflight) >= self.concurrency:
+            self._collect()
+        self._inflight.add(self._pool.submit(sender.run, batch))
+
+    def _collect(self) -> None:
+        done, self._inflight = wait(self._inflight, return_when=FIRST_COMPLETED)
+        self._finish([f.result() for f in done])
+
+    def _finish(self, outcomes: list[Outcome]) -> None:
+        self.record(outcomes)
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error
+
+    def drain(self) -> None:
+        while self._inflight:
+            self._collect()
+
+    def close(self, *, failed: bool) -> None:
+        """Shut down; after a failure, still wait for and record what is in flight (it may have landed)."""
+        try:
+            if failed and self._inflight:
+                finished = wait(self._inflight).done
+                self._inflight = set()
+                self.record([o for o in (f.result() for f in finished) if o.rows])
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)

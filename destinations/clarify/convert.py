@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import pendulum
 
-from destinations.clarify.schema import Attribute
+from sources.clarify.schema import FieldSpec
 
 MAX_ABS = Decimal("1e12")  # DECIMAL(16,4): 12 integer digits
 QUANT = Decimal("0.0001")
@@ -126,7 +126,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def convert_value(attr: Attribute, value: Any) -> Any:
+def convert_value(attr: FieldSpec, value: Any) -> Any:
     """One warehouse value as the API expects it for `attr`; raises `Invalid` with the reason."""
     if _is_missing(value):
         return None
@@ -181,7 +181,7 @@ def convert_value(attr: Attribute, value: Any) -> Any:
     return _maybe_json(value)
 
 
-def convert_row(row: dict[str, Any], columns: dict[str, Attribute]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+def convert_row(row: dict[str, Any], columns: dict[str, FieldSpec]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """(attributes, errors) for one row; `columns` maps source column → attribute; errors are (pointer, detail)."""
     attributes: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []

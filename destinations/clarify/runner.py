@@ -1,11 +1,21 @@
 """The push, end to end: check the input, diff in the warehouse, convert, send in batches, record state.
 
-Order matters for "no partial damage": the object and columns are checked against `GET /schemas` and the
+Order matters for "no partial damage": the object and columns are checked against the schema and the
 SQL is probed (`LIMIT 0`) before any table is created; a dry run opens the warehouse read-only and never
-creates a table. State is committed after every successful request, so a crash costs at most the
-request in flight: with a unique field it is resent as an upsert (no duplicate); without one (task,
-meeting) its rows could be created once more only if the crash falls between the server's answer and
-the state commit.
+creates a table.
+
+Zero requests when nothing changed: the object's schema is kept in `_clarify_push_schemas` (state.py).
+When it is there the plan and the diff use it; only if the diff finds rows to send (or the cached schema
+does not fit the rows) is `GET /schemas` called, and everything is validated against that fresh answer
+(the diff is redone if the fresh plan differs). The first push of an object always fetches it.
+
+Sending: up to `concurrency` bulk requests in flight on worker threads (the shared HTTP client paces on
+the rate-limit headers); the main thread records finished requests in the state table, several in one
+transaction, before it sends more (batching.Dispatcher). A crash therefore costs at most the requests in
+flight: with a unique field (or a PATCH) they are resent on the rerun, landing the same values again (no
+duplicate). Plain creates of objects without a unique field (task, meeting) are not safe to resend, so
+they go one request at a time and their created ids are committed before the next one is sent: their rows
+could be created once more only if the crash falls between the server's answer and that commit.
 """
 
 from __future__ import annotations
@@ -15,14 +25,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from destinations.clarify.api import ClarifyWriter, make_client
-from destinations.clarify.batching import ROW_LEVEL, BatchSender, Failure, Item, failure_of
+from destinations.clarify.batching import ROW_LEVEL, BatchSender, Dispatcher, Failure, Item, Outcome, failure_of
 from destinations.clarify.convert import convert_row
-from destinations.clarify.diff import Diff, relationship_source, salt
-from destinations.clarify.schema import RELATIONSHIP_TARGETS, Attribute, ObjectSchema, parse_schemas
-from destinations.clarify.state import REJECTS_TABLE, Landed, PushState, Rejected, state_table_name
+from destinations.clarify.diff import Diff, DiffCounts, relationship_source, salt
+from destinations.clarify.state import (
+    REJECTS_TABLE,
+    Landed,
+    PushState,
+    Rejected,
+    load_schema,
+    save_schema,
+    state_table_name,
+)
 from destinations.clarify.warehouse_sql import WarehouseSQL, one_line, open_warehouse, quote
 from pipelines.warehouse import WarehouseOptions
+from sources.clarify.api import ClarifyApi
+from sources.clarify.schema import RELATIONSHIP_TARGETS, FieldSpec, ObjectSchema, parse_schemas
 from sources.common.connection import ClarifyConnection
 from sources.common.errors import ApiError, ConfigError, WarehouseError
 
@@ -30,6 +48,7 @@ Progress = Callable[[int, int], None]
 KEY_COLUMN = "_key"
 SAMPLES = 5
 MODES = ("upsert", "update")
+DEFAULT_CONCURRENCY = 4
 
 
 @dataclass
@@ -58,7 +77,7 @@ class PushReport:
 @dataclass
 class _Plan:
     key_column: str
-    columns: dict[str, Attribute]  # source column → attribute
+    columns: dict[str, FieldSpec]  # source column → attribute
     match_on: str | None
     id_column: str | None  # update mode: the record id column
     unique: bool  # does the object upsert on a unique field
@@ -71,7 +90,7 @@ def _plan_records(obj: ObjectSchema, columns: list[str], mode: str, mapping: Map
             f"mapping names column {missing[0]!r} that the source rows do not have: "
             f"fix the mapping (columns: {', '.join(columns)})"
         )
-    mapped: dict[str, Attribute] = {}
+    mapped: dict[str, FieldSpec] = {}
     seen: dict[str, str] = {}
     writable = obj.writable
     for col in columns:
@@ -83,7 +102,7 @@ def _plan_records(obj: ObjectSchema, columns: list[str], mode: str, mapping: Map
                 "or use --mode update to update records by id"
             )
         name = mapping.get(col, col)
-        if name in obj.attributes and name not in writable:
+        if name in obj.fields and name not in writable:
             raise ConfigError(
                 f"column {col!r} maps to system field {name!r} of {obj.slug}, which cannot be "
                 "written: drop it from the query"
@@ -158,6 +177,7 @@ def run_push(
     full: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> PushReport:
     """Push changed warehouse rows into Clarify object `object`; see pipelines/push.py for the contract."""
     started = time.monotonic()
@@ -165,6 +185,8 @@ def run_push(
         raise ConfigError(f"unknown mode {mode!r}: use upsert or update")
     if batch_size < 1:
         raise ConfigError("batch size must be at least 1")
+    if concurrency < 1:
+        raise ConfigError("concurrency must be at least 1")
     if (from_table is None) == (sql is None):
         raise ConfigError("give exactly one of --from-table or --sql")
     report = PushReport(
@@ -173,19 +195,14 @@ def run_push(
         dry_run=dry_run,
         batch_size=batch_size,
     )
-    client = make_client(connection)
+    api = ClarifyApi(connection)
     try:
-        writer = ClarifyWriter(client, object)
-        objects = parse_schemas(writer.schemas())
-        obj = objects.get(object)
-        if obj is None:
-            raise ConfigError(f"unknown object {object!r}: use one of {', '.join(sorted(objects))}")
         wh = open_warehouse(warehouse, read_only=dry_run)
         try:
             _push(
                 wh,
-                writer,
-                obj,
+                api,
+                object,
                 report,
                 from_table=from_table,
                 sql=sql,
@@ -196,20 +213,37 @@ def run_push(
                 full=full,
                 dry_run=dry_run,
                 progress=progress,
+                concurrency=concurrency,
             )
         finally:
             wh.close()
     finally:
-        report.requests = client.stats.requests
+        report.requests = api.http.stats.requests
         report.seconds = time.monotonic() - started
-        client.close()
+        api.close()
     return report
+
+
+@dataclass
+class _Prepared:
+    """Everything the diff needs, derived from one schema of the object."""
+
+    obj: ObjectSchema
+    plan: _Plan
+    salt: str
+    state: PushState
+    source: str
+    rel_target: str | None
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        return (self.salt, self.plan.key_column, self.state.table, self.source)
 
 
 def _push(
     wh: WarehouseSQL,
-    writer: ClarifyWriter,
-    obj: ObjectSchema,
+    api: ClarifyApi,
+    object_slug: str,
     report: PushReport,
     *,
     from_table: str | None,
@@ -221,6 +255,7 @@ def _push(
     full: bool,
     dry_run: bool,
     progress: Progress | None,
+    concurrency: int,
 ) -> None:
     db_errors = _db_errors()
     source = _source_sql(wh, from_table, sql)
@@ -228,14 +263,18 @@ def _push(
         columns = wh.columns_of(source)
     except db_errors as exc:
         raise _sql_error(exc, "reading the source rows") from None
-    if relationship:
-        rel_target = _check_relationship(obj, relationship, columns)
-        source = relationship_source(wh, source)
-        plan = _Plan("id", {}, None, "id", False)
-        salt_text = salt(object=obj.slug, relationship=relationship)
-        state = PushState(wh, state_table_name(obj.slug, relationship), f"{obj.slug}.{relationship}")
-    else:
-        rel_target = None
+
+    def prepare(obj: ObjectSchema) -> _Prepared:
+        if relationship:
+            rel_target = _check_relationship(obj, relationship, columns)
+            return _Prepared(
+                obj,
+                _Plan("id", {}, None, "id", False),
+                salt(object=obj.slug, relationship=relationship),
+                PushState(wh, state_table_name(obj.slug, relationship), f"{obj.slug}.{relationship}"),
+                relationship_source(wh, source),
+                rel_target,
+            )
         plan = _plan_records(obj, columns, mode, mapping)
         salt_text = salt(
             object=obj.slug,
@@ -243,14 +282,43 @@ def _push(
             columns={c: a.name for c, a in plan.columns.items()},
             key=plan.key_column,
         )
-        state = PushState(wh, state_table_name(obj.slug), obj.slug)
-    try:
-        diff = Diff(wh, source, plan.key_column, salt_text, state.table if state.exists() else None)
-        counts = diff.counts()
-    except db_errors as exc:
-        raise _sql_error(exc, "the diff query") from None
+        return _Prepared(obj, plan, salt_text, PushState(wh, state_table_name(obj.slug), obj.slug), source, None)
+
+    def diff_of(prep: _Prepared) -> tuple[Diff, DiffCounts]:
+        try:
+            state = prep.state
+            diff = Diff(wh, prep.source, prep.plan.key_column, prep.salt, state.table if state.exists() else None)
+            return diff, diff.counts()
+        except db_errors as exc:
+            raise _sql_error(exc, "the diff query") from None
+
+    def to_send(counts: DiffCounts) -> int:
+        return counts.total if full else counts.new + counts.changed
+
+    # The cached schema first: when nothing is to be sent, the push makes no request at all.
+    prep: _Prepared | None = None
+    cached = load_schema(wh, object_slug)
+    if cached is not None:
+        try:
+            prep = prepare(cached)
+        except ConfigError:
+            prep = None  # perhaps the schema changed since: judge against a fresh one
+    if prep is not None:
+        diff, counts = diff_of(prep)
+    if prep is None or to_send(counts):
+        objects = parse_schemas(api.schemas())
+        obj = objects.get(object_slug)
+        if obj is None:
+            raise ConfigError(f"unknown object {object_slug!r}: use one of {', '.join(sorted(objects))}")
+        fresh = prepare(obj)
+        if prep is None or fresh.identity != prep.identity:
+            diff, counts = diff_of(fresh)
+        prep = fresh
+        if not dry_run:
+            save_schema(wh, obj)
+    obj, plan, state, rel_target = prep.obj, prep.plan, prep.state, prep.rel_target
     report.new, report.changed, report.unchanged = counts.new, counts.changed, counts.unchanged
-    total = counts.total if full else counts.new + counts.changed
+    total = to_send(counts)
     if not dry_run:
         state.ensure()
         # Rows refused for a missing or duplicate key are re-judged every run.
@@ -263,22 +331,32 @@ def _push(
     def advance(n: int) -> None:
         nonlocal done
         done += n
-        if progress is not None:
+        if progress is not None and n:
             progress(done, total)
 
+    def record(outcomes: list[Outcome]) -> None:
+        """One transaction for every finished request in `outcomes`, then one progress call."""
+        landed_rows: list[Landed] = []
+        rejected_rows: list[Rejected] = []
+        for outcome in outcomes:
+            for items, ids in outcome.landed:
+                landed_rows.extend(
+                    Landed(it.key, it.fingerprint, (ids[i] if i < len(ids) and ids[i] else it.clarify_id))
+                    for i, it in enumerate(items)
+                )
+            rejected_rows.extend(
+                Rejected(it.key, it.attributes, f.status, f.pointer, f.detail) for it, f in outcome.rejected
+            )
+        state.record(landed_rows, rejected_rows)
+        report.sent += len(landed_rows)
+        report.rejected += len(rejected_rows)
+        advance(len(landed_rows) + len(rejected_rows))
+
     def landed(items: list[Item], ids: list[str | None]) -> None:
-        rows = [
-            Landed(it.key, it.fingerprint, (ids[i] if i < len(ids) and ids[i] else it.clarify_id))
-            for i, it in enumerate(items)
-        ]
-        state.record(rows, [])
-        report.sent += len(items)
-        advance(len(items))
+        record([Outcome(landed=[(items, ids)])])
 
     def rejected(pairs: list[tuple[Item, Failure]]) -> None:
-        state.record([], [Rejected(it.key, it.attributes, f.status, f.pointer, f.detail) for it, f in pairs])
-        report.rejected += len(pairs)
-        advance(len(pairs))
+        record([Outcome(rejected=list(pairs))])
 
     def invalid(key: str, payload: Any, pointer: str | None, detail: str) -> None:
         report.invalid += 1
@@ -291,24 +369,30 @@ def _push(
         advance(1)
 
     create = BatchSender(
-        lambda b: _ids(writer.bulk_create([i.attributes for i in b], plan.match_on)),
-        landed,
-        rejected,
-        batch_size,
+        lambda b: _ids(api.bulk_create(object_slug, [i.attributes for i in b], plan.match_on)), batch_size
     )
     patch = BatchSender(
-        lambda b: _ids(writer.bulk_update([(str(i.clarify_id), i.attributes) for i in b])),
-        landed,
-        rejected,
-        batch_size,
+        lambda b: _ids(api.bulk_update(object_slug, [(str(i.clarify_id), i.attributes) for i in b])), batch_size
     )
+    # A plain create (no unique field to match on) is not safe to resend: one at a time, recorded before the next.
+    create_serial = plan.match_on is None
+    dispatcher = Dispatcher(1 if dry_run else concurrency, record)
+    pending_create: list[Item] = []
+    pending_patch: list[Item] = []
+
+    def flush(sender: BatchSender, pending: list[Item], serial: bool, final: bool = False) -> None:
+        while len(pending) >= sender.batch_size or (final and pending):
+            size = sender.batch_size
+            batch = pending[:size]
+            del pending[:size]
+            dispatcher.submit(sender, batch, serial=serial)
+
     seen: set[str] = set()
     chunk = max(1000, batch_size * 10)
+    failed = True
     try:
         stream = wh.iter_dicts(diff.rows_sql(full=full), chunk) if total else iter(())
         for rows in stream:
-            to_create: list[Item] = []
-            to_patch: list[Item] = []
             for row in rows:
                 key, fp = row["__key"], row["__fp"]
                 if key is None:
@@ -334,7 +418,7 @@ def _push(
                     if dry_run:
                         _sample(report, row, item)
                     else:
-                        _send_relationship(writer, relationship, rel_target or "", item, landed, rejected)
+                        _send_relationship(api, object_slug, relationship, rel_target or "", item, landed, rejected)
                     continue
                 attributes, errors = convert_row(row, plan.columns)
                 if not errors and plan.match_on and attributes.get(plan.match_on) in (None, {"items": []}, ""):
@@ -349,22 +433,27 @@ def _push(
                     continue
                 if plan.id_column:
                     item = Item(key, fp, attributes, str(row[plan.id_column]))
-                    target = to_patch
+                    target = pending_patch
                 elif not plan.unique and row.get("__clarify_id"):
                     item = Item(key, fp, attributes, row["__clarify_id"])
-                    target = to_patch
+                    target = pending_patch
                 else:
                     item = Item(key, fp, attributes, row.get("__clarify_id"))
-                    target = to_create
+                    target = pending_create
                 if dry_run:
                     _sample(report, row, item)
                 else:
                     target.append(item)
-            if not dry_run:
-                create.push(to_create)
-                patch.push(to_patch)
+            flush(create, pending_create, create_serial)
+            flush(patch, pending_patch, False)
+        flush(create, pending_create, create_serial, final=True)
+        flush(patch, pending_patch, False, final=True)
+        dispatcher.drain()
+        failed = False
     except db_errors as exc:
         raise _sql_error(exc, "reading the changed rows") from None
+    finally:
+        dispatcher.close(failed=failed)
     report.batch_size = min(create.batch_size, patch.batch_size)
 
 
@@ -383,7 +472,8 @@ def _check_relationship(obj: ObjectSchema, relationship: str, columns: list[str]
 
 
 def _send_relationship(
-    writer: ClarifyWriter,
+    api: ClarifyApi,
+    obj: str,
     name: str,
     target: str,
     item: Item,
@@ -391,7 +481,7 @@ def _send_relationship(
     rejected: Callable[[list[tuple[Item, Failure]]], None],
 ) -> None:
     try:
-        writer.set_relationship(item.key, name, target, item.attributes["targets"])
+        api.set_relationship(obj, item.key, name, target, item.attributes["targets"])
     except ApiError as err:
         if err.status not in ROW_LEVEL:
             raise

@@ -5,6 +5,9 @@
     fingerprint TEXT       md5 the warehouse computed over the source row (see diff.py), as last pushed
     clarify_id TEXT        the record id Clarify returned (needed to PATCH objects without a unique field)
     pushed_at TIMESTAMPTZ  when the row landed
+`_clarify_push_schemas` (one per dataset): object TEXT PRIMARY KEY, schema TEXT (JSON), fetched_at
+    the object's attributes as `GET /schemas` last described them: a push with nothing to send diffs with
+    these and makes no request; any push with rows to send checks them against a fresh `GET /schemas`.
 `_clarify_push_rejects` (one per dataset):
     object, key (primary key), payload (the JSON sent), status, pointer, detail, first_seen, last_tried, attempts
 A rejected row never gets its new fingerprint in the state table, so the next run sends it again; when it
@@ -13,6 +16,7 @@ lands its rejects row is deleted in the same transaction that records its state.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,8 +24,10 @@ from dataclasses import dataclass
 import orjson
 
 from destinations.clarify.warehouse_sql import WarehouseSQL, quote
+from sources.clarify.schema import FieldSpec, ObjectSchema
 
 REJECTS_TABLE = "_clarify_push_rejects"
+SCHEMAS_TABLE = "_clarify_push_schemas"
 STATE_COLUMNS = ("key", "fingerprint", "clarify_id", "pushed_at")
 REJECT_COLUMNS = (
     "object",
@@ -63,6 +69,7 @@ class PushState:
         self.wh = wh
         self.table = state_table
         self.reject_object = reject_object
+        self._maybe_rejects = True  # False once we know the rejects table holds nothing for this object
 
     def exists(self) -> bool:
         return self.wh.schema_exists() and self.wh.table_exists(self.table)
@@ -79,9 +86,15 @@ class PushState:
             f"payload TEXT, status TEXT, pointer TEXT, detail TEXT, first_seen {ts} NOT NULL, "
             f"last_tried {ts} NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (object, key))"
         )
+        rows = self.wh.fetchall(
+            f"SELECT count(*) FROM {self.wh.table(REJECTS_TABLE)} WHERE object = {self.wh.param}",
+            (self.reject_object,),
+        )
+        self._maybe_rejects = bool(rows and rows[0][0])
 
     def record(self, landed: Sequence[Landed], rejected: Sequence[Rejected]) -> None:
-        """Commit one request's outcome: landed rows into state (and out of rejects), rejected rows into rejects."""
+        """Commit some requests' outcome in one transaction: landed rows into state (and out of rejects),
+        rejected rows into rejects."""
         if not landed and not rejected:
             return
         now = dt.datetime.now(dt.UTC)
@@ -94,13 +107,14 @@ class PushState:
                     conflict=("key",),
                     update=("fingerprint", "clarify_id", "pushed_at"),
                 )
-                keys = [r.key for r in landed]
+                keys = [r.key for r in landed] if self._maybe_rejects else []
                 for i in range(0, len(keys), 500):
                     self.wh.delete_keys(REJECTS_TABLE, "object", self.reject_object, "key", keys[i : i + 500])
             if rejected:
                 self._reject(rejected, now)
 
     def _reject(self, rejected: Sequence[Rejected], now: dt.datetime) -> None:
+        self._maybe_rejects = True
         keys = list(dict.fromkeys(r.key for r in rejected))
         marks = ", ".join([self.wh.param] * len(keys))
         before = dict(
@@ -136,4 +150,40 @@ class PushState:
             list(rows.values()),
             conflict=("object", "key"),
             update=("payload", "status", "pointer", "detail", "last_tried", "attempts"),
+        )
+
+
+def load_schema(wh: WarehouseSQL, obj: str) -> ObjectSchema | None:
+    """The object's schema as last fetched by a push into this dataset, or None."""
+    if not (wh.schema_exists() and wh.table_exists(SCHEMAS_TABLE)):
+        return None
+    rows = wh.fetchall(f"SELECT schema FROM {wh.table(SCHEMAS_TABLE)} WHERE object = {wh.param}", (obj,))
+    if not rows or not rows[0][0]:
+        return None
+    try:
+        data = orjson.loads(rows[0][0])
+        return ObjectSchema(
+            slug=str(data["slug"]),
+            fields={str(n): FieldSpec(**{**f, "enum": tuple(f.get("enum") or ())}) for n, f in data["fields"].items()},
+            relationships={str(k): str(v) for k, v in (data.get("relationships") or {}).items()},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None  # unreadable: fetch it again
+
+
+def save_schema(wh: WarehouseSQL, obj: ObjectSchema) -> None:
+    ts = "TIMESTAMPTZ" if wh.dialect == "postgres" else "TIMESTAMP WITH TIME ZONE"
+    wh.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(wh.dataset)}")
+    wh.execute(
+        f"CREATE TABLE IF NOT EXISTS {wh.table(SCHEMAS_TABLE)} (object TEXT PRIMARY KEY, schema TEXT NOT NULL, "
+        f"fetched_at {ts} NOT NULL)"
+    )
+    text = orjson.dumps(dataclasses.asdict(obj)).decode()
+    with wh.transaction():
+        wh.upsert(
+            SCHEMAS_TABLE,
+            ("object", "schema", "fetched_at"),
+            [(obj.slug, text, dt.datetime.now(dt.UTC))],
+            conflict=("object",),
+            update=("schema", "fetched_at"),
         )

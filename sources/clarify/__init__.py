@@ -22,10 +22,12 @@ import dlt
 
 from sources.clarify.api import ClarifyApi
 from sources.clarify.cursor import Position, finish_cursor, format_state_ts, parse_ts, start_position
+from sources.clarify.freshness import remember_window
 from sources.clarify.pagination import UpdatedAtWalk
 from sources.clarify.records import PageConverter
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
+    BATCH_ROWS,
     DEFAULT_LAG_SECONDS,
     DELETED_COLUMN,
     PAGE_LIMIT,
@@ -70,6 +72,10 @@ class SourceContext:
     warehouse_ids: Callable[[str], set[str]] | None = None
     progress: Callable[[str, int, int], None] | None = None
     stats: dict[str, ObjectStats] = field(default_factory=dict)
+    # Destinations without delete-insert (Delta: `upsert`) change the strategy and rewrite child/link batches:
+    # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see pipelines/lake.py).
+    merge: dict[str, str] = field(default_factory=lambda: dict(MERGE))
+    child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0, root_key=False)
@@ -102,17 +108,17 @@ def clarify_source(
             _object_rows(obj, ctx),
             name=obj,
             primary_key="id",
-            write_disposition=MERGE,
+            write_disposition=ctx.merge,
             columns=MAIN_COLUMNS,
             parallelized=parallel,
         )
 
 
-def _child_hints(table: str, obj: str, key: list[str]) -> Any:
+def _child_hints(table: str, obj: str, key: list[str], merge: dict[str, str]) -> Any:
     pcol = parent_column(obj)
     return dlt.mark.make_hints(
         table_name=table,
-        write_disposition=MERGE,
+        write_disposition=merge,
         merge_key=pcol,
         primary_key=key,
         columns={pcol: {"data_type": "text", "nullable": False},
@@ -120,14 +126,17 @@ def _child_hints(table: str, obj: str, key: list[str]) -> Any:
     )
 
 
-def _mark(batches: list[tuple[str, Any]], converter: PageConverter, hints: dict[str, Any]) -> Iterator[Any]:
+def _mark(batches: list[tuple[str, Any]], converter: PageConverter, hints: dict[str, Any],
+          ctx: SourceContext) -> Iterator[Any]:
     obj = converter.obj
     for table, arrow_table in batches:
         if table == obj:
             yield arrow_table
         else:
             if table not in hints:
-                hints[table] = _child_hints(table, obj, converter.table_key(table))
+                hints[table] = _child_hints(table, obj, converter.table_key(table), ctx.merge)
+            if ctx.child_batch_hook is not None:
+                arrow_table = ctx.child_batch_hook(table, converter.table_key(table), arrow_table)
             yield dlt.mark.with_hints(arrow_table, hints[table], create_table_variant=True)
 
 
@@ -147,9 +156,15 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
             state["full_walk"] = True  # a first walk from the beginning: nothing can be stale yet
         walk = UpdatedAtWalk(lambda params: ctx.api.list_page(obj, params), start,
                              limit=ctx.page_limit, max_pages=ctx.max_pages)
+        # Pages are converted and yielded in batches: dlt's per-item cost (schema merge, writer calls) and our
+        # per-table cost are paid once per BATCH_ROWS records, not once per page. State is committed only when
+        # the extract finishes, and the buffer is flushed before that, so saving positions per page stays exact.
+        buffer: list[dict[str, Any]] = []
         for page in walk:
-            if page.records:
-                yield from _mark(converter.convert(page.records), converter, hints)
+            buffer.extend(page.records)
+            if len(buffer) >= BATCH_ROWS:
+                yield from _mark(converter.convert(buffer), converter, hints, ctx)
+                buffer = []
             stats.records += len(page.records)
             stats.pages += 1
             _save_position(state, page.position, walk)
@@ -157,11 +172,14 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
                 ctx.progress(obj, stats.records, stats.pages)
             if stats.pages == 2 and os.environ.get(CRASH_ENV) == "extract":
                 os._exit(97)
+        if buffer:
+            yield from _mark(converter.convert(buffer), converter, hints, ctx)
         if walk.done:
             rewind = [t for t in (walk.rewind_to, _opt_ts(state.pop("rewind_to", None))) if t is not None]
             state["cursor"] = finish_cursor(state, walk.max_seen, min(rewind) if rewind else None)
             state["offset"] = 0
             state["complete"] = True
+            remember_window(state, walk.emitted, ctx.lag_seconds)
             state["last_run_at"] = format_state_ts(datetime.now(UTC))
             if state.pop("full_walk", False):
                 state.setdefault("last_reconcile_at", state["last_run_at"])
@@ -197,14 +215,14 @@ def _reconcile(obj: str, ctx: SourceContext, state: dict[str, Any], converter: P
         # touch this record's `_updated_at`, so the incremental walk cannot see it.
         if page.records and links:
             batches = [b for b in converter.convert(page.records) if b[0] in links]
-            yield from _mark(batches, converter, hints)
+            yield from _mark(batches, converter, hints, ctx)
         if ctx.progress is not None:
             ctx.progress(obj, stats.records, stats.pages)
     live = set(walk.emitted)
     stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
     gone = sorted(stored - live)
     for i in range(0, len(gone), DELETE_BATCH):
-        yield from _mark(converter.deletion_batches(gone[i:i + DELETE_BATCH]), converter, hints)
+        yield from _mark(converter.deletion_batches(gone[i:i + DELETE_BATCH]), converter, hints, ctx)
     stats.deleted += len(gone)
     stats.deleted_ids.extend(gone)
     state["last_reconcile_at"] = format_state_ts(datetime.now(UTC))

@@ -1,4 +1,9 @@
-"""The CRM side of the HTTP client: workspace URLs, auth header and error messages that name the fix."""
+"""The CRM side of the HTTP client: workspace URLs, auth header and error messages that name the fix.
+
+The sync reads through it and the push writes through it. For writes, `idempotent` says what may be resent
+after a 5xx: a bulk create with `match_on` is an upsert (safe), a plain bulk create (objects without a unique
+field) is not, a PATCH always is.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from sources.common.connection import ClarifyConnection
 from sources.common.errors import ApiError
 from sources.common.http import HttpClient, RetryPolicy
 
-_OBJECT_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/(?:resources|records)/?$")
+_OBJECT_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/(?:resources|records(?:/bulk)?)/?$")
 _RECORD_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/records/([^/]+)")
 
 
@@ -67,6 +72,24 @@ class ClarifyApi:
             body = self.http.get_json(self.url("users"), params, tag=obj)
         return body if isinstance(body, dict) else {"data": body or []}
 
+    def bulk_create(self, obj: str, attributes: list[dict[str, Any]], match_on: str | None) -> list[dict[str, Any]]:
+        """`POST /objects/{obj}/records/bulk`: an upsert on `match_on` when given, else plain creates."""
+        body: dict[str, Any] = {"data": [{"type": obj, "attributes": a} for a in attributes]}
+        if match_on:
+            body["match_on"] = match_on
+        url = self.url(f"objects/{obj}/records/bulk")
+        return _records(self.http.request_json("POST", url, json=body, tag=obj, idempotent=bool(match_on)))
+
+    def bulk_update(self, obj: str, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """`PATCH /objects/{obj}/records` for (record id, attributes) pairs."""
+        body = {"data": [{"type": obj, "id": rid, "attributes": a} for rid, a in rows]}
+        return _records(self.http.request_json("PATCH", self.url(f"objects/{obj}/records"), json=body, tag=obj))
+
+    def set_relationship(self, obj: str, record_id: str, name: str, target_type: str, target_ids: list[str]) -> None:
+        body = {"data": [{"id": t, "type": target_type} for t in target_ids]}
+        url = self.url(f"objects/{obj}/records/{record_id}/relationships/{name}")
+        self.http.request("PATCH", url, json=body, tag=obj)
+
     def _describe(self, status: int, path: str, detail: str) -> str:
         conn = self.connection
         low = detail.lower()
@@ -92,3 +115,8 @@ class ClarifyApi:
         if status >= 500:
             return f"Clarify kept failing on {path} (HTTP {status}: {detail}): try again later"
         return f"HTTP {status} on {path}: {detail or 'no detail'}"
+
+
+def _records(answer: Any) -> list[dict[str, Any]]:
+    data = answer.get("data") if isinstance(answer, dict) else answer
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []

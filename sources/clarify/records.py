@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sources.clarify.cursor import parse_ts
 from sources.clarify.schema import FieldSpec, ObjectSchema, infer_type
@@ -49,6 +50,14 @@ MARKER_POSITION = -1  # replace markers: never inserted, but the primary key mus
 MARKER_TARGET = ""
 
 
+def keyed_table(arrays: dict[str, pa.Array], keys: Iterable[str]) -> pa.Table:
+    """An arrow table whose key columns are declared non-nullable, as dlt records primary/merge keys: with
+    matching nullability dlt has no hint conflict to warn about on every page."""
+    required = set(keys)
+    schema = pa.schema([pa.field(name, arr.type, nullable=name not in required) for name, arr in arrays.items()])
+    return pa.Table.from_arrays(list(arrays.values()), schema=schema)
+
+
 def system_value(record: dict[str, Any], name: str) -> Any:
     """A system field wherever this API variant puts it: attributes, the record itself, or meta."""
     attrs = record.get("attributes")
@@ -60,6 +69,18 @@ def system_value(record: dict[str, Any], name: str) -> Any:
     if isinstance(meta, dict) and name in meta:
         return meta[name]
     return None
+
+
+def _system_column(records: list[dict[str, Any]], attrs: list[dict[str, Any]], name: str) -> list[Any]:
+    """`system_value` for a whole batch; the usual place (attributes) is read without a call per record."""
+    return [a[name] if name in a else system_value(r, name) for r, a in zip(records, attrs, strict=True)]
+
+
+def _first_seen_keys(dicts: list[dict[str, Any]]) -> list[str]:
+    """Every key of the dicts, in first-seen order; cheap in the usual case where the first dict has them all."""
+    every = set().union(*dicts)
+    first = list(dicts[0]) if dicts else []
+    return first if len(first) == len(every) else list(dict.fromkeys(k for d in dicts for k in d))
 
 
 class _Unfit(Exception):
@@ -117,11 +138,99 @@ def _to_bool(value: Any) -> bool:
 
 _CONVERT = {"double": (_to_float, pa.float64()), "date": (_to_date, pa.date32()), "timestamp": (_to_ts, TS_TYPE),
             "bool": (_to_bool, pa.bool_()), "text": (_to_text, pa.string())}
+_COLUMN_KINDS = {"number": "double", "currency": "double", "date": "date", "datetime": "timestamp", "checkbox": "bool"}
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+_NUMERIC = frozenset({pa.int64(), pa.float64(), pa.null()})
+TEXT_LIST = pa.list_(pa.string())
 
 
 def _column_kind(ftype: str) -> str:
-    return {"number": "double", "currency": "double", "date": "date", "datetime": "timestamp",
-            "checkbox": "bool"}.get(ftype, "text")
+    return _COLUMN_KINDS.get(ftype, "text")
+
+
+def _fast_array(kind: str, values: list[Any]) -> pa.Array | None:
+    """The whole column in one arrow call, or None when arrow's reading of a value could differ from ours."""
+    if kind == "double":
+        inferred = pa.array(values)  # a bool would become 1.0 if typed directly: let inference reveal it
+        return inferred.cast(pa.float64()) if inferred.type in _NUMERIC else None
+    if kind in ("timestamp", "date"):  # ISO strings; naive or epoch timestamps and words are refused
+        return pc.cast(pa.array(values, type=pa.string()), _CONVERT[kind][1])
+    return pa.array(values, type=_CONVERT[kind][1])  # text and bool: only str / bool values are accepted
+
+
+def _checked_array(col: str, kind: str, values: list[Any], variants: dict[str, list[Any]]) -> pa.Array:
+    """Value by value: what does not fit goes, as text, to the `<col>__v_text` variant column."""
+    convert, arrow_type = _CONVERT[kind]
+    out: list[Any] = [None] * len(values)
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        try:
+            out[i] = convert(value)
+        except _Unfit:
+            variants.setdefault(f"{col}__v_text", [None] * len(values))[i] = _to_text(value)
+    return pa.array(out, type=arrow_type)
+
+
+def _column_array(col: str, kind: str, values: list[Any], variants: dict[str, list[Any]]) -> pa.Array:
+    """One typed column: a single arrow call for clean columns, value by value only for columns arrow refuses."""
+    try:
+        fast = _fast_array(kind, values)
+    except _ARROW_ERRORS:
+        fast = None
+    return fast if fast is not None else _checked_array(col, kind, values, variants)
+
+
+def _text_lists(lists: list[list[Any]]) -> pa.ListArray:
+    """Items as a list<string> array (one list per parent); non-string items become their text."""
+    try:
+        return pa.array(lists, type=TEXT_LIST)
+    except _ARROW_ERRORS:
+        return pa.array([[_item_text(item) for item in items] for items in lists], type=TEXT_LIST)
+
+
+def _replace_rows(parents: pa.Array, items: pa.ListArray) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+    """(owner, item, position, `_deleted`) columns: one marker row per parent, then every item of `items[i]`
+    owned by `parents[i]`, numbered from 0 within its list."""
+    owner_index = pc.list_parent_indices(items)
+    flat = pc.list_flatten(items)
+    positions = pc.subtract(pa.arange(0, len(flat)), pc.take(items.offsets, owner_index))
+    n = len(parents)
+    return (
+        pa.concat_arrays([parents, parents.take(owner_index)]),
+        pa.concat_arrays([pa.nulls(n, type=pa.string()), flat]),
+        pa.concat_arrays([pa.repeat(MARKER_POSITION, n), positions.cast(pa.int64())]),
+        pa.concat_arrays([pa.repeat(True, n), pa.nulls(len(flat), type=pa.bool_())]),
+    )
+
+
+class _Columns:
+    """Raw main-table columns (values as the API sent them) with their kinds, in first-seen order."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.values: dict[str, list[Any]] = {}
+        self.kinds: dict[str, str] = {}
+
+    def add(self, col: str, kind: str, values: list[Any]) -> None:
+        """A column; when two fields map to one column name the later non-null value wins (first kind stays)."""
+        self.declare(col, kind)
+        if col not in self.values:
+            self.values[col] = values
+        else:
+            self.values[col] = [old if new is None else new for old, new in zip(self.values[col], values, strict=True)]
+
+    def declare(self, col: str, kind: str) -> None:
+        """A column that exists (all null) even when no record carries it."""
+        self.kinds.setdefault(col, kind)
+
+    def arrays(self) -> dict[str, pa.Array]:
+        variants: dict[str, list[Any]] = {}
+        arrays = {c: _column_array(c, kind, self.values.get(c) or [None] * self.n, variants)
+                  for c, kind in self.kinds.items()}
+        for c, v in variants.items():
+            arrays[c] = pa.array(v, type=pa.string())
+        return arrays
 
 
 def _record_id_value(value: Any) -> Any:
@@ -206,127 +315,107 @@ class PageConverter:
 
     # -- conversion -----------------------------------------------------------------------------------------
     def convert(self, records: list[dict[str, Any]]) -> list[tuple[str, pa.Table]]:
-        """(table name, arrow table) pairs for one page: the main table first."""
-        ids = [str(r.get("id")) for r in records]
-        columns: dict[str, list[Any]] = {"id": ids}
-        kinds: dict[str, str] = {"id": "text"}
-        variants: dict[str, list[Any]] = {}
+        """(table name, arrow table) pairs for one batch of records: the main table first.
+
+        Column by column: one list comprehension per attribute and one arrow call per column, not a Python
+        call per value (that loop was most of the sync's CPU)."""
         n = len(records)
-
-        def put(col: str, kind: str, i: int, value: Any) -> None:
-            if col not in columns:
-                columns[col] = [None] * n
-                kinds[col] = kind
-            if value is None:
-                return
-            convert = _CONVERT[kinds[col]][0]
-            try:
-                columns[col][i] = convert(value)
-            except _Unfit:
-                variants.setdefault(f"{col}__v_text", [None] * n)[i] = _to_text(value)
-
+        ids = pa.array([str(r.get("id")) for r in records], type=pa.string())
+        attrs = [a if isinstance(a := r.get("attributes"), dict) else {} for r in records]
+        cols = _Columns(n)
+        cols.add("id", "text", ids.to_pylist())
         for col in SYSTEM_TIMESTAMPS:
-            columns[col] = [None] * n
-            kinds[col] = "timestamp"
+            cols.add(col, "timestamp", _system_column(records, attrs, col))
         for col in SYSTEM_TEXT:
-            columns[col] = [None] * n
-            kinds[col] = "text"
-        for name, spec in self.schema.fields.items():  # stable columns even when a page lacks values
-            self._declare(name, spec, columns, kinds, n)
+            cols.add(col, "text", _system_column(records, attrs, col))
+        for name, spec in self.schema.fields.items():  # stable columns even when a batch lacks values
+            self._declare(name, spec, cols)
 
-        children: dict[str, list[tuple[str, Any, int | None]]] = {
-            t: [] for t in (child_table(self.obj, f) for f in self.list_fields())
-        }
-        links: dict[str, list[tuple[str, str]]] = {}
-        link_parents: dict[str, list[str]] = {}
-        for i, record in enumerate(records):
-            attrs = record.get("attributes") if isinstance(record.get("attributes"), dict) else {}
-            for col in (*SYSTEM_TIMESTAMPS, *SYSTEM_TEXT):
-                put(col, kinds[col], i, system_value(record, col))
-            for name, value in attrs.items():
-                if name in SYSTEM_TIMESTAMPS or name in SYSTEM_TEXT:
-                    continue
-                ftype = self.field_type(name, value)
-                if ftype is None:
-                    continue
-                if ftype in LIST_TYPES:
-                    table = child_table(self.obj, name)
-                    rows = children.setdefault(table, [])
-                    for pos, item in enumerate(_items(value)):
-                        rows.append((ids[i], _item_text(item), pos))
-                elif ftype == "name":
-                    if value is None:
-                        continue
-                    for part, text in _split_name(value).items():
-                        put(f"{name}__{part}", "text", i, text)
-                elif ftype == "location" and (value is None or isinstance(value, dict)):
-                    for part, text in (value or {}).items():
-                        put(f"{name}__{part}", "text", i, text)
-                elif ftype == "record-id":
-                    put(_fk_column(name), "text", i, _record_id_value(value))
-                elif ftype in ("json", "rich-text", "location"):
-                    put(name, "text", i, None if value is None else _to_text(value))
-                else:
-                    put(name, _column_kind(ftype), i, value)
-            rels = record.get("relationships")
-            if isinstance(rels, dict):
-                for rel, value in rels.items():
-                    rel_ids = _relationship_ids(value)
-                    if rel_ids is None:
-                        continue
-                    table = child_table(self.obj, rel)
-                    links.setdefault(table, []).extend((ids[i], rid) for rid in rel_ids)
-                    link_parents.setdefault(table, []).append(ids[i])
+        lists: dict[str, list[list[Any]] | None] = {child_table(self.obj, f): None for f in self.list_fields()}
+        for name in _first_seen_keys(attrs):
+            if name in SYSTEM_TIMESTAMPS or name in SYSTEM_TEXT:
+                continue
+            values = [a.get(name) for a in attrs]
+            ftype = self.field_type(name, next((v for v in values if v is not None), None))
+            if ftype in LIST_TYPES:
+                lists[child_table(self.obj, name)] = [_items(v) for v in values]
+            elif ftype is not None:
+                self._add_field(cols, name, ftype, values)
 
-        arrays = {c: pa.array(v, type=_CONVERT[kinds[c]][1]) for c, v in columns.items()}
-        for c, v in variants.items():
-            arrays[c] = pa.array(v, type=pa.string())
+        arrays = cols.arrays()
         arrays[DELETED_COLUMN] = pa.nulls(n, type=pa.bool_())
-        out = [(self.obj, pa.table(arrays))]
-        for table, rows in children.items():
-            out.append((table, self.child_batch(ids, rows)))
-        for table, pairs in links.items():
-            target = self.schema.relationships.get(table.split("__", 1)[1], "related")
-            out.append((table, self.link_batch(link_parents[table], pairs, target)))
+        out = [(self.obj, keyed_table(arrays, ["id"]))]
+        for table, items in lists.items():
+            out.append((table, self.child_batch(ids, _text_lists(items or [[]] * n))))
+        out.extend(self._link_batches(records, ids))
         return out
 
-    def _declare(self, name: str, spec: FieldSpec, columns: dict[str, list[Any]], kinds: dict[str, str],
-                 n: int) -> None:
+    def _add_field(self, cols: _Columns, name: str, ftype: str, values: list[Any]) -> None:
+        """The main-table column(s) of one non-list attribute."""
+        if ftype == "name":
+            split = [None if v is None else _split_name(v) for v in values]
+            if any(parts is not None for parts in split):
+                for part in NAME_PARTS:
+                    cols.add(f"{name}__{part}", "text", [None if p is None else p[part] for p in split])
+        elif ftype == "location":
+            parts = dict.fromkeys(k for v in values if isinstance(v, dict) for k in v)
+            for part in parts:
+                cols.add(f"{name}__{part}", "text", [v.get(part) if isinstance(v, dict) else None for v in values])
+            if any(v is not None and not isinstance(v, dict) for v in values):  # not a location: keep as text
+                cols.add(name, "text", [None if isinstance(v, dict) else v for v in values])
+        elif ftype == "record-id":
+            cols.add(_fk_column(name), "text", [_record_id_value(v) for v in values])
+        elif ftype in ("json", "rich-text"):
+            cols.add(name, "text", values)
+        else:
+            cols.add(name, _column_kind(ftype), values)
+
+    def _link_batches(self, records: list[dict[str, Any]], ids: pa.Array) -> list[tuple[str, pa.Table]]:
+        """One link table per relationship the records carry; parents without the relationship keep their rows."""
+        rels = [r if isinstance(r := record.get("relationships"), dict) else {} for record in records]
+        out = []
+        for rel in _first_seen_keys(rels):
+            owners: list[int] = []
+            targets: list[list[str]] = []
+            for i, r in enumerate(rels):
+                if rel in r and (found := _relationship_ids(r[rel])) is not None:
+                    owners.append(i)
+                    targets.append(found)
+            table = child_table(self.obj, rel)
+            target = self.schema.relationships.get(rel, "related")
+            out.append((table, self.link_batch(ids.take(owners), pa.array(targets, type=TEXT_LIST), target)))
+        return out
+
+    def _declare(self, name: str, spec: FieldSpec, cols: _Columns) -> None:
         ftype = self.field_type(name)
         if ftype in LIST_TYPES or name in SYSTEM_TIMESTAMPS or name in SYSTEM_TEXT:
             return
         if ftype == "name":
-            cols = [(f"{name}__{p}", "text") for p in NAME_PARTS]
+            for part in NAME_PARTS:
+                cols.declare(f"{name}__{part}", "text")
         elif ftype == "location":
             return  # parts appear as values carry them
         elif ftype == "record-id":
-            cols = [(_fk_column(name), "text")]
+            cols.declare(_fk_column(name), "text")
         elif ftype in ("json", "rich-text"):
-            cols = [(name, "text")]
+            cols.declare(name, "text")
         else:
-            cols = [(name, _column_kind(ftype or "text"))]
-        for col, kind in cols:
-            columns.setdefault(col, [None] * n)
-            kinds.setdefault(col, kind)
+            cols.declare(name, _column_kind(ftype or "text"))
 
-    def child_batch(self, parent_ids: Iterable[str], rows: list[tuple[str, Any, int | None]]) -> pa.Table:
-        """Marker rows (one per parent, `_deleted = true`) then the current items."""
-        parents = list(parent_ids)
-        return pa.table({
-            self.parent_col: pa.array(parents + [r[0] for r in rows], type=pa.string()),
-            CHILD_VALUE: pa.array([None] * len(parents) + [r[1] for r in rows], type=pa.string()),
-            CHILD_POSITION: pa.array([MARKER_POSITION] * len(parents) + [r[2] for r in rows], type=pa.int64()),
-            DELETED_COLUMN: pa.array([True] * len(parents) + [None] * len(rows), type=pa.bool_()),
-        })
+    def child_batch(self, parents: pa.Array, items: pa.ListArray) -> pa.Table:
+        """Marker rows (one per parent, `_deleted = true`) then the current items (`items[i]` of `parents[i]`)."""
+        owners, values, positions, deleted = _replace_rows(parents, items)
+        return keyed_table({self.parent_col: owners, CHILD_VALUE: values, CHILD_POSITION: positions,
+                            DELETED_COLUMN: deleted}, [self.parent_col, CHILD_POSITION])
 
-    def link_batch(self, parent_ids: Iterable[str], pairs: list[tuple[str, str]], target: str) -> pa.Table:
-        parents = list(parent_ids)
-        return pa.table({
-            self.parent_col: pa.array(parents + [p[0] for p in pairs], type=pa.string()),
-            link_target_column(self.obj, target): pa.array([MARKER_TARGET] * len(parents) + [p[1] for p in pairs],
-                                                            type=pa.string()),
-            DELETED_COLUMN: pa.array([True] * len(parents) + [None] * len(pairs), type=pa.bool_()),
-        })
+    def link_batch(self, parents: pa.Array, targets: pa.ListArray, target: str) -> pa.Table:
+        """Like `child_batch`; markers carry an empty target id (the key must not be null)."""
+        owners, values, _, deleted = _replace_rows(parents, targets)
+        n = len(parents)
+        values = pa.concat_arrays([pa.repeat(MARKER_TARGET, n), values[n:]])
+        target_col = link_target_column(self.obj, target)
+        return keyed_table({self.parent_col: owners, target_col: values, DELETED_COLUMN: deleted},
+                           [self.parent_col, target_col])
 
     def table_key(self, table: str) -> list[str]:
         """Primary key of a child/link table. dlt de-duplicates a merge's staging rows on it, which keeps a
@@ -338,14 +427,15 @@ class PageConverter:
 
     def deletion_batches(self, ids: list[str]) -> list[tuple[str, pa.Table]]:
         """Rows that delete these records and all their child/link rows (reconcile)."""
-        out = [(self.obj, pa.table({"id": pa.array(ids, type=pa.string()),
-                                    DELETED_COLUMN: pa.array([True] * len(ids), type=pa.bool_())}))]
+        parents = pa.array(ids, type=pa.string())
+        none = pa.array([[]] * len(ids), type=TEXT_LIST)
+        out = [(self.obj, keyed_table({"id": parents, DELETED_COLUMN: pa.repeat(True, len(ids))}, ["id"]))]
         for table in self.child_tables():
             if table.split("__", 1)[1] in self.schema.relationships:
                 target = self.schema.relationships[table.split("__", 1)[1]]
-                out.append((table, self.link_batch(ids, [], target)))
+                out.append((table, self.link_batch(parents, none, target)))
             else:
-                out.append((table, self.child_batch(ids, [])))
+                out.append((table, self.child_batch(parents, none)))
         return out
 
 

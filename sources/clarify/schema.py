@@ -4,6 +4,9 @@ Shape "entities": a bare array; `entities/<slug>` entries are objects (`title` i
 `attributes.properties`), `core/*` entries are shared value shapes. Shape "docs": a JSON:API document whose
 `data[*].attributes.slug` is the object slug (`core/<slug>` built-in, `entities/<name>` custom) with fields
 under `attributes.properties`. Both carry `relationships: {name: {target, cardinality}}`.
+One parser serves the sync (field types → columns) and the push (`unique: true` marks the upsert key, with
+the documented built-in keys as fallback; `readOnly` and system fields are not writable; enums and
+collection item types are checked before sending).
 
 Anything the schema does not describe is typed from the values the records carry (`infer_type`).
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sources.clarify.settings import BUILTIN_OBJECTS
+from sources.clarify.settings import BUILTIN_OBJECTS, SYSTEM_TEXT, SYSTEM_TIMESTAMPS
 from sources.common.errors import ApiError, ConfigError
 
 # Field types we map; anything else is kept as text (JSON text for structured values).
@@ -29,11 +32,22 @@ _JSON_SCHEMA_TYPES = {"string": "text", "integer": "number", "number": "number",
                       "rich_text": "rich-text"}
 
 
+BUILTIN_UNIQUE = {"person": "email_addresses", "company": "domains", "deal": "name"}
+SYSTEM_FIELDS = frozenset(SYSTEM_TIMESTAMPS + SYSTEM_TEXT)
+# Relationship name -> target object, used when a schema does not say.
+RELATIONSHIP_TARGETS = {"people": "person", "companies": "company", "deals": "deal", "meetings": "meeting",
+                        "tasks": "task"}
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
     type: str
     target: str | None = None
+    enum: tuple[str, ...] = ()
+    items: str | None = None  # collection item type: email, domain, phone, text
+    unique: bool = False
+    read_only: bool = False
 
 
 @dataclass
@@ -41,6 +55,19 @@ class ObjectSchema:
     slug: str
     fields: dict[str, FieldSpec] = field(default_factory=dict)
     relationships: dict[str, str] = field(default_factory=dict)  # name -> target slug
+
+    @property
+    def unique_field(self) -> str | None:
+        """The upsert key (`match_on`): the field marked unique, else the documented built-in key."""
+        marked = next((f.name for f in self.fields.values() if f.unique), None)
+        if marked:
+            return marked
+        fallback = BUILTIN_UNIQUE.get(self.slug)
+        return fallback if fallback in self.fields or not self.fields else None
+
+    @property
+    def writable(self) -> dict[str, FieldSpec]:
+        return {n: f for n, f in self.fields.items() if not f.read_only}
 
 
 def normalize_type(prop: dict[str, Any]) -> str:
@@ -76,6 +103,19 @@ def _target(spec: Any) -> str | None:
     return None
 
 
+def _field(name: str, prop: dict[str, Any]) -> FieldSpec:
+    items, enum = prop.get("items"), prop.get("enum")
+    return FieldSpec(
+        name,
+        normalize_type(prop),
+        _target(prop.get("target")),
+        enum=tuple(str(e) for e in enum) if isinstance(enum, list | tuple) else (),
+        items=str(items["type"]) if isinstance(items, dict) and items.get("type") else None,
+        unique=bool(prop.get("unique")),
+        read_only=bool(prop.get("readOnly") or prop.get("read_only")) or name in SYSTEM_FIELDS,
+    )
+
+
 def parse_schemas(body: Any) -> dict[str, ObjectSchema]:
     """Objects by slug, in the order the API lists them."""
     objects: dict[str, ObjectSchema] = {}
@@ -89,17 +129,17 @@ def parse_schemas(body: Any) -> dict[str, ObjectSchema]:
         is_object = "slug" in attrs or prefix.endswith("entities") or slug in BUILTIN_OBJECTS or slug.startswith("c_")
         if not is_object:
             continue  # a shared value shape such as core/name
-        props = attrs.get("properties") or entry.get("properties") or {}
+        nested = attrs.get("schema") if isinstance(attrs.get("schema"), dict) else {}
+        props = attrs.get("properties") or nested.get("properties") or entry.get("properties") or {}
         if not isinstance(props, dict):
             props = {}
         obj = ObjectSchema(slug)
         for name, prop in props.items():
-            prop = prop if isinstance(prop, dict) else {"type": prop}
-            obj.fields[name] = FieldSpec(name, normalize_type(prop), _target(prop.get("target")))
+            obj.fields[name] = _field(name, prop if isinstance(prop, dict) else {"type": prop})
         rels = entry.get("relationships") or attrs.get("relationships") or {}
         if isinstance(rels, dict):
             for name, spec in rels.items():
-                obj.relationships[name] = _target(spec) or name
+                obj.relationships[name] = _target(spec) or RELATIONSHIP_TARGETS.get(name, name)
         objects[slug] = obj
     if not objects:
         raise ApiError("GET /schemas listed no objects: check CLARIFY_BASE_URL points at the Clarify API")

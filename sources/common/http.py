@@ -8,8 +8,11 @@
 - retries with exponential backoff and full jitter on 5xx, 409, 429 (honouring `Retry-After`),
   timeouts, refused/dropped connections and truncated or unparsable bodies. Requests that are not
   idempotent (POST) are retried only when the server cannot have acted on them (429, 409, connect errors);
-- pacing per endpoint from `X-RateLimit-Remaining` / `X-RateLimit-Reset`: when few requests are left in
-  the window, each request waits just long enough to spread the rest over what remains of it;
+- pacing per endpoint (method + path: each object's list is its own budget) from `X-RateLimit-Limit` /
+  `-Remaining` / `-Reset`, for a rolling window: requests go out freely while plenty are left; when few are,
+  they go out at the steady rate the budget allows (window / limit apart, the window learnt from the largest
+  Reset seen), and with none left they wait until the oldest request leaves the window (Reset). Thread-safe:
+  objects synced in parallel threads each pace their own endpoint;
 - errors that retrying will not fix become `ApiError` with a one-line message; the caller supplies
   `describe_error` to name the fix for its API. Unreachable hosts become `ApiUnreachableError`;
 - request counts per tag (the sync reports requests per object) and per endpoint.
@@ -54,6 +57,7 @@ class RetryPolicy:
     timeout: float = 30.0
     connect_attempts: int = 3  # refused connections: a wrong URL should fail fast
     pace_below: float = 0.1  # start pacing when remaining < this fraction of the limit
+    rate_window: float | None = None  # the rate limit's rolling window in seconds; None: learn it from Reset
 
 
 @dataclass
@@ -69,9 +73,14 @@ class RequestStats:
 
 @dataclass
 class _Budget:
-    limit: int | None
-    remaining: int
-    reset_at: float  # monotonic time the window resets
+    """What one endpoint's rate-limit headers said, less what was sent since (guarded by the client lock)."""
+
+    limit: int
+    remaining: int  # the server's last count, less requests sent since and others still in flight
+    reset_at: float  # monotonic time the oldest counted request leaves the window (a slot frees)
+    window: float  # the rolling window's length: the largest Reset seen (or RetryPolicy.rate_window)
+    next_at: float = 0.0  # earliest time the next paced request may go
+    in_flight: int = 0
 
 
 class HttpClient:
@@ -161,7 +170,7 @@ class HttpClient:
         (0: the usual backoff). After the last attempt the response is returned for the caller to map.
         """
         url = self.resolve(url_or_path)
-        endpoint = f"{method.upper()} {urlsplit(url).path}"
+        endpoint = endpoint_key(method, urlsplit(url).path)
         safe_retry_all = idempotent if idempotent is not None else method.upper() != "POST"
         content = orjson.dumps(json) if json is not None else None
         headers = {"content-type": "application/json"} if content is not None else None
@@ -175,6 +184,7 @@ class HttpClient:
             try:
                 response = self._client.request(method, url, params=params, content=content, headers=headers)
             except httpx.TransportError as exc:
+                self._record_budget(endpoint, None)
                 not_sent = isinstance(exc, _NOT_SENT)
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     connect_failures += 1
@@ -264,33 +274,76 @@ class HttpClient:
             self.stats.slept += seconds
         self._sleep(seconds)
 
-    def _record_budget(self, endpoint: str, response: httpx.Response) -> None:
-        remaining = _int_header(response, "x-ratelimit-remaining")
-        reset = _float_header(response, "x-ratelimit-reset")
-        if remaining is None or reset is None:
-            return
-        budget = _Budget(_int_header(response, "x-ratelimit-limit"), remaining, time.monotonic() + reset)
+    def _record_budget(self, endpoint: str, response: httpx.Response | None) -> None:
+        """Take the server's count from a response (None: the request failed, only settle the in-flight count)."""
+        limit = remaining = reset = None
+        if response is not None:
+            limit = _int_header(response, "x-ratelimit-limit")
+            remaining = _int_header(response, "x-ratelimit-remaining")
+            reset = _float_header(response, "x-ratelimit-reset")
+        now = time.monotonic()
         with self._lock:
-            self._budgets[endpoint] = budget
+            budget = self._budgets.get(endpoint)
+            if budget is not None:
+                budget.in_flight = max(0, budget.in_flight - 1)
+            if remaining is None or reset is None or not limit or limit < 1:
+                return
+            window = self.retry.rate_window or max(1.0, reset)
+            if budget is None:
+                budget = self._budgets[endpoint] = _Budget(limit, remaining, now + reset, window)
+            budget.limit = limit
+            if self.retry.rate_window is None:
+                budget.window = max(budget.window, reset)
+            # Requests still in flight may not be in this count yet: assume they are not.
+            budget.remaining = remaining - budget.in_flight
+            budget.reset_at = now + reset  # on a 429 the request loop also honours Retry-After
 
     def _pace(self, endpoint: str) -> None:
-        """Spread the requests left in the window over the time left in it, once they run low."""
+        """Wait, if the endpoint's budget is low, for this request's turn, which it takes before waiting.
+
+        Plenty left: go now. Few left: go at the steady rate (window / limit apart), which a rolling window
+        can sustain indefinitely. None left: wait until the oldest counted request leaves the window, then
+        keep the steady spacing. Turns are handed out under the lock, so parallel threads on one endpoint
+        queue behind each other instead of all going when a slot frees.
+        """
         with self._lock:
             budget = self._budgets.get(endpoint)
             if budget is None:
                 return
             now = time.monotonic()
-            left = budget.reset_at - now
-            if left <= 0:
-                del self._budgets[endpoint]
-                return
-            threshold = max(2, int((budget.limit or 100) * self.retry.pace_below))
-            if budget.remaining >= threshold:
+            budget.in_flight += 1
+            threshold = max(2, int(budget.limit * self.retry.pace_below))
+            if budget.remaining > threshold:
                 budget.remaining -= 1
                 return
-            delay = left if budget.remaining <= 0 else left / (budget.remaining + 1)
+            at = max(now, budget.next_at)
+            if budget.remaining <= 0:
+                at = max(at, budget.reset_at)
+                # After this slot frees, the next one does so no sooner than a steady interval later,
+                # unless a response says otherwise.
+                budget.reset_at = at + budget.window / budget.limit
+            budget.next_at = at + budget.window / budget.limit
             budget.remaining -= 1
-        self._wait(delay)
+        self._wait(at - now)
+
+
+# Path segments after these name one record (or user, meeting, recording): collapsed to `{id}` so all records
+# of an object share one endpoint budget, as the API counts them. `records/bulk` is its own endpoint.
+_ID_AFTER = frozenset({"records", "users", "meetings", "recordings"})
+_NOT_IDS = frozenset({"bulk"})
+
+
+def endpoint_key(method: str, path: str) -> str:
+    """The rate-limit budget a request counts against: method + path with record ids collapsed.
+
+    `GET /v1/workspaces/w/objects/person/resources` keeps the object (each object has its own budget);
+    `PATCH /v1/workspaces/w/objects/person/records/per_1` becomes `.../records/{id}`.
+    """
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        if parts[i - 1] in _ID_AFTER and parts[i] and parts[i] not in _NOT_IDS:
+            parts[i] = "{id}"
+    return f"{method.upper()} {'/'.join(parts)}"
 
 
 def parse_error_body(body: bytes) -> tuple[str, list[dict[str, Any]]]:

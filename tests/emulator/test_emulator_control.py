@@ -50,6 +50,12 @@ def test_stats_snapshot(fresh: RunningEmulator, api: httpx.Client) -> None:
         ("GET", "/objects/{object}/resources", 200): 2,
         ("GET", "/objects/{object}/records/{id}", 404): 1,
     }
+    # Per concrete endpoint (the rate-limit budget): object slugs kept, record ids collapsed.
+    assert fresh.stats.endpoints() == {
+        "GET /objects/person/resources": {200: 1},
+        "GET /objects/company/resources": {200: 1},
+        "GET /objects/person/records/{id}": {404: 1},
+    }
 
 
 def test_config_update_refuses_unknown_and_fixed(fresh: RunningEmulator) -> None:
@@ -64,8 +70,12 @@ def test_control_routes(fresh: RunningEmulator, api: httpx.Client) -> None:
     assert ctl.get("health").json()["status"] == "ok"
     assert ctl.post("stats/reset").json()["total"] == 0
     api.get("users")
-    assert ctl.get("stats").json() == {"total": 1, "requests": [
-        {"method": "GET", "route": "/users", "status": 200, "count": 1}]}
+    stats = ctl.get("stats").json()
+    assert stats["total"] == 1 and stats["requests"] == [
+        {"method": "GET", "route": "/users", "status": 200, "count": 1}]
+    [users] = stats["endpoints"]
+    assert users["endpoint"] == "GET /users" and users["by_status"] == {"200": 1}
+    assert sum(users["ticks"].values()) == 1
 
     assert ctl.post("faults", json={"burst_429": 1}).json()["burst_429"] == 1
     assert api.get("users").status_code == 429

@@ -20,16 +20,61 @@ def test_rate_limit_headers_and_429(fresh: RunningEmulator, api: httpx.Client) -
         assert 1 <= int(r.headers["X-RateLimit-Reset"]) <= 60
         remaining.append(r.headers["X-RateLimit-Remaining"])
     assert remaining == ["2", "1", "0"]
-    r = api.get("objects/company/resources")  # same endpoint template, same budget
+    r = api.get("objects/person/resources")
     error(r, 429)
     assert int(r.headers["Retry-After"]) >= 1 and r.headers["X-RateLimit-Remaining"] == "0"
-    # Each endpoint (method + route) has its own budget; a bulk request counts once.
+    assert "X-RateLimit-Reset" in r.headers
+    # Each endpoint (method + concrete path) has its own budget; a bulk request counts once.
     assert api.get("schemas").headers["X-RateLimit-Remaining"] == "2"
     rows = [{"attributes": {"title": f"t{i}"}} for i in range(50)]
     assert api.post("objects/task/records/bulk", json={"data": rows}).headers["X-RateLimit-Remaining"] == "2"
     fresh.config_update(rate_limit=None)
     r = api.get("objects/person/resources")
     assert r.status_code == 200 and "X-RateLimit-Limit" not in r.headers
+
+
+def test_rate_limit_is_per_object(fresh: RunningEmulator, api: httpx.Client) -> None:
+    """`GET /objects/person/resources` and `GET /objects/company/resources` are separate endpoints."""
+    fresh.config_update(rate_limit=2)
+    for _ in range(2):
+        assert api.get("objects/person/resources", params={"page[limit]": "1"}).status_code == 200
+    error(api.get("objects/person/resources"), 429)
+    r = api.get("objects/company/resources", params={"page[limit]": "1"})
+    assert r.status_code == 200 and r.headers["X-RateLimit-Remaining"] == "1"
+    assert api.get("objects/deal/resources", params={"page[limit]": "1"}).headers["X-RateLimit-Remaining"] == "1"
+    # Another method on the same path is another endpoint; record ids share one budget per object.
+    assert api.get("objects/person/records/per_missing_1").headers["X-RateLimit-Remaining"] == "1"
+    error(api.get("objects/person/records/per_missing_2"), 404)
+    error(api.get("objects/person/records/per_missing_3"), 429)
+    assert api.get("objects/company/records/com_missing").headers["X-RateLimit-Remaining"] == "1"
+    fresh.config_update(rate_limit=None)
+
+
+def test_rate_limit_window_rolls(fresh: RunningEmulator, api: httpx.Client) -> None:
+    """A slot frees when the oldest request leaves the window; Reset counts down to that."""
+    fresh.config_update(rate_limit=2, rate_window=0.5)
+    first = api.get("objects/person/resources", params={"page[limit]": "1"})
+    assert first.headers["X-RateLimit-Reset"] == "1"  # whole seconds, rounded up
+    api.get("objects/person/resources", params={"page[limit]": "1"})
+    r = api.get("objects/person/resources", params={"page[limit]": "1"})
+    error(r, 429)
+    assert r.headers["Retry-After"] == "1"
+    time.sleep(0.6)
+    r = api.get("objects/person/resources", params={"page[limit]": "1"})
+    assert r.status_code == 200
+    fresh.config_update(rate_limit=None, rate_window=60.0)
+
+
+def test_endpoint_key() -> None:
+    from emulator.ratelimit import endpoint_key
+
+    assert endpoint_key("get", "/objects/{object}/resources", {"workspace": "w", "object": "deal"}) == (
+        "GET /objects/deal/resources")
+    assert endpoint_key("PATCH", "/objects/{object}/records/{id}", {"object": "person", "id": "p1"}) == (
+        "PATCH /objects/person/records/{id}")
+    assert endpoint_key("GET", "/objects/{object}/records/{id}/relationships/{name}",
+                        {"object": "person", "id": "p1", "name": "company"}) == (
+        "GET /objects/person/records/{id}/relationships/company")
 
 
 def test_server_errors_by_rate_and_path(fresh: RunningEmulator, api: httpx.Client) -> None:

@@ -9,58 +9,58 @@ from decimal import Decimal
 import pytest
 
 from destinations.clarify.convert import Invalid, convert_value
-from destinations.clarify.schema import Attribute, parse_schemas
 from emulator.schemas import render_schemas
+from sources.clarify.schema import FieldSpec, parse_schemas
 
 
 @pytest.mark.parametrize(
     ("attr", "value", "expected"),
     [
-        (Attribute("e", "collection", items="email"), ["a@x.com", None], {"items": ["a@x.com"]}),
-        (Attribute("e", "collection", items="email"), "a@x.com", {"items": ["a@x.com"]}),
-        (Attribute("e", "collection", items="email"), '["a@x.com"]', {"items": ["a@x.com"]}),
-        (Attribute("d", "collection", items="domain"), {"items": ["x.com"]}, {"items": ["x.com"]}),
-        (Attribute("b", "date"), dt.date(2024, 2, 29), "2024-02-29"),
-        (Attribute("b", "date"), dt.datetime(2024, 2, 29, 23, 0), "2024-02-29"),
-        (Attribute("b", "date"), "2024-02-29", "2024-02-29"),
-        (Attribute("n", "number"), Decimal("1.23456"), 1.2346),
-        (Attribute("n", "number"), 3.0, 3),
-        (Attribute("n", "currency"), Decimal("999999999999.9999"), 999999999999.9999),
-        (Attribute("n", "number"), float("nan"), None),
-        (Attribute("n", "number"), None, None),
-        (Attribute("c", "checkbox"), 1, True),
-        (Attribute("c", "checkbox"), "false", False),
-        (Attribute("s", "select", enum=("Gold",)), "Gold", "Gold"),
-        (Attribute("m", "multi-select", enum=("vip", "churned")), ["vip"], ["vip"]),
-        (Attribute("t", "rich-text"), "hello", {"text": [{"type": "paragraph", "children": [{"text": "hello"}]}]}),
-        (Attribute("t", "datetime"), dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC), "2024-01-01T12:00:00.000Z"),
-        (Attribute("x", "text"), 42, "42"),
+        (FieldSpec("e", "collection", items="email"), ["a@x.com", None], {"items": ["a@x.com"]}),
+        (FieldSpec("e", "collection", items="email"), "a@x.com", {"items": ["a@x.com"]}),
+        (FieldSpec("e", "collection", items="email"), '["a@x.com"]', {"items": ["a@x.com"]}),
+        (FieldSpec("d", "collection", items="domain"), {"items": ["x.com"]}, {"items": ["x.com"]}),
+        (FieldSpec("b", "date"), dt.date(2024, 2, 29), "2024-02-29"),
+        (FieldSpec("b", "date"), dt.datetime(2024, 2, 29, 23, 0), "2024-02-29"),
+        (FieldSpec("b", "date"), "2024-02-29", "2024-02-29"),
+        (FieldSpec("n", "number"), Decimal("1.23456"), 1.2346),
+        (FieldSpec("n", "number"), 3.0, 3),
+        (FieldSpec("n", "currency"), Decimal("999999999999.9999"), 999999999999.9999),
+        (FieldSpec("n", "number"), float("nan"), None),
+        (FieldSpec("n", "number"), None, None),
+        (FieldSpec("c", "checkbox"), 1, True),
+        (FieldSpec("c", "checkbox"), "false", False),
+        (FieldSpec("s", "select", enum=("Gold",)), "Gold", "Gold"),
+        (FieldSpec("m", "multi-select", enum=("vip", "churned")), ["vip"], ["vip"]),
+        (FieldSpec("t", "rich-text"), "hello", {"text": [{"type": "paragraph", "children": [{"text": "hello"}]}]}),
+        (FieldSpec("t", "datetime"), dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC), "2024-01-01T12:00:00.000Z"),
+        (FieldSpec("x", "text"), 42, "42"),
     ],
 )
-def test_convert(attr: Attribute, value: object, expected: object) -> None:
+def test_convert(attr: FieldSpec, value: object, expected: object) -> None:
     assert convert_value(attr, value) == expected
 
 
 @pytest.mark.parametrize(
     ("attr", "value"),
     [
-        (Attribute("n", "number"), Decimal("1e12")),
-        (Attribute("n", "number"), True),
-        (Attribute("n", "number"), "abc"),
-        (Attribute("b", "date"), "31/12/2024"),
-        (Attribute("s", "select", enum=("Gold",)), "gold"),
-        (Attribute("m", "multi-select", enum=("vip",)), ["VIP"]),
-        (Attribute("e", "collection", items="email"), ["not-an-email"]),
-        (Attribute("c", "checkbox"), "maybe"),
+        (FieldSpec("n", "number"), Decimal("1e12")),
+        (FieldSpec("n", "number"), True),
+        (FieldSpec("n", "number"), "abc"),
+        (FieldSpec("b", "date"), "31/12/2024"),
+        (FieldSpec("s", "select", enum=("Gold",)), "gold"),
+        (FieldSpec("m", "multi-select", enum=("vip",)), ["VIP"]),
+        (FieldSpec("e", "collection", items="email"), ["not-an-email"]),
+        (FieldSpec("c", "checkbox"), "maybe"),
     ],
 )
-def test_convert_refuses(attr: Attribute, value: object) -> None:
+def test_convert_refuses(attr: FieldSpec, value: object) -> None:
     with pytest.raises(Invalid):
         convert_value(attr, value)
 
 
 def test_nan_is_null() -> None:
-    assert convert_value(Attribute("n", "number"), math.inf) is None
+    assert convert_value(FieldSpec("n", "number"), math.inf) is None
 
 
 @pytest.mark.parametrize("shape", ["entities", "docs"])

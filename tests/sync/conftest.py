@@ -126,7 +126,25 @@ def query(wh: WarehouseOptions, sql: str) -> list[dict[str, Any]]:
 
 
 def table(wh: WarehouseOptions, name: str) -> list[dict[str, Any]]:
+    if wh.destination == "filesystem":
+        return lake_table(wh, name).to_pylist()
     return query(wh, f'SELECT * FROM {{ds}}."{name}"')
+
+
+def lake_table(wh: WarehouseOptions, name: str) -> Any:
+    """A table of a local filesystem destination as pyarrow, read with `deltalake` (no DuckDB extension needed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(wh.resolved_bucket_url()) / wh.dataset / name
+    if not folder.is_dir():
+        return pa.table({})
+    if wh.table_format == "delta":
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(folder)).to_pyarrow_table()
+    files = sorted(folder.glob("*.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive") if files else pa.table({})
 
 
 def cursors(wh: WarehouseOptions) -> list[dict[str, Any]]:

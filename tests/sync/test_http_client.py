@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -88,20 +89,81 @@ def test_both_error_shapes_parse() -> None:
     assert detail == "a; b"
 
 
-def test_pacing_spreads_the_last_requests_over_the_window() -> None:
+def test_pacing_goes_at_the_steady_rate_when_low_and_waits_for_a_slot_when_none_left() -> None:
     sleeps: list[float] = []
+    remaining = iter(["50", "3", "0", "5", "99"])
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": []}, headers={
-            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "8"})
+            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": next(remaining), "X-RateLimit-Reset": "8"})
 
     client = HttpClient("https://api.example.com/v1", sleep=sleeps.append, transport=httpx.MockTransport(handler))
     client.get_json("/a")
     assert sleeps == []
-    client.get_json("/a")  # 3 left, 8 s to go: wait about 8 / 4
-    assert len(sleeps) == 1 and 1.5 < sleeps[0] <= 2.0
+    client.get_json("/a")  # 50 left: plenty, no wait
+    assert sleeps == []
+    client.get_json("/a")  # 3 left (under 10%): paced; the first paced request goes at once
+    client.get_json("/a")  # none left: wait for the oldest request to leave the window (8 s)
+    assert len(sleeps) == 1 and 7.5 < sleeps[0] <= 8.0
     client.get_json("/b")  # another endpoint has its own budget
     assert len(sleeps) == 1
+
+
+def test_pacing_spaces_low_budget_requests_by_window_over_limit() -> None:
+    sleeps: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": []}, headers={
+            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "5", "X-RateLimit-Reset": "60"})
+
+    client = HttpClient("https://api.example.com/v1", sleep=sleeps.append, transport=httpx.MockTransport(handler))
+    for _ in range(3):
+        client.get_json("/a")
+    # Not the whole reset (60 s) but the steady rate: 60 s / 100 requests apart, less the time since the last.
+    assert sleeps and all(0 < s <= 0.6 for s in sleeps)
+
+
+def test_endpoint_key_keeps_objects_and_collapses_ids() -> None:
+    from sources.common.http import endpoint_key
+
+    base = "/v1/workspaces/w/objects"
+    assert endpoint_key("get", f"{base}/person/resources") == f"GET {base}/person/resources"
+    assert endpoint_key("PATCH", f"{base}/person/records/per_1") == f"PATCH {base}/person/records/{{id}}"
+    assert endpoint_key("POST", f"{base}/deal/records/bulk") == f"POST {base}/deal/records/bulk"
+    assert endpoint_key("GET", f"{base}/deal/records/d1/relationships/company") == (
+        f"GET {base}/deal/records/{{id}}/relationships/company")
+
+
+def test_parallel_objects_use_their_own_budgets_with_few_429s(make_emu: Any) -> None:
+    """Four threads (two share `person`) against a 30-per-second rolling budget, several windows long."""
+    emu = make_emu(records=50)
+    emu.config_update(rate_limit=30, rate_window=1.0)
+    emu.stats.reset()
+    api = ClarifyApi(connection_for(emu), retry=RetryPolicy(backoff_base=0.05, backoff_max=0.5))
+    per_thread = 60
+    jobs = ["person", "person", "company", "deal"]
+    errors: list[BaseException] = []
+
+    def run(slug: str) -> None:
+        try:
+            for _ in range(per_thread):
+                api.list_page(slug, {"page[limit]": 1})
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(slug,)) for slug in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    emu.config_update(rate_limit=None, rate_window=60.0)
+    assert not errors
+    by_endpoint = emu.stats.endpoints()
+    for slug in ("person", "company", "deal"):
+        counts = by_endpoint[f"GET /objects/{slug}/resources"]
+        ok = counts.get(200, 0)
+        assert ok == per_thread * jobs.count(slug)
+        assert counts.get(429, 0) <= 0.01 * ok + 1  # under 1% (one stray allowed per endpoint)
 
 
 def test_secrets_never_logged(make_emu: Any, caplog: pytest.LogCaptureFixture) -> None:

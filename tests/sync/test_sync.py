@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,10 @@ def test_faults_429_5xx_truncated_bodies(make_emu: Any, make_warehouse: Any, kin
     wh = make_warehouse(kind)
     emu.faults.set(error_rate=0.2, burst_429=6, truncate_body=4, drop_connection=3, conflict_409=2,
                    http_next_links=True, stray_next_on_last_page=True, next_on_empty_page=True, seed=7)
-    report = run_sync(connection_for(emu), wh, retry=FAST_RETRY, page_limit=100)
+    # Every counted fault costs one request, and the first endpoint called meets them all in a row: allow
+    # more attempts than the 6 + 4 + 3 + 2 stacked here plus the random 5xx.
+    patient = dataclasses.replace(FAST_RETRY, max_attempts=30)
+    report = run_sync(connection_for(emu), wh, retry=patient, page_limit=100)
     assert report.retries > 0
     emu.faults.clear()
     assert_synced(emu, wh)

@@ -1,0 +1,59 @@
+"""Noop detection: whether an object has nothing new since the last finished walk, from its first page alone.
+
+A finished walk stores a fingerprint of the records it loaded at or after the next run's start (the cursor
+minus the lag window, floored as the API filter floors it). The next run fetches that first page; when it is
+the last page and holds exactly those records with the same `_updated_at`, nothing was added, updated or
+committed late since, and the run can skip dlt's extract, normalize and load for the object (the state is
+already right). Any difference, a longer listing, a backfill or a changed lag makes the run load as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sources.clarify.cursor import format_filter_ts, format_state_ts, parse_ts, start_position
+from sources.clarify.pagination import UpdatedAtWalk
+from sources.clarify.records import system_value
+from sources.clarify.settings import CURSOR_FIELD
+
+STATE_KEY = "window"
+
+
+def fingerprint(items: Iterable[tuple[str, datetime]]) -> str:
+    """Order-independent digest of (id, `_updated_at`) pairs."""
+    lines = sorted(f"{rid}|{format_state_ts(ts)}" for rid, ts in items)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def window_start(cursor: str, lag_seconds: float) -> datetime:
+    """Where the next run's first page starts, as the API sees it (millisecond floor of cursor - lag)."""
+    return parse_ts(format_filter_ts(parse_ts(cursor) - timedelta(seconds=lag_seconds)))
+
+
+def remember_window(state: dict[str, Any], emitted: dict[str, datetime], lag_seconds: float) -> None:
+    """Store the fingerprint of this walk's records inside the next run's first window (after `cursor` is set)."""
+    cursor = state.get("cursor")
+    if not cursor:
+        state.pop(STATE_KEY, None)
+        return
+    start = window_start(cursor, lag_seconds)
+    digest = fingerprint((rid, ts) for rid, ts in emitted.items() if ts >= start)
+    state[STATE_KEY] = {"cursor": cursor, "lag": lag_seconds, "digest": digest}
+
+
+def up_to_date(state: dict[str, Any], fetch: Callable[[dict[str, Any]], dict[str, Any]], *, lag_seconds: float,
+               page_limit: int) -> bool:
+    """True when one request shows nothing new since the walk that stored the fingerprint."""
+    window = state.get(STATE_KEY)
+    if not (isinstance(window, dict) and state.get("complete", True) and state.get("cursor")
+            and window.get("cursor") == state["cursor"] and window.get("lag") == lag_seconds):
+        return False
+    walk = UpdatedAtWalk(fetch, start_position(state, lag_seconds=lag_seconds), limit=page_limit, max_pages=1)
+    records = [r for page in walk for r in page.records]
+    if not walk.done:
+        return False
+    pairs = [(str(r.get("id")), parse_ts(system_value(r, CURSOR_FIELD))) for r in records]
+    return fingerprint(pairs) == window.get("digest")
