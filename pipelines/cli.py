@@ -26,6 +26,7 @@ from pipelines.options import (
 )
 from pipelines.timeseries import timeseries_app
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+from sources.clarify.settings import DEFAULT_LAG_SECONDS
 from sources.common.errors import ConfigError
 
 app = typer.Typer(
@@ -108,6 +109,10 @@ def sync(
             show_default=False,
         ),
     ] = None,
+    lag_seconds: Annotated[
+        float,
+        typer.Option("--lag-seconds", help="Re-read this window before the cursor to catch late commits", min=0),
+    ] = DEFAULT_LAG_SECONDS,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
     from pipelines.sync import run_sync
@@ -121,6 +126,7 @@ def sync(
             full_refresh=full_refresh,
             since=since,
             reconcile=reconcile,
+            lag=lag_seconds,
             progress=reporter,
         )
     print_sync_report(report)

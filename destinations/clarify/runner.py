@@ -10,12 +10,15 @@ does not fit the rows) is `GET /schemas` called, and everything is validated aga
 (the diff is redone if the fresh plan differs). The first push of an object always fetches it.
 
 Sending: up to `concurrency` bulk requests in flight on worker threads (the shared HTTP client paces on
-the rate-limit headers); the main thread records finished requests in the state table, several in one
-transaction, before it sends more (batching.Dispatcher). A crash therefore costs at most the requests in
-flight: with a unique field (or a PATCH) they are resent on the rerun, landing the same values again (no
-duplicate). Plain creates of objects without a unique field (task, meeting) are not safe to resend, so
-they go one request at a time and their created ids are committed before the next one is sent: their rows
-could be created once more only if the crash falls between the server's answer and that commit.
+the rate-limit headers); the main thread records finished requests in the state table, a few in one
+transaction, and never has more than `concurrency` requests in flight or finished but unrecorded
+(batching.Dispatcher). A crash therefore costs at most `concurrency` requests: with a unique field (or a
+PATCH) they are resent on the rerun, landing the same values again (no duplicate). Plain creates of objects
+without a unique field (task, meeting) are not safe to resend, so they go one request at a time and their
+created ids are committed before the next one is sent: their rows could be created once more only if the
+crash falls between the server's answer and that commit.
+
+Rows are read, checked and converted a chunk at a time, column-wise (convert.convert_columns).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from destinations.clarify.batching import ROW_LEVEL, BatchSender, Dispatcher, Failure, Item, Outcome, failure_of
-from destinations.clarify.convert import convert_row
+from destinations.clarify.convert import convert_columns
 from destinations.clarify.diff import Diff, DiffCounts, relationship_source, salt
 from destinations.clarify.state import (
     REJECTS_TABLE,
@@ -336,13 +339,15 @@ def _push(
 
     def record(outcomes: list[Outcome]) -> None:
         """One transaction for every finished request in `outcomes`, then one progress call."""
-        landed_rows: list[Landed] = []
+        landed_rows = Landed()
         rejected_rows: list[Rejected] = []
         for outcome in outcomes:
             for items, ids in outcome.landed:
-                landed_rows.extend(
-                    Landed(it.key, it.fingerprint, (ids[i] if i < len(ids) and ids[i] else it.clarify_id))
-                    for i, it in enumerate(items)
+                landed_rows.keys.extend(it.key for it in items)
+                landed_rows.fingerprints.extend(it.fingerprint for it in items)
+                n = len(ids)
+                landed_rows.clarify_ids.extend(
+                    (ids[i] if i < n and ids[i] else it.clarify_id) for i, it in enumerate(items)
                 )
             rejected_rows.extend(
                 Rejected(it.key, it.attributes, f.status, f.pointer, f.detail) for it, f in outcome.rejected
@@ -364,7 +369,7 @@ def _push(
             if len(report.samples) < SAMPLES * 2:
                 report.samples.append({"key": key, "change": "invalid", "pointer": pointer, "detail": detail})
             return
-        state.record([], [Rejected(key, payload, "invalid", pointer, detail)])
+        state.record(Landed(), [Rejected(key, payload, "invalid", pointer, detail)])
         report.rejected += 1
         advance(1)
 
@@ -391,15 +396,20 @@ def _push(
     chunk = max(1000, batch_size * 10)
     failed = True
     try:
-        stream = wh.iter_dicts(diff.rows_sql(full=full), chunk) if total else iter(())
-        for rows in stream:
-            for row in rows:
-                key, fp = row["__key"], row["__fp"]
+        stream = wh.iter_columns(diff.rows_sql(full=full), chunk) if total else iter(())
+        for size, data in stream:
+            keys, fps = data["__key"], data["__fp"]
+            if relationship:
+                converted, conversion_errors = [], {}
+            else:
+                converted, conversion_errors = convert_columns(data, plan.columns, size)
+            for i in range(size):
+                key, fp = keys[i], fps[i]
                 if key is None:
                     what = plan.match_on or plan.key_column
                     invalid(
                         f"#null:{fp}",
-                        _plain(row),
+                        _plain(data, i),
                         f"/data/attributes/{what}",
                         f"no value for {what!r}: every row needs one to be matched",
                     )
@@ -407,20 +417,20 @@ def _push(
                 if key in seen:
                     invalid(
                         f"#dup:{key}",
-                        _plain(row),
+                        _plain(data, i),
                         None,
                         f"duplicate key {key!r} in the source rows: keep one",
                     )
                     continue
                 seen.add(key)
                 if relationship:
-                    item = Item(key, fp, {"targets": row["__targets"].split("\x1f")}, key)
+                    item = Item(key, fp, {"targets": data["__targets"][i].split("\x1f")}, key)
                     if dry_run:
-                        _sample(report, row, item)
+                        _sample(report, data, i, item)
                     else:
                         _send_relationship(api, object_slug, relationship, rel_target or "", item, landed, rejected)
                     continue
-                attributes, errors = convert_row(row, plan.columns)
+                attributes, errors = converted[i], conversion_errors.get(i)
                 if not errors and plan.match_on and attributes.get(plan.match_on) in (None, {"items": []}, ""):
                     errors = [
                         (
@@ -429,19 +439,19 @@ def _push(
                         )
                     ]
                 if errors:
-                    invalid(key, _plain(row), errors[0][0], "; ".join(d for _, d in errors))
+                    invalid(key, _plain(data, i), errors[0][0], "; ".join(d for _, d in errors))
                     continue
                 if plan.id_column:
-                    item = Item(key, fp, attributes, str(row[plan.id_column]))
+                    item = Item(key, fp, attributes, str(data[plan.id_column][i]))
                     target = pending_patch
-                elif not plan.unique and row.get("__clarify_id"):
-                    item = Item(key, fp, attributes, row["__clarify_id"])
+                elif not plan.unique and data["__clarify_id"][i]:
+                    item = Item(key, fp, attributes, data["__clarify_id"][i])
                     target = pending_patch
                 else:
-                    item = Item(key, fp, attributes, row.get("__clarify_id"))
+                    item = Item(key, fp, attributes, data["__clarify_id"][i])
                     target = pending_create
                 if dry_run:
-                    _sample(report, row, item)
+                    _sample(report, data, i, item)
                 else:
                     target.append(item)
             flush(create, pending_create, create_serial)
@@ -490,19 +500,20 @@ def _send_relationship(
     landed([item], [item.key])
 
 
-def _sample(report: PushReport, row: dict[str, Any], item: Item) -> None:
+def _sample(report: PushReport, data: dict[str, list[Any]], i: int, item: Item) -> None:
     if len(report.samples) < SAMPLES:
         report.samples.append(
             {
                 "key": item.key,
-                "change": "new" if row.get("__new") else "changed",
+                "change": "new" if data["__new"][i] else "changed",
                 "attributes": item.attributes,
             }
         )
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not k.startswith("__")}
+def _plain(data: dict[str, list[Any]], i: int) -> dict[str, Any]:
+    """Row `i` of a column-wise chunk, without the diff's own `__` columns."""
+    return {k: v[i] for k, v in data.items() if not k.startswith("__")}
 
 
 def _ids(records: list[dict[str, Any]]) -> list[str | None]:

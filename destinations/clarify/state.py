@@ -46,11 +46,16 @@ def state_table_name(obj: str, relationship: str | None = None) -> str:
     return f"_clarify_push__{obj}" + (f"__{relationship}" if relationship else "")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Landed:
-    key: str
-    fingerprint: str
-    clarify_id: str | None
+    """Rows that landed, column-wise (one entry per row in each list)."""
+
+    keys: list[str] = dataclasses.field(default_factory=list)
+    fingerprints: list[str] = dataclasses.field(default_factory=list)
+    clarify_ids: list[str | None] = dataclasses.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class PushState:
         )
         self._maybe_rejects = bool(rows and rows[0][0])
 
-    def record(self, landed: Sequence[Landed], rejected: Sequence[Rejected]) -> None:
+    def record(self, landed: Landed, rejected: Sequence[Rejected]) -> None:
         """Commit some requests' outcome in one transaction: landed rows into state (and out of rejects),
         rejected rows into rejects."""
         if not landed and not rejected:
@@ -100,14 +105,14 @@ class PushState:
         now = dt.datetime.now(dt.UTC)
         with self.wh.transaction():
             if landed:
-                self.wh.upsert(
+                columns = (landed.keys, landed.fingerprints, landed.clarify_ids, [now] * len(landed))
+                self.wh.upsert_columns(
                     self.table,
-                    STATE_COLUMNS,
-                    [(r.key, r.fingerprint, r.clarify_id, now) for r in landed],
+                    dict(zip(STATE_COLUMNS, columns, strict=True)),
                     conflict=("key",),
                     update=("fingerprint", "clarify_id", "pushed_at"),
                 )
-                keys = [r.key for r in landed] if self._maybe_rejects else []
+                keys = landed.keys if self._maybe_rejects else []
                 for i in range(0, len(keys), 500):
                     self.wh.delete_keys(REJECTS_TABLE, "object", self.reject_object, "key", keys[i : i + 500])
             if rejected:

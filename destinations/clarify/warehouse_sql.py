@@ -64,7 +64,8 @@ class WarehouseSQL:
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
-    def iter_dicts(self, sql: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
+        """The rows of `sql` in chunks of at most `chunk`, column-wise: (row count, column → values)."""
         raise NotImplementedError
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -95,6 +96,12 @@ class WarehouseSQL:
     ) -> None:
         """Insert `rows`, replacing `update` columns where the `conflict` key already exists (no commit)."""
         raise NotImplementedError
+
+    def upsert_columns(
+        self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
+    ) -> None:
+        """`upsert` of rows held column-wise (column → values, all of one length)."""
+        self.upsert(table, list(data), list(zip(*data.values(), strict=True)), conflict, update)
 
     def delete_keys(self, table: str, where_col: str, where_val: str, key_col: str, keys: Sequence[str]) -> None:
         if not keys:
@@ -149,11 +156,11 @@ class DuckDBSQL(WarehouseSQL):
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
 
-    def iter_dicts(self, sql: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
         # Materialise the (changed-only) rows as arrow first: the same connection then writes state.
         table = self.con.sql(sql).to_arrow_table()
         for batch in table.to_batches(max_chunksize=chunk):
-            yield batch.to_pylist()
+            yield batch.num_rows, batch.to_pydict()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
@@ -166,14 +173,17 @@ class DuckDBSQL(WarehouseSQL):
         conflict: Sequence[str],
         update: Sequence[str],
     ) -> None:
-        if not rows:
-            return
+        if rows:
+            self.upsert_columns(table, {c: [r[i] for r in rows] for i, c in enumerate(columns)}, conflict, update)
+
+    def upsert_columns(
+        self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
+    ) -> None:
         import pyarrow as pa
 
-        data = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
-        self.con.register("__clarify_push_rows", data)
+        self.con.register("__clarify_push_rows", pa.table(data))
         try:
-            cols = ", ".join(quote(c) for c in columns)
+            cols = ", ".join(quote(c) for c in data)
             sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
             self.con.execute(
                 f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM __clarify_push_rows "
@@ -233,7 +243,7 @@ class PostgresSQL(WarehouseSQL):
             self.con.commit()
         return rows
 
-    def iter_dicts(self, sql: str, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
         # A server-side cursor on a second connection streams rows while this one commits state per batch.
         reader = self._psycopg2.connect(self.con.dsn)
         reader.set_session(readonly=True)
@@ -250,7 +260,7 @@ class PostgresSQL(WarehouseSQL):
                         names = [d[0] for d in cur.description]
                     if not rows:
                         break
-                    yield [dict(zip(names, r, strict=True)) for r in rows]
+                    yield len(rows), {n: list(values) for n, values in zip(names, zip(*rows, strict=True), strict=True)}
         finally:
             reader.close()
 

@@ -8,11 +8,14 @@
 - retries with exponential backoff and full jitter on 5xx, 409, 429 (honouring `Retry-After`),
   timeouts, refused/dropped connections and truncated or unparsable bodies. Requests that are not
   idempotent (POST) are retried only when the server cannot have acted on them (429, 409, connect errors);
-- pacing per endpoint (method + path: each object's list is its own budget) from `X-RateLimit-Limit` /
-  `-Remaining` / `-Reset`, for a rolling window: requests go out freely while plenty are left; when few are,
-  they go out at the steady rate the budget allows (window / limit apart, the window learnt from the largest
-  Reset seen), and with none left they wait until the oldest request leaves the window (Reset). Thread-safe:
-  objects synced in parallel threads each pace their own endpoint;
+- pacing per endpoint (method + path: each object's list is its own budget) for a rolling window: the client
+  keeps a log of when its own requests were counted (the response's arrival, never earlier than the server
+  counted it), so it knows exactly when each of its slots frees, `window` after that (the window learnt from
+  the largest `X-RateLimit-Reset` seen, or `RetryPolicy.rate_window`). `X-RateLimit-Limit` / `-Remaining`
+  correct the log: requests the server counts that are not ours (another client on the same budget) are
+  logged as if just sent, and while such requests share the budget and few slots are left, requests go at
+  the steady rate (window / limit apart). A 429's `Retry-After` is the authority on when to try again.
+  Thread-safe: turns are handed out under a lock, so threads on one endpoint queue behind each other;
 - errors that retrying will not fix become `ApiError` with a one-line message; the caller supplies
   `describe_error` to name the fix for its API. Unreachable hosts become `ApiUnreachableError`;
 - request counts per tag (the sync reports requests per object) and per endpoint.
@@ -27,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,14 +76,21 @@ class RequestStats:
 
 @dataclass
 class _Budget:
-    """What one endpoint's rate-limit headers said, less what was sent since (guarded by the client lock)."""
+    """One endpoint's rolling-window budget as this client sees it (guarded by the client lock)."""
 
-    limit: int
-    remaining: int  # the server's last count, less requests sent since and others still in flight
-    reset_at: float  # monotonic time the oldest counted request leaves the window (a slot frees)
-    window: float  # the rolling window's length: the largest Reset seen (or RetryPolicy.rate_window)
-    next_at: float = 0.0  # earliest time the next paced request may go
-    in_flight: int = 0
+    limit: int | None = None  # X-RateLimit-Limit; None until a response said
+    window: float = 0.0  # the rolling window's length: the largest Reset seen (or RetryPolicy.rate_window)
+    # When each request counted in the window was counted: ours at the arrival of their response (the server
+    # counted them before that), others' (inferred from Remaining) at the time we learnt of them.
+    log: deque[float] = field(default_factory=deque)
+    in_flight: int = 0  # sent or waiting for their turn, response not yet in
+    foreign_until: float = 0.0  # requests not ours were counted in the window until then
+    next_at: float = 0.0  # earliest time the next steady-rate request may go
+    hold_until: float = 0.0  # a 429's Retry-After: nothing goes before then
+
+    def prune(self, now: float) -> None:
+        while self.log and self.log[0] + self.window <= now:
+            self.log.popleft()
 
 
 class HttpClient:
@@ -184,8 +194,8 @@ class HttpClient:
             try:
                 response = self._client.request(method, url, params=params, content=content, headers=headers)
             except httpx.TransportError as exc:
-                self._record_budget(endpoint, None)
                 not_sent = isinstance(exc, _NOT_SENT)
+                self._record_budget(endpoint, None, counted=not not_sent)
                 if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                     connect_failures += 1
                     if connect_failures >= policy.connect_attempts:
@@ -211,7 +221,7 @@ class HttpClient:
             ):
                 wait = _retry_after(response) if status == 429 else None
                 if wait is not None:
-                    self._wait(min(wait, policy.retry_after_max))
+                    self._hold(endpoint, min(wait, policy.retry_after_max))  # the next turn waits for it
                 else:
                     self._backoff(attempt)
                 continue
@@ -274,56 +284,75 @@ class HttpClient:
             self.stats.slept += seconds
         self._sleep(seconds)
 
-    def _record_budget(self, endpoint: str, response: httpx.Response | None) -> None:
-        """Take the server's count from a response (None: the request failed, only settle the in-flight count)."""
+    def _record_budget(self, endpoint: str, response: httpx.Response | None, *, counted: bool = True) -> None:
+        """Log a finished request and take the server's count from its headers.
+
+        `response` None: the request failed in transport; `counted` says whether the server may have counted it.
+        """
         limit = remaining = reset = None
         if response is not None:
+            counted = response.status_code != 429  # a refused request does not use the budget
             limit = _int_header(response, "x-ratelimit-limit")
             remaining = _int_header(response, "x-ratelimit-remaining")
             reset = _float_header(response, "x-ratelimit-reset")
         now = time.monotonic()
         with self._lock:
-            budget = self._budgets.get(endpoint)
-            if budget is not None:
-                budget.in_flight = max(0, budget.in_flight - 1)
-            if remaining is None or reset is None or not limit or limit < 1:
+            budget = self._budgets.setdefault(endpoint, _Budget())
+            budget.in_flight = max(0, budget.in_flight - 1)
+            if limit is not None and limit >= 1:
+                budget.limit = limit
+            if reset is not None:
+                budget.window = self.retry.rate_window or max(budget.window, reset, 1e-3)
+            elif self.retry.rate_window:
+                budget.window = self.retry.rate_window
+            if budget.window <= 0:
                 return
-            window = self.retry.rate_window or max(1.0, reset)
-            if budget is None:
-                budget = self._budgets[endpoint] = _Budget(limit, remaining, now + reset, window)
-            budget.limit = limit
-            if self.retry.rate_window is None:
-                budget.window = max(budget.window, reset)
-            # Requests still in flight may not be in this count yet: assume they are not.
-            budget.remaining = remaining - budget.in_flight
-            budget.reset_at = now + reset  # on a 429 the request loop also honours Retry-After
+            if counted:
+                budget.log.append(now)
+            budget.prune(now)
+            if budget.limit is None or remaining is None:
+                return
+            # The server counts ours (those still in flight may be counted already) and anyone else's.
+            others = (budget.limit - max(0, remaining)) - len(budget.log) - budget.in_flight
+            if others > 0:
+                budget.log.extend([now] * others)  # as young as they can be: free no sooner than a window on
+                budget.foreign_until = now + budget.window
+
+    def _hold(self, endpoint: str, seconds: float) -> None:
+        """A 429: the server's Retry-After says when a slot frees, whatever the log says."""
+        with self._lock:
+            budget = self._budgets.setdefault(endpoint, _Budget())
+            now = time.monotonic()
+            budget.hold_until = max(budget.hold_until, now + seconds)
+            if budget.limit is not None and budget.window > 0:
+                budget.prune(now)
+                while budget.log and len(budget.log) + budget.in_flight >= budget.limit:
+                    budget.log.popleft()  # freed by then, on the server's word
 
     def _pace(self, endpoint: str) -> None:
-        """Wait, if the endpoint's budget is low, for this request's turn, which it takes before waiting.
+        """Wait, if the endpoint's budget is used up, for this request's turn, which it takes before waiting.
 
-        Plenty left: go now. Few left: go at the steady rate (window / limit apart), which a rolling window
-        can sustain indefinitely. None left: wait until the oldest counted request leaves the window, then
-        keep the steady spacing. Turns are handed out under the lock, so parallel threads on one endpoint
-        queue behind each other instead of all going when a slot frees.
+        A free slot: go now. None: wait until the oldest request that holds one leaves the window (turns are
+        handed out in order under the lock, so parallel threads on one endpoint queue behind each other instead
+        of all going when a slot frees). While requests not ours share the budget and few slots are left, go
+        at the steady rate (window / limit apart), which leaves the others room.
         """
         with self._lock:
-            budget = self._budgets.get(endpoint)
-            if budget is None:
-                return
+            budget = self._budgets.setdefault(endpoint, _Budget())
             now = time.monotonic()
+            limit, window = budget.limit, budget.window
+            at = max(now, budget.hold_until)
+            if limit is not None and window > 0:
+                budget.prune(now)
+                held = len(budget.log) + budget.in_flight  # slots held before this request
+                steady = budget.foreign_until > now and limit - held <= max(2, int(limit * self.retry.pace_below))
+                if held >= limit:
+                    oldest = held - limit  # the log entry whose expiry frees this request's slot
+                    at = max(at, budget.log[oldest] + window if oldest < len(budget.log) else now + window)
+                if steady:
+                    at = max(at, budget.next_at)
+                    budget.next_at = at + window / limit
             budget.in_flight += 1
-            threshold = max(2, int(budget.limit * self.retry.pace_below))
-            if budget.remaining > threshold:
-                budget.remaining -= 1
-                return
-            at = max(now, budget.next_at)
-            if budget.remaining <= 0:
-                at = max(at, budget.reset_at)
-                # After this slot frees, the next one does so no sooner than a steady interval later,
-                # unless a response says otherwise.
-                budget.reset_at = at + budget.window / budget.limit
-            budget.next_at = at + budget.window / budget.limit
-            budget.remaining -= 1
         self._wait(at - now)
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from destinations.clarify.convert import Invalid, convert_value
+from destinations.clarify.convert import Invalid, convert_columns, convert_row, convert_value
 from emulator.schemas import render_schemas
 from sources.clarify.schema import FieldSpec, parse_schemas
 
@@ -61,6 +61,29 @@ def test_convert_refuses(attr: FieldSpec, value: object) -> None:
 
 def test_nan_is_null() -> None:
     assert convert_value(FieldSpec("n", "number"), math.inf) is None
+
+
+def test_column_wise_conversion_matches_row_by_row() -> None:
+    """The column-wise fast paths give exactly what `convert_row` gives, errors included (and typed alike)."""
+    columns = {
+        "email": FieldSpec("email_addresses", "collection", items="email"),
+        "score": FieldSpec("lead_score", "number"),
+        "title": FieldSpec("title", "text"),
+    }
+    data = {
+        "email": ["a@x.com", '["b@x.com"]', "no-at", None, "c@x.com", "d@x.com", "e@x.com", "f@x.com", "g@x.com"],
+        "score": [1.0, 2.5, 0.1, 1e12, float("nan"), 1.23456, -0.0, 7, True],
+        "title": ["t", 42, None, "x", "y", "z", "w", "v", "u"],
+    }
+    rows = len(data["email"])
+    attributes, errors = convert_columns(data, columns, rows)
+    for i in range(rows):
+        expected, expected_errors = convert_row({c: v[i] for c, v in data.items()}, columns)
+        assert errors.get(i, []) == expected_errors
+        if not expected_errors:
+            assert attributes[i] == expected
+            assert [type(v) for v in attributes[i].values()] == [type(v) for v in expected.values()]
+    assert set(errors) == {2, 3, 8}
 
 
 @pytest.mark.parametrize("shape", ["entities", "docs"])
