@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 SchemasShape = Literal["entities", "docs"]
 
@@ -51,11 +51,19 @@ class EmulatorConfig:
 
     def updated(self, **changes: object) -> EmulatorConfig:
         """A copy with live-changeable settings replaced; refuses unknown or start-only names."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        fixed = set(changes) & FIXED_AT_START
-        if fixed:
-            raise ValueError(f"cannot change while running: {', '.join(sorted(fixed))}")
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return replace_live(self, changes, FIXED_AT_START)
+
+
+C = TypeVar("C")
+
+
+def replace_live(config: C, changes: dict[str, object], fixed_at_start: frozenset[str]) -> C:
+    """`dataclasses.replace` for a running server: unknown names and start-only settings are refused."""
+    known = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+    unknown = set(changes) - known
+    if unknown:
+        raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    fixed = set(changes) & fixed_at_start
+    if fixed:
+        raise ValueError(f"cannot change while running: {', '.join(sorted(fixed))}")
+    return dataclasses.replace(config, **changes)  # type: ignore[type-var]

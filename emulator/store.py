@@ -155,20 +155,10 @@ class Store:
             return []
         obj = OBJECTS[rows[0][1]]
         rels = self.related(obj, [r[0] for r in rows]) if obj.relationships else {}
-        out: list[dict[str, object]] = []
-        for rid, slug, attrs in rows:
-            record: dict[str, object] = {
-                "type": slug,
-                "id": rid,
-                "attributes": orjson.Fragment(attrs) if raw else orjson.loads(attrs),
-            }
-            if rels:
-                record["relationships"] = {
-                    name: {"data": [{"type": obj.relationships[name].target, "id": t} for t in by.get(rid, [])]}
-                    for name, by in rels.items()
-                }
-            out.append(record)
-        return out
+        return [
+            _jsonapi(obj, rid, orjson.Fragment(attrs) if raw else orjson.loads(attrs), rels)
+            for rid, _slug, attrs in rows
+        ]
 
     def records(self, slug: str) -> list[dict[str, object]]:
         """Every record of an object, ordered by id, exactly as the API serves them (test helper)."""
@@ -232,16 +222,7 @@ class Store:
             ids = [batch.put(item, clean, match_on) for item, clean in zip(items, cleaned, strict=True)]
             batch.flush()
             rels = self.related(obj, list(dict.fromkeys(ids))) if obj.relationships else {}
-        out: list[dict[str, object]] = []
-        for rid in ids:
-            record: dict[str, object] = {"type": slug, "id": rid, "attributes": batch.attrs[rid]}
-            if rels:
-                record["relationships"] = {
-                    name: {"data": [{"type": obj.relationships[name].target, "id": t} for t in by.get(rid, [])]}
-                    for name, by in rels.items()
-                }
-            out.append(record)
-        return out
+        return [_jsonapi(obj, rid, batch.attrs[rid], rels) for rid in ids]
 
     def _owners(self, obj: ObjectDef, column: str, values: Sequence[str]) -> list[tuple[str, str]]:
         """(value, id) rows of `unique_keys` whose `column` (value or id) is one of `values`."""
@@ -478,3 +459,14 @@ def open_store(directory: str, records: int, seed: int, clock: Clock, cache_dir:
     path = os.path.join(directory, "clarify.sqlite")
     prepare(path, records, seed, cache_dir)
     return Store(path, clock)
+
+
+def _jsonapi(obj: ObjectDef, rid: str, attributes: object, rels: dict[str, dict[str, list[str]]]) -> dict[str, object]:
+    """One record as the API serves it; `rels` maps relationship name → {record id: target ids}."""
+    record: dict[str, object] = {"type": obj.slug, "id": rid, "attributes": attributes}
+    if rels:
+        record["relationships"] = {
+            name: {"data": [{"type": obj.relationships[name].target, "id": t} for t in by.get(rid, [])]}
+            for name, by in rels.items()
+        }
+    return record

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+
+from emulator.config import replace_live
 
 # Shape of the generated data cannot change while serving.
 FIXED_AT_START = frozenset({"seed", "items", "history_days", "integration"})
@@ -36,11 +37,4 @@ class TimeseriesConfig:
             raise ValueError("items and history_days must be >= 0")
 
     def updated(self, **changes: object) -> TimeseriesConfig:
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        fixed = set(changes) & FIXED_AT_START
-        if fixed:
-            raise ValueError(f"cannot change while running: {', '.join(sorted(fixed))}")
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return replace_live(self, changes, FIXED_AT_START)

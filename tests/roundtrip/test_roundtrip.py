@@ -14,7 +14,7 @@ from pipelines.push import run_push
 from pipelines.sync import run_sync
 from pipelines.warehouse import WarehouseOptions
 from sources.common.connection import ClarifyConnection
-from tests.sync.conftest import query
+from tests.sync.conftest import WAREHOUSES, query
 
 PUSHED = 40
 WRITER_FIELDS = {"_updated_at", "_updated_by"}
@@ -68,7 +68,7 @@ def _tables(wh: WarehouseOptions) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+@pytest.mark.parametrize("kind", WAREHOUSES)
 def test_sync_push_sync_moves_only_the_pushed_column(emulator_factory: Any, make_warehouse: Any, kind: str) -> None:
     emu = emulator_factory(records=300, rate_limit=None)
     conn = ClarifyConnection(emu.base_url, emu.workspace, emu.api_key)

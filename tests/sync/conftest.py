@@ -41,8 +41,8 @@ def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home.mkdir()
     monkeypatch.setenv("DLT_DATA_DIR", str(home))
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "ERROR")
-    for name in ("CLARIFY_API_KEY", "CLARIFY_WORKSPACE", "CLARIFY_BASE_URL", "CLARIFY_POSTGRES_DSN",
-                 "CLARIFY_SYNC_CRASH_AT"):
+    for name in ("CLARIFY_API_KEY", "CLARIFY_ACCESS_TOKEN", "CLARIFY_WORKSPACE", "CLARIFY_BASE_URL",
+                 "CLARIFY_POSTGRES_DSN", "CLARIFY_SYNC_CRASH_AT"):
         monkeypatch.delenv(name, raising=False)
 
 
