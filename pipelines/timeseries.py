@@ -67,7 +67,7 @@ def sync(
         typer.Option("--since", help="First sync starts here (default: a year ago)", show_default=False),
     ] = None,
     lag: Annotated[
-        int, typer.Option("--lag", help="Seconds re-read before each item's cursor (late samples)")
+        int, typer.Option("--lag-seconds", "--lag", help="Seconds re-read before each item's cursor (late samples)")
     ] = s.DEFAULT_LAG_SECONDS,
     rollup: Annotated[
         str | None,
