@@ -25,9 +25,18 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     p.add_argument("--no-timeseries", action="store_true", help="serve only the CRM API, not the JSON-RPC one")
     a = p.parse_args(argv)
     return EmulatorConfig(
-        host=a.host, port=a.port, records=a.records, seed=a.seed, workspace=a.workspace, api_key=a.api_key,
-        rate_limit=None if a.rate_limit == "off" else int(a.rate_limit), page_cap=a.page_cap,
-        bulk_max=a.bulk_max, schemas_shape=a.schemas_shape, cache_dir=a.cache_dir, log_level=a.log_level,
+        host=a.host,
+        port=a.port,
+        records=a.records,
+        seed=a.seed,
+        workspace=a.workspace,
+        api_key=a.api_key,
+        rate_limit=None if a.rate_limit == "off" else int(a.rate_limit),
+        page_cap=a.page_cap,
+        bulk_max=a.bulk_max,
+        schemas_shape=a.schemas_shape,
+        cache_dir=a.cache_dir,
+        log_level=a.log_level,
         timeseries=not a.no_timeseries,
     )
 

@@ -71,8 +71,10 @@ def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[R
                 decision = emu.limiter.hit(f"{cfg.workspace}|{budget_key}", cfg.rate_limit, cfg.rate_window)
                 limit_headers = decision.headers()
                 if not decision.allowed:
-                    raise ApiError(429, f"rate limit of {cfg.rate_limit} requests per "
-                                        f"{cfg.rate_window:g}s exceeded for this endpoint")
+                    raise ApiError(
+                        429,
+                        f"rate limit of {cfg.rate_limit} requests per {cfg.rate_window:g}s exceeded for this endpoint",
+                    )
             actor = _authenticate(emu, request.headers.get("authorization"))
             response = await _with_faults(emu, path, lambda: handler(Call(request, emu, actor)))
         except ApiError as err:
@@ -133,8 +135,10 @@ ROUTES: list[tuple[str, list[str], Handler]] = [
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    detail = {404: f"no route for {request.url.path}; paths start with /v1/workspaces/<workspace>/",
-              405: f"{request.method} is not allowed on {request.url.path}"}.get(status, "internal error")
+    detail = {
+        404: f"no route for {request.url.path}; paths start with /v1/workspaces/<workspace>/",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(status, "internal error")
     return error_response(ApiError(status, detail), nest=False)
 
 
@@ -142,7 +146,8 @@ def create_app(emu: Emulator) -> Starlette:
     routes = [Route(PREFIX + path, endpoint(path, handler), methods=methods) for path, methods, handler in ROUTES]
     if emu.timeseries is not None:
         routes += timeseries_routes(emu.timeseries)
-    app = Starlette(routes=[*control_routes(), *routes],
-                    exception_handlers={404: _not_found, 405: _not_found, 500: _not_found})
+    app = Starlette(
+        routes=[*control_routes(), *routes], exception_handlers={404: _not_found, 405: _not_found, 500: _not_found}
+    )
     app.state.emulator = emu
     return app

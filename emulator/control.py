@@ -104,6 +104,3 @@ HANDLERS: list[tuple[str, str, ControlHandler]] = [
 
 def control_routes() -> list[Route]:
     return [_route(path, method, handler) for path, method, handler in HANDLERS]
-
-
-

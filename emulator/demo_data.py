@@ -47,16 +47,80 @@ BULK_EVERY = 33  # about 3%
 SHARES = {"person": 0.35, "company": 0.15, "deal": 0.15, "meeting": 0.10, "task": 0.15, "c_sales_order": 0.10}
 MIN_USERS = 5
 
-FIRST = ("Ada", "José", "Zoë", "Søren", "Анна", "李", "Łukasz", "Nguyễn", "Chloé", "Mohammed", "Priya",
-         "Ørjan", "Grace", "Émile", "Yuki", "Olu", "Maria", "Ahmet", "Siobhán", "Ren")
-LAST = ("Lovelace", "García", "Øster", "Müller", "Иванова", "王", "Kowalski", "Trần", "Dubois", "Haddad",
-        "Patel", "Nakamura", "O'Brien", "Smith", "Okafor", "Rossi", "Yılmaz", "Ng", "Björk", "Hopper")
-COMPANY_WORDS = ("Acme", "Globex", "Initech", "Umbrella", "Café ☕", "Straße", "Nordlys", "Żabka", "東京",
-                 "Hooli", "Vandelay", "Stark", "Wayne", "Tyrell", "Soylent", "Cyberdyne")
+FIRST = (
+    "Ada",
+    "José",
+    "Zoë",
+    "Søren",
+    "Анна",
+    "李",
+    "Łukasz",
+    "Nguyễn",
+    "Chloé",
+    "Mohammed",
+    "Priya",
+    "Ørjan",
+    "Grace",
+    "Émile",
+    "Yuki",
+    "Olu",
+    "Maria",
+    "Ahmet",
+    "Siobhán",
+    "Ren",
+)
+LAST = (
+    "Lovelace",
+    "García",
+    "Øster",
+    "Müller",
+    "Иванова",
+    "王",
+    "Kowalski",
+    "Trần",
+    "Dubois",
+    "Haddad",
+    "Patel",
+    "Nakamura",
+    "O'Brien",
+    "Smith",
+    "Okafor",
+    "Rossi",
+    "Yılmaz",
+    "Ng",
+    "Björk",
+    "Hopper",
+)
+COMPANY_WORDS = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Café ☕",
+    "Straße",
+    "Nordlys",
+    "Żabka",
+    "東京",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Soylent",
+    "Cyberdyne",
+)
 SUFFIX = ("Inc", "GmbH", "Ltd", "AS", "SA", "KK", "LLC")
 JOB_TITLES = ("CEO", "CTO", "Engineer", "Sales Lead", "Analyst", "Designer", "Ops Manager", None)
-CITIES = (("Oslo", "NO"), ("Berlin", "DE"), ("São Paulo", "BR"), ("Tokyo", "JP"), ("Lagos", "NG"),
-          ("Austin", "US"), ("Kraków", "PL"), ("Montréal", "CA"))
+CITIES = (
+    ("Oslo", "NO"),
+    ("Berlin", "DE"),
+    ("São Paulo", "BR"),
+    ("Tokyo", "JP"),
+    ("Lagos", "NG"),
+    ("Austin", "US"),
+    ("Kraków", "PL"),
+    ("Montréal", "CA"),
+)
 PRODUCTS = ("Platform", "Renewal", "Expansion", "Pilot", "Support")
 
 
@@ -85,8 +149,9 @@ def _fast_ts(t: float, _days: dict[int, str] = {}) -> str:  # noqa: B006 - delib
 
 
 def _dates(first_year: int, last_year: int) -> tuple[str, ...]:
-    return tuple(f"{y}-{m:02d}-{d:02d}" for y in range(first_year, last_year + 1) for m in range(1, 13)
-                 for d in range(1, 29))
+    return tuple(
+        f"{y}-{m:02d}-{d:02d}" for y in range(first_year, last_year + 1) for m in range(1, 13) for d in range(1, 29)
+    )
 
 
 BIRTHDAYS, FOUNDED = _dates(1950, 2004), _dates(1900, 2024)
@@ -172,8 +237,11 @@ class Generator:
             full = f"{first} {last}"
             roll = r()
             name: object = (
-                {"first_name": first, "last_name": last, "full_name": full} if roll < 0.7
-                else full if roll < 0.95 else None
+                {"first_name": first, "last_name": last, "full_name": full}
+                if roll < 0.7
+                else full
+                if roll < 0.95
+                else None
             )
             city, country = ch(CITIES)
             tags = sorted({ch(TAGS) for _ in range(int(r() * 3))})
@@ -210,7 +278,8 @@ class Generator:
             return {
                 "title": f"Follow up with {first} {last}",
                 "description": {"text": [{"type": "paragraph", "text": f"Call {first} about {ch(PRODUCTS)}"}]}
-                if r() < 0.6 else None,
+                if r() < 0.6
+                else None,
                 "due_date": ch(DAYS_2026),
                 "status": ch(TASK_STATUSES),
                 "completed": r() < 0.3,
@@ -294,8 +363,9 @@ def build(path: str, records: int, seed: int) -> None:
     t_index = time.perf_counter()
     # A sampled ANALYZE: full statistics over a million rows cost seconds and change no plan here.
     conn.executescript(INDEXES + "PRAGMA analysis_limit=1000; ANALYZE;")
-    log.info("demo data: generated and inserted in %.1fs, indexed in %.1fs",
-             t_index - t_start, time.perf_counter() - t_index)
+    log.info(
+        "demo data: generated and inserted in %.1fs, indexed in %.1fs", t_index - t_start, time.perf_counter() - t_index
+    )
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 

@@ -25,8 +25,7 @@ MAX_HOPS = 3
 _EMPTY = ("Is empty", "Is not empty")
 OPERATORS: dict[str, tuple[str, ...]] = {
     "text": ("Is", "Is not", "Contains", "Does not contain", "Starts with", "Ends with", *_EMPTY),
-    "number": ("Is", "Is not", "Greater than", "Greater than or equal", "Less than",
-               "Less than or equal", *_EMPTY),
+    "number": ("Is", "Is not", "Greater than", "Greater than or equal", "Less than", "Less than or equal", *_EMPTY),
     "date": ("Is", "Is not", "Is before", "Is on or before", "Is after", "Is on or after", *_EMPTY),
     "select": ("Is", "Is not", "One of", "Not one of", *_EMPTY),
     "multi-select": ("Contains", "Does not contain", *_EMPTY),
@@ -109,7 +108,7 @@ def _shorthand(f: FieldDef, raw: str) -> tuple[str, str]:
         return "Is not", raw[2:]
     for prefix, number_op, date_op in _COMPARE_SHORTHANDS:
         if raw.startswith(prefix):
-            return (date_op if fam == "date" else number_op), raw[len(prefix):]
+            return (date_op if fam == "date" else number_op), raw[len(prefix) :]
     if len(raw) >= 2 and raw.startswith("*") and raw.endswith("*"):
         return "Contains", raw[1:-1]
     if len(raw) >= 2 and raw.endswith("*"):
@@ -149,8 +148,13 @@ def _compare(f: FieldDef, op: str, value: str, alias: str, key: str) -> tuple[st
         return _text_like(x, op, value)
     if fam == "number":
         n = _number(value, key)
-        sym = {"Is": "=", "Greater than": ">", "Greater than or equal": ">=", "Less than": "<",
-               "Less than or equal": "<="}
+        sym = {
+            "Is": "=",
+            "Greater than": ">",
+            "Greater than or equal": ">=",
+            "Less than": "<",
+            "Less than or equal": "<=",
+        }
         return (f"{x} IS NOT ?", [n]) if op == "Is not" else (f"{x} {sym[op]} ?", [n])
     if fam == "date":
         return _date_compare(f, x, op, value, key)
@@ -186,8 +190,12 @@ def _text_like(x: str, op: str, value: str) -> tuple[str, list[object]]:
         return f"{x} = ?", [value]
     if op == "Is not":
         return f"{x} IS NOT ?", [value]
-    start, end = {"Contains": (True, True), "Does not contain": (True, True),
-                  "Starts with": (False, True), "Ends with": (True, False)}[op]
+    start, end = {
+        "Contains": (True, True),
+        "Does not contain": (True, True),
+        "Starts with": (False, True),
+        "Ends with": (True, False),
+    }[op]
     sql = f"{x} LIKE ? ESCAPE '\\'"
     params: list[object] = [_like(value, start, end)]
     return (f"({x} IS NULL OR NOT ({sql}))", params) if op == "Does not contain" else (sql, params)
@@ -258,19 +266,18 @@ def condition(obj: ObjectDef, path: str, op: str | None, raw: str) -> tuple[str,
         value = raw
     allowed = OPERATORS[family(final)]
     if op not in allowed:
-        raise ApiError(400, f"{key}: operator {op!r} is not supported for {final.type} fields; "
-                            f"use one of {list(allowed)}")
+        raise ApiError(
+            400, f"{key}: operator {op!r} is not supported for {final.type} fields; use one of {list(allowed)}"
+        )
     sql, params = _compare(final, op, value, f"r{len(hops)}", key)
     for depth in range(len(hops), 0, -1):
         hop = hops[depth - 1]
         outer = field_expr(hop, f"r{depth - 1}")
-        sql = (f"{outer} IN (SELECT r{depth}.id FROM records r{depth} "
-               f"WHERE r{depth}.object = '{hop.target}' AND {sql})")
+        sql = f"{outer} IN (SELECT r{depth}.id FROM records r{depth} WHERE r{depth}.object = '{hop.target}' AND {sql})"
     return sql, params, _floor(path, op, value)
 
 
-def parse_filters(obj: ObjectDef, query: list[tuple[str, str]], parse_key: Callable[[str], tuple[str, ...]]
-                  ) -> Where:
+def parse_filters(obj: ObjectDef, query: list[tuple[str, str]], parse_key: Callable[[str], tuple[str, ...]]) -> Where:
     """AND together every `filter[...]` parameter; malformed keys are a 400."""
     where = Where()
     for key, raw in query:

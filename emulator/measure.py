@@ -20,13 +20,29 @@ import httpx
 
 def _start(records: int, seed: int) -> tuple[subprocess.Popen[str], httpx.Client]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--records", str(records), "--seed", str(seed),
-         "--rate-limit", "off"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--records",
+            str(records),
+            "--seed",
+            str(seed),
+            "--rate-limit",
+            "off",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(3))
     client = httpx.Client(
         base_url=f"{env['CLARIFY_BASE_URL']}/workspaces/{env['CLARIFY_WORKSPACE']}",
-        headers={"Authorization": f"api-key {env['CLARIFY_API_KEY']}"}, timeout=60)
+        headers={"Authorization": f"api-key {env['CLARIFY_API_KEY']}"},
+        timeout=60,
+    )
     return proc, client
 
 
@@ -35,9 +51,16 @@ def cursor_pages(client: httpx.Client, obj: str, pages: int) -> tuple[int, int, 
     cursor, skip, records = "1970-01-01T00:00:00.000Z", 0, 0
     start = time.perf_counter()
     for done in range(1, pages + 1):
-        body = client.get(f"objects/{obj}/resources", params={
-            "filter[_updated_at][Is on or after]": cursor, "sortOrder[column]": "_updated_at",
-            "sortOrder[dir]": "ASC", "page[limit]": "500", "page[offset]": str(skip)}).json()
+        body = client.get(
+            f"objects/{obj}/resources",
+            params={
+                "filter[_updated_at][Is on or after]": cursor,
+                "sortOrder[column]": "_updated_at",
+                "sortOrder[dir]": "ASC",
+                "page[limit]": "500",
+                "page[offset]": str(skip),
+            },
+        ).json()
         data = body["data"]
         records += len(data)
         if not data:
@@ -52,8 +75,9 @@ def offset_pages(client: httpx.Client, obj: str, pages: int) -> tuple[int, int, 
     records = 0
     start = time.perf_counter()
     for n in range(pages):
-        data = client.get(f"objects/{obj}/resources", params={
-            "page[limit]": "500", "page[offset]": str(n * 500)}).json()["data"]
+        data = client.get(
+            f"objects/{obj}/resources", params={"page[limit]": "500", "page[offset]": str(n * 500)}
+        ).json()["data"]
         records += len(data)
     return pages, records, time.perf_counter() - start
 
@@ -72,8 +96,10 @@ def main() -> None:
         client.get("users").raise_for_status()  # warm the connection
         for name, run in (("cursor (sync query)", cursor_pages), ("offset", offset_pages)):
             pages, records, secs = run(client, a.object, a.pages)
-            print(f"{name:20s} {pages} pages, {records:,} records in {secs:.2f}s: "
-                  f"{pages / secs:.1f} pages/s, {records / secs:,.0f} records/s")
+            print(
+                f"{name:20s} {pages} pages, {records:,} records in {secs:.2f}s: "
+                f"{pages / secs:.1f} pages/s, {records / secs:,.0f} records/s"
+            )
     finally:
         client.close()
         proc.send_signal(signal.SIGINT)

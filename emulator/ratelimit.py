@@ -36,8 +36,11 @@ class Decision:
     reset: int  # whole seconds until the oldest counted request leaves the window
 
     def headers(self) -> dict[str, str]:
-        out = {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
-               "X-RateLimit-Reset": str(self.reset)}
+        out = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset),
+        }
         if not self.allowed:
             out["Retry-After"] = str(max(1, self.reset))
         return out

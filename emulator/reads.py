@@ -42,8 +42,7 @@ def _includes(obj: ObjectDef, call: Call) -> list[str]:
     names = [n.strip() for n in raw.split(",") if n.strip()] if raw else []
     for name in names:
         if name not in obj.relationships:
-            raise ApiError(400, f"include: {obj.slug} has no relationship {name!r}; "
-                                f"known: {sorted(obj.relationships)}")
+            raise ApiError(400, f"include: {obj.slug} has no relationship {name!r}; known: {sorted(obj.relationships)}")
     return names
 
 
@@ -96,8 +95,7 @@ async def list_records(call: Call, slug: str) -> Response:
         has_next = True
     body: dict[str, object] = {
         "data": data,
-        "meta": {"total_records": total, "total_pages": math.ceil(total / limit), "offset": offset,
-                 "limit": limit},
+        "meta": {"total_records": total, "total_pages": math.ceil(total / limit), "offset": offset, "limit": limit},
         "links": {
             "prev": _page_link(call.request, max(0, offset - limit), http_scheme) if offset > 0 else None,
             "next": _page_link(call.request, offset + limit, http_scheme) if has_next else None,

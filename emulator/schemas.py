@@ -1,4 +1,4 @@
-'''Object definitions (the one source of truth for validation, filters and demo data) and `GET /schemas`.
+"""Object definitions (the one source of truth for validation, filters and demo data) and `GET /schemas`.
 
 `GET /schemas` answers in one of two shapes, chosen by `EmulatorConfig.schemas_shape`,
 because the sources disagree on what the live API sends. A client must accept both.
@@ -45,7 +45,7 @@ value `{"items": [...]}`), `location` (object of text parts), `record-id` (+ `ta
 `rich-text` (value `{"text": [blocks]}`), `name` (a string or `{first_name, last_name, full_name}`);
 `"unique": true` marks the upsert key; system fields carry `"readOnly": true`.
 Relationship `cardinality` is `"many"` (PATCH replaces the set) or `"append"` (PATCH adds to it).
-'''
+"""
 
 from __future__ import annotations
 
@@ -54,8 +54,19 @@ from functools import cached_property
 from typing import Literal
 
 FieldType = Literal[
-    "text", "number", "currency", "date", "datetime", "select", "multi-select", "checkbox",
-    "collection", "location", "record-id", "rich-text", "name",
+    "text",
+    "number",
+    "currency",
+    "date",
+    "datetime",
+    "select",
+    "multi-select",
+    "checkbox",
+    "collection",
+    "location",
+    "record-id",
+    "rich-text",
+    "name",
 ]
 Cardinality = Literal["many", "append"]
 
@@ -136,77 +147,118 @@ ROLES = ("admin", "member", "viewer")
 OBJECTS: dict[str, ObjectDef] = {
     o.slug: o
     for o in (
-        ObjectDef("user", "usr", _fields(
-            FieldDef("name", "text"), FieldDef("email", "text"), FieldDef("role", "select", enum=ROLES),
-        ), writable=False),
-        ObjectDef("company", "com", _fields(
-            FieldDef("name", "text"),
-            FieldDef("domains", "collection", items="domain", unique=True),
-            FieldDef("industry", "select", enum=INDUSTRIES),
-            FieldDef("employee_count", "number"),
-            FieldDef("annual_revenue", "currency"),
-            FieldDef("location", "location"),
-            FieldDef("founded", "date"),
-            FieldDef("parent_company_id", "record-id", target="company"),
-        ), {"people": RelDef("people", "person", "person_company", "dst", "many")}),
-        ObjectDef("person", "per", _fields(
-            FieldDef("name", "name"),
-            FieldDef("email_addresses", "collection", items="email", unique=True),
-            FieldDef("phone_numbers", "collection", items="phone"),
-            FieldDef("title", "text"),
-            FieldDef("company_id", "record-id", target="company"),
-            FieldDef("location", "location"),
-            FieldDef("birthday", "date"),
-            FieldDef("lead_score", "number"),
-            FieldDef("tier", "select", enum=TIERS),
-            FieldDef("is_vip", "checkbox"),
-            FieldDef("tags", "multi-select", enum=TAGS),
-        ), {"companies": RelDef("companies", "company", "person_company", "src", "many")}),
-        ObjectDef("deal", "dea", _fields(
-            FieldDef("name", "text", unique=True),
-            FieldDef("amount", "currency"),
-            FieldDef("stage", "select", enum=STAGES),
-            FieldDef("close_date", "date"),
-            FieldDef("owner_id", "record-id", target="user"),
-        ), {
-            "companies": RelDef("companies", "company", "deal_company", "src", "many"),
-            "people": RelDef("people", "person", "deal_person", "src", "append"),
-        }),
-        ObjectDef("meeting", "mee", _fields(
-            FieldDef("title", "text"),
-            FieldDef("start_time", "datetime"),
-            FieldDef("end_time", "datetime"),
-            FieldDef("participants", "collection", items="email"),
-        ), {"people": RelDef("people", "person", "meeting_person", "src", "append")}),
-        ObjectDef("task", "tas", _fields(
-            FieldDef("title", "text"),
-            FieldDef("description", "rich-text"),
-            FieldDef("due_date", "date"),
-            FieldDef("status", "select", enum=TASK_STATUSES),
-            FieldDef("completed", "checkbox"),
-            FieldDef("assignee_id", "record-id", target="user"),
-        )),
-        ObjectDef("c_sales_order", "cso", _fields(
-            FieldDef("order_number", "text", unique=True),
-            FieldDef("amount", "currency"),
-            FieldDef("order_date", "date"),
-            FieldDef("status", "select", enum=ORDER_STATUSES),
-            FieldDef("company_id", "record-id", target="company"),
-            FieldDef("notes", "text"),
-        )),
+        ObjectDef(
+            "user",
+            "usr",
+            _fields(
+                FieldDef("name", "text"),
+                FieldDef("email", "text"),
+                FieldDef("role", "select", enum=ROLES),
+            ),
+            writable=False,
+        ),
+        ObjectDef(
+            "company",
+            "com",
+            _fields(
+                FieldDef("name", "text"),
+                FieldDef("domains", "collection", items="domain", unique=True),
+                FieldDef("industry", "select", enum=INDUSTRIES),
+                FieldDef("employee_count", "number"),
+                FieldDef("annual_revenue", "currency"),
+                FieldDef("location", "location"),
+                FieldDef("founded", "date"),
+                FieldDef("parent_company_id", "record-id", target="company"),
+            ),
+            {"people": RelDef("people", "person", "person_company", "dst", "many")},
+        ),
+        ObjectDef(
+            "person",
+            "per",
+            _fields(
+                FieldDef("name", "name"),
+                FieldDef("email_addresses", "collection", items="email", unique=True),
+                FieldDef("phone_numbers", "collection", items="phone"),
+                FieldDef("title", "text"),
+                FieldDef("company_id", "record-id", target="company"),
+                FieldDef("location", "location"),
+                FieldDef("birthday", "date"),
+                FieldDef("lead_score", "number"),
+                FieldDef("tier", "select", enum=TIERS),
+                FieldDef("is_vip", "checkbox"),
+                FieldDef("tags", "multi-select", enum=TAGS),
+            ),
+            {"companies": RelDef("companies", "company", "person_company", "src", "many")},
+        ),
+        ObjectDef(
+            "deal",
+            "dea",
+            _fields(
+                FieldDef("name", "text", unique=True),
+                FieldDef("amount", "currency"),
+                FieldDef("stage", "select", enum=STAGES),
+                FieldDef("close_date", "date"),
+                FieldDef("owner_id", "record-id", target="user"),
+            ),
+            {
+                "companies": RelDef("companies", "company", "deal_company", "src", "many"),
+                "people": RelDef("people", "person", "deal_person", "src", "append"),
+            },
+        ),
+        ObjectDef(
+            "meeting",
+            "mee",
+            _fields(
+                FieldDef("title", "text"),
+                FieldDef("start_time", "datetime"),
+                FieldDef("end_time", "datetime"),
+                FieldDef("participants", "collection", items="email"),
+            ),
+            {"people": RelDef("people", "person", "meeting_person", "src", "append")},
+        ),
+        ObjectDef(
+            "task",
+            "tas",
+            _fields(
+                FieldDef("title", "text"),
+                FieldDef("description", "rich-text"),
+                FieldDef("due_date", "date"),
+                FieldDef("status", "select", enum=TASK_STATUSES),
+                FieldDef("completed", "checkbox"),
+                FieldDef("assignee_id", "record-id", target="user"),
+            ),
+        ),
+        ObjectDef(
+            "c_sales_order",
+            "cso",
+            _fields(
+                FieldDef("order_number", "text", unique=True),
+                FieldDef("amount", "currency"),
+                FieldDef("order_date", "date"),
+                FieldDef("status", "select", enum=ORDER_STATUSES),
+                FieldDef("company_id", "record-id", target="company"),
+                FieldDef("notes", "text"),
+            ),
+        ),
     )
 }
 
 # Value shapes referenced by properties; listed only in the "entities" shape.
 _SUB_SCHEMAS: list[dict[str, object]] = [
-    {"$id": "core/name", "title": "name", "type": "object", "properties": {
-        "first_name": {"type": "text"}, "last_name": {"type": "text"}, "full_name": {"type": "text"}}},
-    {"$id": "core/location", "title": "location", "type": "object", "properties": {
-        k: {"type": "text"} for k in ("address", "city", "state", "postal_code", "country")}},
-    {"$id": "core/collection", "title": "collection", "type": "object",
-     "properties": {"items": {"type": "array"}}},
-    {"$id": "core/rich-text", "title": "rich-text", "type": "object",
-     "properties": {"text": {"type": "array"}}},
+    {
+        "$id": "core/name",
+        "title": "name",
+        "type": "object",
+        "properties": {"first_name": {"type": "text"}, "last_name": {"type": "text"}, "full_name": {"type": "text"}},
+    },
+    {
+        "$id": "core/location",
+        "title": "location",
+        "type": "object",
+        "properties": {k: {"type": "text"} for k in ("address", "city", "state", "postal_code", "country")},
+    },
+    {"$id": "core/collection", "title": "collection", "type": "object", "properties": {"items": {"type": "array"}}},
+    {"$id": "core/rich-text", "title": "rich-text", "type": "object", "properties": {"text": {"type": "array"}}},
 ]
 
 
@@ -226,15 +278,22 @@ def render_schemas(shape: str) -> object:
     """The `GET /schemas` body in the configured shape (see the module docstring)."""
     if shape == "entities":
         return _SUB_SCHEMAS + [
-            {"$id": f"entities/{o.slug}", "title": o.slug,
-             "attributes": {"type": "object", "properties": _properties(o)},
-             "relationships": _relationships(o)}
+            {
+                "$id": f"entities/{o.slug}",
+                "title": o.slug,
+                "attributes": {"type": "object", "properties": _properties(o)},
+                "relationships": _relationships(o),
+            }
             for o in OBJECTS.values()
         ]
-    return {"data": [
-        {"type": "schema",
-         "id": f"entities/{o.slug[2:]}" if o.custom else f"core/{o.slug}",
-         "attributes": {"slug": o.slug, "properties": _properties(o)},
-         "relationships": _relationships(o)}
-        for o in OBJECTS.values()
-    ]}
+    return {
+        "data": [
+            {
+                "type": "schema",
+                "id": f"entities/{o.slug[2:]}" if o.custom else f"core/{o.slug}",
+                "attributes": {"slug": o.slug, "properties": _properties(o)},
+                "relationships": _relationships(o),
+            }
+            for o in OBJECTS.values()
+        ]
+    }

@@ -86,10 +86,15 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def _server(emu: Emulator) -> uvicorn.Server:
     cfg = emu.config
-    return uvicorn.Server(uvicorn.Config(
-        create_app(emu), log_level=cfg.log_level, access_log=False, lifespan="off",
-        timeout_graceful_shutdown=2,
-    ))
+    return uvicorn.Server(
+        uvicorn.Config(
+            create_app(emu),
+            log_level=cfg.log_level,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+    )
 
 
 # Servers told to stop but maybe still closing; joined at interpreter exit so their files get removed.
@@ -97,8 +102,9 @@ _STOPPING: set[threading.Thread] = set()
 atexit.register(lambda: [t.join(timeout=10) for t in list(_STOPPING)])
 
 
-def _serve_then_clean_up(server: uvicorn.Server, sock: socket.socket, emu: Emulator,
-                         tmp: tempfile.TemporaryDirectory[str]) -> None:
+def _serve_then_clean_up(
+    server: uvicorn.Server, sock: socket.socket, emu: Emulator, tmp: tempfile.TemporaryDirectory[str]
+) -> None:
     try:
         server.run(sockets=[sock])
     finally:
@@ -120,8 +126,9 @@ def run_in_thread(config: EmulatorConfig) -> Iterator[RunningEmulator]:
     emu = Emulator(config, open_store(tmp.name, config.records, config.seed, clock, config.cache_dir), clock)
     sock = _bind(config.host, config.port)
     server = _server(emu)
-    thread = threading.Thread(target=_serve_then_clean_up, args=(server, sock, emu, tmp), daemon=True,
-                              name="clarify-emulator")
+    thread = threading.Thread(
+        target=_serve_then_clean_up, args=(server, sock, emu, tmp), daemon=True, name="clarify-emulator"
+    )
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT
     # Startup wait only: uvicorn offers no event to block on.

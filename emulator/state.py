@@ -43,8 +43,7 @@ class Emulator:
                 self.limiter.reset()
             return self._config
 
-    def mutate(self, object: str, update_share: float = 0.0, create: int = 0, delete: int = 0
-               ) -> dict[str, int]:
+    def mutate(self, object: str, update_share: float = 0.0, create: int = 0, delete: int = 0) -> dict[str, int]:
         """Deterministic churn for benchmarks: touch every k-th record, add and remove some.
 
         Touched and created records all get the current clock time, i.e. one shared `_updated_at`.
@@ -58,7 +57,7 @@ class Emulator:
         touched: list[str] = []
         if update_share > 0 and ids:
             step = max(1, round(1 / update_share))
-            touched = ids[rnd % step::step]
+            touched = ids[rnd % step :: step]
             self.store.touch(object, touched, SYSTEM_ACTOR)
         doomed = random.Random(f"{self.config.seed}:{rnd}").sample(ids, min(delete, len(ids)))
         if doomed:

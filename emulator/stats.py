@@ -41,14 +41,17 @@ class Stats:
         snap = self.snapshot()
         with self._lock:
             endpoints = [
-                {"endpoint": ep, "by_status": {str(s): n for s, n in sorted(by_status.items())},
-                 "tick_s": TICK, "ticks": {str(t): n for t, n in sorted(self._endpoint_ticks[ep].items())}}
+                {
+                    "endpoint": ep,
+                    "by_status": {str(s): n for s, n in sorted(by_status.items())},
+                    "tick_s": TICK,
+                    "ticks": {str(t): n for t, n in sorted(self._endpoint_ticks[ep].items())},
+                }
                 for ep, by_status in sorted(self._endpoints.items())
             ]
         return {
             "total": sum(snap.values()),
-            "requests": [{"method": m, "route": r, "status": s, "count": n}
-                         for (m, r, s), n in sorted(snap.items())],
+            "requests": [{"method": m, "route": r, "status": s, "count": n} for (m, r, s), n in sorted(snap.items())],
             "endpoints": endpoints,
         }
 

@@ -76,21 +76,25 @@ class Store:
 
     def exists(self, slug: str, rid: str) -> bool:
         with self._lock:
-            return self._conn.execute(
-                "SELECT 1 FROM records WHERE id = ? AND object = ?", (rid, slug)).fetchone() is not None
+            return (
+                self._conn.execute("SELECT 1 FROM records WHERE id = ? AND object = ?", (rid, slug)).fetchone()
+                is not None
+            )
 
     def fetch(self, slug: str, rid: str) -> Row:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, object, attrs FROM records WHERE id = ? AND object = ?", (rid, slug)).fetchone()
+                "SELECT id, object, attrs FROM records WHERE id = ? AND object = ?", (rid, slug)
+            ).fetchone()
         if row is None:
             raise ApiError(404, f"No {slug} record with id {rid!r}")
         return row
 
-    def page(self, slug: str, where: str, params: Sequence[object], order: str, limit: int, offset: int
-             ) -> list[Row]:
-        sql = (f"SELECT r0.id, r0.object, r0.attrs FROM records r0 WHERE r0.object = ? AND ({where}) "
-               f"ORDER BY {order} LIMIT ? OFFSET ?")
+    def page(self, slug: str, where: str, params: Sequence[object], order: str, limit: int, offset: int) -> list[Row]:
+        sql = (
+            f"SELECT r0.id, r0.object, r0.attrs FROM records r0 WHERE r0.object = ? AND ({where}) "
+            f"ORDER BY {order} LIMIT ? OFFSET ?"
+        )
         with self._lock:
             return self._conn.execute(sql, (slug, *params, limit, offset)).fetchall()
 
@@ -112,8 +116,9 @@ class Store:
                 self._floors_generation = self._generation
             n = self._floor_count(slug, where.floor) if where.floor else None
             if n is None:
-                (n,) = self._conn.execute(f"SELECT count(*) FROM records r0 WHERE r0.object = ? AND ({sql})",
-                                          (slug, *where.params)).fetchone()
+                (n,) = self._conn.execute(
+                    f"SELECT count(*) FROM records r0 WHERE r0.object = ? AND ({sql})", (slug, *where.params)
+                ).fetchone()
             if len(self._counts) > 10_000:
                 self._counts.clear()
             self._counts[key] = (self._generation, n)
@@ -129,14 +134,16 @@ class Store:
         ts0, inclusive0, n0 = known[i]
         (gap,) = self._conn.execute(
             f"SELECT count(*) FROM records WHERE object = ? AND updated_at {'>=' if inclusive0 else '>'} ? "
-            f"AND updated_at {'<' if floor.inclusive else '<='} ?", (slug, ts0, floor.ts)).fetchone()
+            f"AND updated_at {'<' if floor.inclusive else '<='} ?",
+            (slug, ts0, floor.ts),
+        ).fetchone()
         return n0 - gap
 
     def related(self, obj: ObjectDef, ids: Sequence[str] | None) -> dict[str, dict[str, list[str]]]:
         """`{relationship: {record id: [target ids]}}` for the given records (all when `ids` is None)."""
         out: dict[str, dict[str, list[str]]] = {}
         for rel in obj.relationships.values():
-            me, other = (("src", "dst") if rel.side == "src" else ("dst", "src"))
+            me, other = ("src", "dst") if rel.side == "src" else ("dst", "src")
             sql = f"SELECT {me}, {other} FROM links WHERE link = ?"
             params: list[object] = [rel.link]
             if ids is not None:
@@ -165,7 +172,8 @@ class Store:
         require_object(slug)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, object, attrs FROM records WHERE object = ? ORDER BY id", (slug,)).fetchall()
+                "SELECT id, object, attrs FROM records WHERE object = ? ORDER BY id", (slug,)
+            ).fetchall()
         return self.render(rows, raw=False)
 
     def links(self, slug: str, name: str) -> list[tuple[str, str]]:
@@ -183,20 +191,21 @@ class Store:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def create(self, slug: str, attrs: dict[str, object], actor: str = SYSTEM_ACTOR,
-               match_on: str | None = None) -> dict[str, object]:
+    def create(
+        self, slug: str, attrs: dict[str, object], actor: str = SYSTEM_ACTOR, match_on: str | None = None
+    ) -> dict[str, object]:
         """Create (or upsert with `match_on`) one record; raises `ApiError` like the API would."""
         return self.write(slug, [WriteItem(attrs, "/data/attributes")], actor, match_on)[0]
 
-    def update(self, slug: str, rid: str, attrs: dict[str, object], actor: str = SYSTEM_ACTOR
-               ) -> dict[str, object]:
+    def update(self, slug: str, rid: str, attrs: dict[str, object], actor: str = SYSTEM_ACTOR) -> dict[str, object]:
         return self.write(slug, [WriteItem(attrs, "/data/attributes", rid)], actor)[0]
 
     def delete(self, slug: str, rid: str) -> None:
         self.delete_many(slug, [rid])
 
-    def write(self, slug: str, items: Sequence[WriteItem], actor: str, match_on: str | None = None
-              ) -> list[dict[str, object]]:
+    def write(
+        self, slug: str, items: Sequence[WriteItem], actor: str, match_on: str | None = None
+    ) -> list[dict[str, object]]:
         """Atomic batch of creates, upserts and updates: all succeed or none is applied.
 
         Items apply in order, as if written one by one (a later item sees an earlier one's record and
@@ -228,10 +237,11 @@ class Store:
         """(value, id) rows of `unique_keys` whose `column` (value or id) is one of `values`."""
         rows: list[tuple[str, str]] = []
         for i in range(0, len(values), 500):
-            chunk = values[i:i + 500]
+            chunk = values[i : i + 500]
             rows += self._conn.execute(
                 f"SELECT value, id FROM unique_keys WHERE object = ? AND {column} IN ({', '.join('?' * len(chunk))})",
-                (obj.slug, *chunk)).fetchall()
+                (obj.slug, *chunk),
+            ).fetchall()
         return rows
 
     def _match(self, obj: ObjectDef, field: str, clean: dict[str, object], pointer: str) -> str | None:
@@ -242,7 +252,8 @@ class Store:
         scalar = orjson.dumps(value).decode() if isinstance(value, dict | list) else value
         row = self._conn.execute(
             "SELECT id FROM records WHERE object = ? AND json_extract(attrs, ?) = ? ORDER BY id LIMIT 1",
-            (obj.slug, f"$.{field}", scalar)).fetchone()
+            (obj.slug, f"$.{field}", scalar),
+        ).fetchone()
         return None if row is None else row[0]
 
     def _claim_unique(self, obj: ObjectDef, rid: str, attrs: dict[str, object], pointer: str) -> None:
@@ -250,7 +261,8 @@ class Store:
         keys = unique_values(obj, attrs)
         for key in keys:
             row = self._conn.execute(
-                "SELECT id FROM unique_keys WHERE object = ? AND value = ?", (obj.slug, key)).fetchone()
+                "SELECT id FROM unique_keys WHERE object = ? AND value = ?", (obj.slug, key)
+            ).fetchone()
             if row is not None and row[0] != rid:
                 raise _taken(obj, key, row[0], pointer)
         self._conn.execute("DELETE FROM unique_keys WHERE id = ?", (rid,))
@@ -267,8 +279,7 @@ class Store:
                 for rel in obj.relationships.values():
                     self._conn.execute(f"DELETE FROM links WHERE link = ? AND {rel.side} = ?", (rel.link, rid))
 
-    def set_links(self, slug: str, rid: str, name: str, targets: Sequence[str], mode: str, actor: str
-                  ) -> list[str]:
+    def set_links(self, slug: str, rid: str, name: str, targets: Sequence[str], mode: str, actor: str) -> list[str]:
         """Replace, append to or remove from a relationship; touches the record's `_updated_at`."""
         obj = require_object(slug)
         rel = self.relationship(obj, name)
@@ -281,11 +292,15 @@ class Store:
             if mode == "replace":
                 self._conn.execute(f"DELETE FROM links WHERE link = ? AND {me} = ?", (rel.link, rid))
             if mode == "remove":
-                self._conn.executemany(f"DELETE FROM links WHERE link = ? AND {me} = ? AND {other} = ?",
-                                       [(rel.link, rid, t) for t in targets])
+                self._conn.executemany(
+                    f"DELETE FROM links WHERE link = ? AND {me} = ? AND {other} = ?",
+                    [(rel.link, rid, t) for t in targets],
+                )
             else:
-                self._conn.executemany(f"INSERT OR IGNORE INTO links (link, {me}, {other}) VALUES (?, ?, ?)",
-                                       [(rel.link, rid, t) for t in targets])
+                self._conn.executemany(
+                    f"INSERT OR IGNORE INTO links (link, {me}, {other}) VALUES (?, ?, ?)",
+                    [(rel.link, rid, t) for t in targets],
+                )
             self._touch(slug, [rid], actor)
         return self.related(obj, [rid])[rel.name].get(rid, [])
 
@@ -298,12 +313,13 @@ class Store:
         now = self.clock.now_iso()
         self._conn.executemany(
             "UPDATE records SET updated_at = ?, attrs = json_set(attrs, '$._updated_at', ?, '$._updated_by', ?) "
-            "WHERE id = ? AND object = ?", [(now, now, actor, rid, slug) for rid in ids])
+            "WHERE id = ? AND object = ?",
+            [(now, now, actor, rid, slug) for rid in ids],
+        )
 
     def ids(self, slug: str) -> list[str]:
         with self._lock:
-            return [r[0] for r in self._conn.execute(
-                "SELECT id FROM records WHERE object = ? ORDER BY id", (slug,))]
+            return [r[0] for r in self._conn.execute("SELECT id FROM records WHERE object = ? ORDER BY id", (slug,))]
 
     def insert_generated(self, slug: str, records: Sequence[tuple[str, dict[str, object]]]) -> None:
         """Insert already-valid generated records (control `mutate` create) with their unique keys."""
@@ -311,14 +327,19 @@ class Store:
         with self._transaction():
             for rid, attrs in records:
                 self._claim_unique(obj, rid, attrs, "/data/attributes")
-                self._conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)", (
-                    rid, slug, attrs["_created_at"], attrs["_updated_at"], orjson.dumps(attrs).decode()))
+                self._conn.execute(
+                    "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
+                    (rid, slug, attrs["_created_at"], attrs["_updated_at"], orjson.dumps(attrs).decode()),
+                )
 
 
 def _taken(obj: ObjectDef, key: str, holder: str, pointer: str) -> ApiError:
-    return ApiError(400, f"{obj.unique_field}: {key!r} already belongs to {obj.slug} {holder}; "
-                         f'send "match_on": "{obj.unique_field}" to update it instead',
-                    pointer=f"{pointer}/{obj.unique_field}")
+    return ApiError(
+        400,
+        f"{obj.unique_field}: {key!r} already belongs to {obj.slug} {holder}; "
+        f'send "match_on": "{obj.unique_field}" to update it instead',
+        pointer=f"{pointer}/{obj.unique_field}",
+    )
 
 
 class _Batch:
@@ -350,10 +371,13 @@ class _Batch:
                 wanted.add(rid)
         ids = sorted(wanted)
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            self.loaded.update(store._conn.execute(
-                f"SELECT id, attrs FROM records WHERE object = ? AND id IN ({', '.join('?' * len(chunk))})",
-                (obj.slug, *chunk)))
+            chunk = ids[i : i + 500]
+            self.loaded.update(
+                store._conn.execute(
+                    f"SELECT id, attrs FROM records WHERE object = ? AND id IN ({', '.join('?' * len(chunk))})",
+                    (obj.slug, *chunk),
+                )
+            )
         self._load_keys(list(self.loaded))
 
     def _load_keys(self, ids: list[str]) -> None:
@@ -367,8 +391,9 @@ class _Batch:
 
     def _holder(self, key: str) -> str | None:
         if key not in self.owner:
-            row = self.store._conn.execute("SELECT id FROM unique_keys WHERE object = ? AND value = ?",
-                                           (self.obj.slug, key)).fetchone()
+            row = self.store._conn.execute(
+                "SELECT id FROM unique_keys WHERE object = ? AND value = ?", (self.obj.slug, key)
+            ).fetchone()
             self.owner[key] = None if row is None else row[0]
         return self.owner[key]
 
@@ -432,12 +457,17 @@ class _Batch:
         rids = list(self.dirty)
         conn.executemany(
             "INSERT OR REPLACE INTO records (id, object, created_at, updated_at, attrs) VALUES (?, ?, ?, ?, ?)",
-            [(rid, slug, a["_created_at"], a["_updated_at"], orjson.dumps(a).decode())
-             for rid in rids for a in (self.attrs[rid],)])
+            [
+                (rid, slug, a["_created_at"], a["_updated_at"], orjson.dumps(a).decode())
+                for rid in rids
+                for a in (self.attrs[rid],)
+            ],
+        )
         moved = [rid for rid in rids if set(self.keys_of[rid]) != set(self.stored_keys[rid])]
         conn.executemany("DELETE FROM unique_keys WHERE id = ?", [(rid,) for rid in moved if self.stored_keys[rid]])
-        conn.executemany("INSERT INTO unique_keys VALUES (?, ?, ?)",
-                         [(slug, k, rid) for rid in moved for k in self.keys_of[rid]])
+        conn.executemany(
+            "INSERT INTO unique_keys VALUES (?, ?, ?)", [(slug, k, rid) for rid in moved for k in self.keys_of[rid]]
+        )
         for rid in moved:
             self.stored_keys[rid] = list(self.keys_of[rid])
         self.dirty.clear()

@@ -43,8 +43,11 @@ def validate_attributes(
     for name, value in attrs.items():
         fdef = fields.get(name)
         if fdef is None or name in _SYSTEM:
-            detail = (f"{name} is a system field and cannot be written" if name in _SYSTEM
-                      else f"unknown attribute {name!r} on {obj.slug}")
+            detail = (
+                f"{name} is a system field and cannot be written"
+                if name in _SYSTEM
+                else f"unknown attribute {name!r} on {obj.slug}"
+            )
             errors.append(ErrorItem(422, detail, f"{pointer}/{name}"))
             continue
         if value is None:
@@ -145,8 +148,10 @@ def _collection(f: FieldDef, v: object, _: RecordExists) -> object:
 
 
 def _location(f: FieldDef, v: object, _: RecordExists) -> object:
-    if not isinstance(v, dict) or not set(v) <= LOCATION_KEYS or not all(
-        x is None or isinstance(x, str) for x in v.values()
+    if (
+        not isinstance(v, dict)
+        or not set(v) <= LOCATION_KEYS
+        or not all(x is None or isinstance(x, str) for x in v.values())
     ):
         raise _Invalid(f"expected an object with text parts {sorted(LOCATION_KEYS)}")
     return v

@@ -49,8 +49,7 @@ def _batch(body: dict[str, object], cfg_max: int) -> list[object]:
     if not isinstance(data, list):
         raise ApiError(422, "data must be an array of records", pointer="/data")
     if len(data) > cfg_max:
-        raise ApiError(413, f"batch of {len(data)} records exceeds the limit of {cfg_max}; split it",
-                       pointer="/data")
+        raise ApiError(413, f"batch of {len(data)} records exceeds the limit of {cfg_max}; split it", pointer="/data")
     return data
 
 
@@ -103,8 +102,7 @@ async def h_bulk_delete(call: Call) -> Response:
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ApiError(422, "items must be an array of record ids", pointer="/items")
     if len(ids) > call.emu.config.bulk_max:
-        raise ApiError(413, f"{len(ids)} ids exceed the batch limit of {call.emu.config.bulk_max}",
-                       pointer="/items")
+        raise ApiError(413, f"{len(ids)} ids exceed the batch limit of {call.emu.config.bulk_max}", pointer="/items")
     call.emu.store.delete_many(obj.slug, ids)
     return Response(status_code=204)
 
@@ -150,5 +148,6 @@ async def h_artifacts(call: Call) -> Response:
     expires = int(time.time()) + 900
     sig = hashlib.sha256(f"{p['meeting']}:{p['id']}:{expires}".encode()).hexdigest()[:32]
     query = f"?expires={expires}&signature={sig}"
-    return JSONResponse({"data": {"videoUrl": f"{base}/video.mp4{query}",
-                                  "transcriptionUrl": f"{base}/transcript.json{query}"}})
+    return JSONResponse(
+        {"data": {"videoUrl": f"{base}/video.mp4{query}", "transcriptionUrl": f"{base}/transcript.json{query}"}}
+    )

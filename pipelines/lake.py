@@ -72,8 +72,9 @@ def delete_where_in(pipeline: dlt.Pipeline, table: str, column: str, values: lis
     for i in range(0, len(values), ID_CHUNK * 50):
         source = pa.table({column: pa.array(values[i : i + ID_CHUNK * 50], type=pa.string())})
         (
-            dt.merge(source, predicate=f"target.{column} = source.{column}", source_alias="source",
-                     target_alias="target")
+            dt.merge(
+                source, predicate=f"target.{column} = source.{column}", source_alias="source", target_alias="target"
+            )
             .when_matched_delete()
             .execute()
         )
@@ -92,8 +93,10 @@ class LakeReader:
         with self._lock:
             if table not in self._tables:
                 dt = open_delta(self.pipeline, table)
-                self._tables[table] = None if dt is None else (
-                    dt.to_pyarrow_dataset().to_table(columns=key).cast(pa.schema([schema.field(k) for k in key]))
+                self._tables[table] = (
+                    None
+                    if dt is None
+                    else (dt.to_pyarrow_dataset().to_table(columns=key).cast(pa.schema([schema.field(k) for k in key])))
                 )
             return self._tables[table]
 

@@ -150,9 +150,18 @@ def run_sync(
 
             # Objects whose first page shows nothing new skip dlt entirely (a noop run costs one request each).
             states = _resource_states(pipeline)
-            pending = [o for o in selected if full_refresh or since is not None or not up_to_date(
-                states.get(o, {}), lambda params, o=o: api.list_page(o, params),
-                lag_seconds=lag_seconds, page_limit=page_limit)]
+            pending = [
+                o
+                for o in selected
+                if full_refresh
+                or since is not None
+                or not up_to_date(
+                    states.get(o, {}),
+                    lambda params, o=o: api.list_page(o, params),
+                    lag_seconds=lag_seconds,
+                    page_limit=page_limit,
+                )
+            ]
             first = True
             while pending:
                 ctx = SourceContext(
@@ -354,15 +363,24 @@ def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[s
         return {}
     if warehouse.snapshot:
         return {"merge": {"disposition": "append"}, "child_batch_hook": lambda _t, _k, batch: lake.drop_markers(batch)}
-    return {"merge": {"disposition": "merge", "strategy": "upsert"},
-            "child_batch_hook": lake.LakeReader(pipeline).stale_rows}
+    return {
+        "merge": {"disposition": "merge", "strategy": "upsert"},
+        "child_batch_hook": lake.LakeReader(pipeline).stale_rows,
+    }
 
 
 def _load(pipeline: dlt.Pipeline, source: Any, warehouse: WarehouseOptions, refresh: str | None = None) -> None:
     fmt = _loader_format(warehouse)
     table_format = "delta" if warehouse.destination == "filesystem" and not warehouse.snapshot else None
-    _guard(lambda: pipeline.extract(source, refresh=refresh, loader_file_format=fmt,  # type: ignore[arg-type]
-                                    table_format=table_format), warehouse)
+    _guard(
+        lambda: pipeline.extract(
+            source,
+            refresh=refresh,
+            loader_file_format=fmt,  # type: ignore[arg-type]
+            table_format=table_format,
+        ),
+        warehouse,
+    )
     if os.environ.get(CRASH_ENV) == "normalize":
         os._exit(98)
     _guard(pipeline.normalize, warehouse)

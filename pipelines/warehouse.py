@@ -99,7 +99,6 @@ class WarehouseOptions:
                 f"unknown destination {self.destination!r}: use duckdb, postgres or a dlt destination name"
             ) from None
 
-
     def _filesystem(self) -> Destination[Any, Any]:
         if self.table_format not in TABLE_FORMATS:
             raise ConfigError(f"--table-format {self.table_format!r} is not one of: {', '.join(TABLE_FORMATS)}")

@@ -104,14 +104,10 @@ def _error(
     data: dict[str, Any] = {"trace": state.trace()}
     if params:
         data["params"] = params
-    return _json(
-        {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message, "data": data}}
-    )
+    return _json({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message, "data": data}})
 
 
-def _transport_error(
-    status: int, error: str, description: str, headers: dict[str, str] | None = None
-) -> Response:
+def _transport_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
     return _json({"error": error, "error_description": description}, status, headers)
 
 
@@ -169,13 +165,9 @@ def routes(state: TimeseriesState) -> list[Route]:
             return _error(state, request_id, -32600, "Invalid request", issues)
         method = body["method"]
         notification = request_id is None
-        state.calls.append(
-            {"method": method, "id": request_id, "version": version, "params": body.get("params")}
-        )
+        state.calls.append({"method": method, "id": request_id, "version": version, "params": body.get("params")})
         if method not in METHODS:
-            response = _error(
-                state, request_id, -32601, "Method not found", {"method": [f"unknown method {method}"]}
-            )
+            response = _error(state, request_id, -32601, "Method not found", {"method": [f"unknown method {method}"]})
         elif method in state.config.forbidden_methods:
             response = _error(state, request_id, -32003, "Forbidden")
         else:

@@ -186,15 +186,9 @@ def data_frame(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                 raise ParamIssues({"data.rollup": ['must be an RFC 3339 duration or "window"']}) from None
     now = call.state.store.now_ms()
     hi = _time(times["$lt"], "data.filter.times.$lt") if "$lt" in times else now
-    lo = (
-        _time(times["$gte"], "data.filter.times.$gte")
-        if "$gte" in times
-        else hi - config.frame_days_max * DAY_MS
-    )
+    lo = _time(times["$gte"], "data.filter.times.$gte") if "$gte" in times else hi - config.frame_days_max * DAY_MS
     max_days = (
-        config.rollup_days_max
-        if bucket is not None and (bucket == -1 or bucket > 60_000)
-        else config.frame_days_max
+        config.rollup_days_max if bucket is not None and (bucket == -1 or bucket > 60_000) else config.frame_days_max
     )
     if hi <= lo:
         raise ParamIssues({"data.filter.times": ["$lt must be after $gte"]})
@@ -207,9 +201,7 @@ def data_frame(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         ids = [doc["id"] for doc in page]
         failed = _fail_ids(call.fault, ids)
         if failed:
-            raise _partial(
-                {f"query.items.{item_id}": ["could not be read; try again"] for item_id in sorted(failed)}
-            )
+            raise _partial({f"query.items.{item_id}": ["could not be read; try again"] for item_id in sorted(failed)})
         per_item = {item_id: store.samples(item_id, lo, hi) for item_id in ids}
     fmt = params.get("format") or {}
     as_array = fmt.get("dataAsArray", True) if isinstance(fmt, dict) else True
@@ -242,10 +234,7 @@ def data_frame(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     if as_array:
         frame: Any = {"times": iso_times, "series": series}
     else:
-        frame = [
-            {"times": t, **{key: values[i] for key, values in series.items()}}
-            for i, t in enumerate(iso_times)
-        ]
+        frame = [{"times": t, **{key: values[i] for key, values in series.items()}} for i, t in enumerate(iso_times)]
     return {"meta": {}, "data": frame, "included": []}
 
 
@@ -342,9 +331,7 @@ def publish_signals(call: Call, params: dict[str, Any]) -> dict[str, Any]:
                 issues.update(exc.issues)
             signal = store.signals.get(signal_id)
             if signal is None or signal.integration != params["integration"]:
-                issues.setdefault(f"itemsBySignal.{signal_id}", []).append(
-                    "no such signal in this integration"
-                )
+                issues.setdefault(f"itemsBySignal.{signal_id}", []).append("no such signal in this integration")
         if issues:
             raise ParamIssues(issues)
         failed = _fail_ids(call.fault, list(by_signal))

@@ -98,8 +98,9 @@ def clarify_source(
     if context is None:
         conn = connection if isinstance(connection, ClarifyConnection) else resolve_connection()
         api = ClarifyApi(conn)
-        ctx = SourceContext(api, parse_schemas(api.schemas()), since=since, lag_seconds=lag_seconds,
-                            page_limit=page_limit)
+        ctx = SourceContext(
+            api, parse_schemas(api.schemas()), since=since, lag_seconds=lag_seconds, page_limit=page_limit
+        )
     else:
         ctx = context
     for obj in select_objects(ctx.schemas, list(objects) if objects else None):
@@ -121,13 +122,16 @@ def _child_hints(table: str, obj: str, key: list[str], merge: dict[str, str]) ->
         write_disposition=merge,
         merge_key=pcol,
         primary_key=key,
-        columns={pcol: {"data_type": "text", "nullable": False},
-                 DELETED_COLUMN: {"data_type": "bool", "hard_delete": True}},
+        columns={
+            pcol: {"data_type": "text", "nullable": False},
+            DELETED_COLUMN: {"data_type": "bool", "hard_delete": True},
+        },
     )
 
 
-def _mark(batches: list[tuple[str, Any]], converter: PageConverter, hints: dict[str, Any],
-          ctx: SourceContext) -> Iterator[Any]:
+def _mark(
+    batches: list[tuple[str, Any]], converter: PageConverter, hints: dict[str, Any], ctx: SourceContext
+) -> Iterator[Any]:
     obj = converter.obj
     for table, arrow_table in batches:
         if table == obj:
@@ -154,8 +158,9 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
         start = start_position(state, since=ctx.since, lag_seconds=ctx.lag_seconds)
         if start.after is None and state.get("cursor") is None:
             state["full_walk"] = True  # a first walk from the beginning: nothing can be stale yet
-        walk = UpdatedAtWalk(lambda params: ctx.api.list_page(obj, params), start,
-                             limit=ctx.page_limit, max_pages=ctx.max_pages)
+        walk = UpdatedAtWalk(
+            lambda params: ctx.api.list_page(obj, params), start, limit=ctx.page_limit, max_pages=ctx.max_pages
+        )
         # Pages are converted and yielded in batches: dlt's per-item cost (schema merge, writer calls) and our
         # per-table cost are paid once per BATCH_ROWS records, not once per page. State is committed only when
         # the extract finishes, and the buffer is flushed before that, so saving positions per page stays exact.
@@ -203,8 +208,9 @@ def _opt_ts(value: Any) -> datetime | None:
     return parse_ts(value) if value else None
 
 
-def _reconcile(obj: str, ctx: SourceContext, state: dict[str, Any], converter: PageConverter,
-               hints: dict[str, Any]) -> Iterator[Any]:
+def _reconcile(
+    obj: str, ctx: SourceContext, state: dict[str, Any], converter: PageConverter, hints: dict[str, Any]
+) -> Iterator[Any]:
     """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
     stats = ctx.stats[obj]
     walk = UpdatedAtWalk(lambda params: ctx.api.list_page(obj, params), Position(), limit=ctx.page_limit)
@@ -222,7 +228,7 @@ def _reconcile(obj: str, ctx: SourceContext, state: dict[str, Any], converter: P
     stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
     gone = sorted(stored - live)
     for i in range(0, len(gone), DELETE_BATCH):
-        yield from _mark(converter.deletion_batches(gone[i:i + DELETE_BATCH]), converter, hints, ctx)
+        yield from _mark(converter.deletion_batches(gone[i : i + DELETE_BATCH]), converter, hints, ctx)
     stats.deleted += len(gone)
     stats.deleted_ids.extend(gone)
     state["last_reconcile_at"] = format_state_ts(datetime.now(UTC))

@@ -104,8 +104,10 @@ class ClarifyApi:
                 return f"workspace {conn.workspace!r} not found: check CLARIFY_WORKSPACE"
             match = _OBJECT_PATH.search(path)
             if match:
-                return (f"object {match.group(1)!r} not found in workspace {conn.workspace!r}: "
-                        "check the objects you asked for")
+                return (
+                    f"object {match.group(1)!r} not found in workspace {conn.workspace!r}: "
+                    "check the objects you asked for"
+                )
             match = _RECORD_PATH.search(path)
             if match:
                 return f"{match.group(1)} record {match.group(2)!r} not found ({detail})"

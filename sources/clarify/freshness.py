@@ -44,12 +44,18 @@ def remember_window(state: dict[str, Any], emitted: dict[str, datetime], lag_sec
     state[STATE_KEY] = {"cursor": cursor, "lag": lag_seconds, "digest": digest}
 
 
-def up_to_date(state: dict[str, Any], fetch: Callable[[dict[str, Any]], dict[str, Any]], *, lag_seconds: float,
-               page_limit: int) -> bool:
+def up_to_date(
+    state: dict[str, Any], fetch: Callable[[dict[str, Any]], dict[str, Any]], *, lag_seconds: float, page_limit: int
+) -> bool:
     """True when one request shows nothing new since the walk that stored the fingerprint."""
     window = state.get(STATE_KEY)
-    if not (isinstance(window, dict) and state.get("complete", True) and state.get("cursor")
-            and window.get("cursor") == state["cursor"] and window.get("lag") == lag_seconds):
+    if not (
+        isinstance(window, dict)
+        and state.get("complete", True)
+        and state.get("cursor")
+        and window.get("cursor") == state["cursor"]
+        and window.get("lag") == lag_seconds
+    ):
         return False
     walk = UpdatedAtWalk(fetch, start_position(state, lag_seconds=lag_seconds), limit=page_limit, max_pages=1)
     records = [r for page in walk for r in page.records]

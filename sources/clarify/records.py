@@ -136,8 +136,13 @@ def _to_bool(value: Any) -> bool:
     raise _Unfit
 
 
-_CONVERT = {"double": (_to_float, pa.float64()), "date": (_to_date, pa.date32()), "timestamp": (_to_ts, TS_TYPE),
-            "bool": (_to_bool, pa.bool_()), "text": (_to_text, pa.string())}
+_CONVERT = {
+    "double": (_to_float, pa.float64()),
+    "date": (_to_date, pa.date32()),
+    "timestamp": (_to_ts, TS_TYPE),
+    "bool": (_to_bool, pa.bool_()),
+    "text": (_to_text, pa.string()),
+}
 _COLUMN_KINDS = {"number": "double", "currency": "double", "date": "date", "datetime": "timestamp", "checkbox": "bool"}
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _NUMERIC = frozenset({pa.int64(), pa.float64(), pa.null()})
@@ -226,8 +231,9 @@ class _Columns:
 
     def arrays(self) -> dict[str, pa.Array]:
         variants: dict[str, list[Any]] = {}
-        arrays = {c: _column_array(c, kind, self.values.get(c) or [None] * self.n, variants)
-                  for c, kind in self.kinds.items()}
+        arrays = {
+            c: _column_array(c, kind, self.values.get(c) or [None] * self.n, variants) for c, kind in self.kinds.items()
+        }
         for c, v in variants.items():
             arrays[c] = pa.array(v, type=pa.string())
         return arrays
@@ -405,8 +411,10 @@ class PageConverter:
     def child_batch(self, parents: pa.Array, items: pa.ListArray) -> pa.Table:
         """Marker rows (one per parent, `_deleted = true`) then the current items (`items[i]` of `parents[i]`)."""
         owners, values, positions, deleted = _replace_rows(parents, items)
-        return keyed_table({self.parent_col: owners, CHILD_VALUE: values, CHILD_POSITION: positions,
-                            DELETED_COLUMN: deleted}, [self.parent_col, CHILD_POSITION])
+        return keyed_table(
+            {self.parent_col: owners, CHILD_VALUE: values, CHILD_POSITION: positions, DELETED_COLUMN: deleted},
+            [self.parent_col, CHILD_POSITION],
+        )
 
     def link_batch(self, parents: pa.Array, targets: pa.ListArray, target: str) -> pa.Table:
         """Like `child_batch`; markers carry an empty target id (the key must not be null)."""
@@ -414,8 +422,9 @@ class PageConverter:
         n = len(parents)
         values = pa.concat_arrays([pa.repeat(MARKER_TARGET, n), values[n:]])
         target_col = link_target_column(self.obj, target)
-        return keyed_table({self.parent_col: owners, target_col: values, DELETED_COLUMN: deleted},
-                           [self.parent_col, target_col])
+        return keyed_table(
+            {self.parent_col: owners, target_col: values, DELETED_COLUMN: deleted}, [self.parent_col, target_col]
+        )
 
     def table_key(self, table: str) -> list[str]:
         """Primary key of a child/link table. dlt de-duplicates a merge's staging rows on it, which keeps a

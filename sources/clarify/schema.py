@@ -20,23 +20,57 @@ from sources.clarify.settings import BUILTIN_OBJECTS, SYSTEM_TEXT, SYSTEM_TIMEST
 from sources.common.errors import ApiError, ConfigError
 
 # Field types we map; anything else is kept as text (JSON text for structured values).
-KNOWN_TYPES = frozenset({
-    "text", "number", "currency", "date", "datetime", "select", "multi-select", "checkbox", "collection",
-    "location", "record-id", "rich-text", "name", "json",
-})
-_JSON_SCHEMA_TYPES = {"string": "text", "integer": "number", "number": "number", "boolean": "checkbox",
-                      "array": "multi-select", "object": "json", "email": "text", "url": "text",
-                      "phone": "text", "timestamp": "datetime", "date-time": "datetime", "record_id": "record-id",
-                      "record": "record-id", "reference": "record-id", "multiselect": "multi-select",
-                      "multi_select": "multi-select", "boolean_checkbox": "checkbox", "richtext": "rich-text",
-                      "rich_text": "rich-text"}
+KNOWN_TYPES = frozenset(
+    {
+        "text",
+        "number",
+        "currency",
+        "date",
+        "datetime",
+        "select",
+        "multi-select",
+        "checkbox",
+        "collection",
+        "location",
+        "record-id",
+        "rich-text",
+        "name",
+        "json",
+    }
+)
+_JSON_SCHEMA_TYPES = {
+    "string": "text",
+    "integer": "number",
+    "number": "number",
+    "boolean": "checkbox",
+    "array": "multi-select",
+    "object": "json",
+    "email": "text",
+    "url": "text",
+    "phone": "text",
+    "timestamp": "datetime",
+    "date-time": "datetime",
+    "record_id": "record-id",
+    "record": "record-id",
+    "reference": "record-id",
+    "multiselect": "multi-select",
+    "multi_select": "multi-select",
+    "boolean_checkbox": "checkbox",
+    "richtext": "rich-text",
+    "rich_text": "rich-text",
+}
 
 
 BUILTIN_UNIQUE = {"person": "email_addresses", "company": "domains", "deal": "name"}
 SYSTEM_FIELDS = frozenset(SYSTEM_TIMESTAMPS + SYSTEM_TEXT)
 # Relationship name -> target object, used when a schema does not say.
-RELATIONSHIP_TARGETS = {"people": "person", "companies": "company", "deals": "deal", "meetings": "meeting",
-                        "tasks": "task"}
+RELATIONSHIP_TARGETS = {
+    "people": "person",
+    "companies": "company",
+    "deals": "deal",
+    "meetings": "meeting",
+    "tasks": "task",
+}
 
 
 @dataclass(frozen=True)
@@ -152,9 +186,7 @@ def select_objects(available: dict[str, ObjectSchema], wanted: list[str] | tuple
         return list(available)
     unknown = [o for o in wanted if o not in available]
     if unknown:
-        raise ConfigError(
-            f"unknown object(s) {', '.join(unknown)}: available are {', '.join(available)}"
-        )
+        raise ConfigError(f"unknown object(s) {', '.join(unknown)}: available are {', '.join(available)}")
     return list(dict.fromkeys(wanted))
 
 

@@ -64,12 +64,7 @@ def _rollup_ms(rollup: str) -> int:
         parsed = pendulum.parse(rollup)
     except Exception:
         parsed = None
-    if (
-        not isinstance(parsed, pendulum.Duration)
-        or parsed.months
-        or parsed.years
-        or parsed.total_seconds() <= 0
-    ):
+    if not isinstance(parsed, pendulum.Duration) or parsed.months or parsed.years or parsed.total_seconds() <= 0:
         raise ConfigError(f"rollup {rollup!r} is not a fixed ISO 8601 duration: use e.g. PT1H or P1D")
     return int(parsed.total_seconds() * 1000)
 
@@ -174,9 +169,7 @@ def clarify_timeseries(
                 start -= start % bucket
             starts[view["id"]] = start
         enums = {
-            view["id"]: {
-                str(k): v for k, v in ((view.get("attributes") or {}).get("enumValues") or {}).items()
-            }
+            view["id"]: {str(k): v for k, v in ((view.get("attributes") or {}).get("enumValues") or {}).items()}
             for view in views
             if (view.get("attributes") or {}).get("valueType") == "enum"
         }

@@ -48,9 +48,7 @@ class ClientCredentialsAuth(httpx.Auth):
         return f"ClientCredentialsAuth(integration={self._credentials.integration!r})"
 
     @classmethod
-    def for_credentials(
-        cls, credentials: TimeseriesCredentials, **http_kwargs: object
-    ) -> ClientCredentialsAuth:
+    def for_credentials(cls, credentials: TimeseriesCredentials, **http_kwargs: object) -> ClientCredentialsAuth:
         parts = urlsplit(credentials.token_url)
         http = HttpClient(
             f"{parts.scheme}://{parts.netloc}",

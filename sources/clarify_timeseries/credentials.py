@@ -56,9 +56,7 @@ def _token_url(api_url: str) -> str:
 def _check_url(api_url: str, where: str) -> str:
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"apiUrl {api_url!r} in {where} is not an http(s) URL: use e.g. {s.DEFAULT_API_URL}"
-        )
+        raise ConfigError(f"apiUrl {api_url!r} in {where} is not an http(s) URL: use e.g. {s.DEFAULT_API_URL}")
     return api_url
 
 
@@ -74,9 +72,7 @@ def parse_credentials_file(path: str | Path) -> TimeseriesCredentials:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ConfigError(
-            f"{where} is not JSON: download it again from the integration's page in Clarify"
-        ) from None
+        raise ConfigError(f"{where} is not JSON: download it again from the integration's page in Clarify") from None
     creds = doc.get("credentials") if isinstance(doc, dict) else None
     missing = [
         name
@@ -96,8 +92,7 @@ def parse_credentials_file(path: str | Path) -> TimeseriesCredentials:
     assert isinstance(creds, dict) and isinstance(doc, dict)
     if creds.get("type", "client-credentials") != "client-credentials":
         raise ConfigError(
-            f"{where} has credentials of type {creds.get('type')!r}: create client credentials "
-            "for the integration"
+            f"{where} has credentials of type {creds.get('type')!r}: create client credentials for the integration"
         )
     api_url = _check_url(doc["apiUrl"], where)
     return TimeseriesCredentials(
@@ -110,9 +105,7 @@ def resolve_credentials(path: str | None = None) -> TimeseriesCredentials:
     path = path or os.environ.get(s.ENV_CREDENTIALS_FILE)
     if path:
         return parse_credentials_file(path)
-    values = {
-        name: os.environ.get(name) for name in (s.ENV_INTEGRATION, s.ENV_CLIENT_ID, s.ENV_CLIENT_SECRET)
-    }
+    values = {name: os.environ.get(name) for name in (s.ENV_INTEGRATION, s.ENV_CLIENT_ID, s.ENV_CLIENT_SECRET)}
     missing = [name for name, value in values.items() if not value]
     if missing:
         raise ConfigError(

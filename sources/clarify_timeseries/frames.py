@@ -14,9 +14,7 @@ TS = pa.timestamp("us", tz="UTC")
 
 _KEY = pa.field("item_id", pa.string(), nullable=False)
 _TIME = pa.field("time", TS, nullable=False)
-POINT_SCHEMA = pa.schema(
-    [_KEY, _TIME, ("value", pa.float64()), ("enum_text", pa.string())]
-)
+POINT_SCHEMA = pa.schema([_KEY, _TIME, ("value", pa.float64()), ("enum_text", pa.string())])
 AGGREGATES = ("min", "max", "avg", "sum", "count")
 ROLLUP_SCHEMA = pa.schema(
     [
@@ -102,9 +100,7 @@ def points_table(
     return table, latest
 
 
-def rollup_table(
-    frame: dict[str, Any], starts: dict[str, int], rollup: str
-) -> tuple[pa.Table, dict[str, int]]:
+def rollup_table(frame: dict[str, Any], starts: dict[str, int], rollup: str) -> tuple[pa.Table, dict[str, int]]:
     """Long table of aggregates per (item, bucket) from series keyed `<itemId>_<aggregate>`."""
     times = _times(frame)
     times_ms = pc.cast(times, pa.int64()) if len(times) else pa.array([], pa.int64())
@@ -123,9 +119,7 @@ def rollup_table(
         latest[item_id] = int(pc.max(pc.cast(kept_times, pa.int64())).as_py()) // 1000
         columns = [pa.array([item_id] * n, pa.string()), kept_times, pa.array([rollup] * n, pa.string())]
         for name in AGGREGATES:
-            values = pa.array(series.get(f"{item_id}_{name}") or [None] * len(times), pa.float64()).filter(
-                keep
-            )
+            values = pa.array(series.get(f"{item_id}_{name}") or [None] * len(times), pa.float64()).filter(keep)
             columns.append(pc.cast(values, pa.int64()) if name == "count" else values)
         parts.append(pa.table(columns, schema=ROLLUP_SCHEMA))
     table = pa.concat_tables(parts) if parts else ROLLUP_SCHEMA.empty_table()

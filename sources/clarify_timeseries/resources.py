@@ -65,9 +65,7 @@ def _common(view: dict[str, Any], owner: str) -> dict[str, Any]:
         "relationships_hash": meta.get("relationshipsHash"),
         # One row per (key, value) in the child table `<table>__labels`, carrying the owner's id.
         "labels": [
-            {owner: view["id"], "key": key, "value": value}
-            for key in sorted(labels)
-            for value in (labels[key] or [])
+            {owner: view["id"], "key": key, "value": value} for key in sorted(labels) for value in (labels[key] or [])
         ],
     }
 

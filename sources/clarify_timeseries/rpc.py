@@ -89,9 +89,7 @@ _CLASSES: dict[int, type[RpcError]] = {
 
 
 def format_params(params: dict[str, list[str]]) -> str:
-    return "; ".join(
-        f"{path or '<request>'}: {', '.join(map(str, issues))}" for path, issues in params.items()
-    )
+    return "; ".join(f"{path or '<request>'}: {', '.join(map(str, issues))}" for path, issues in params.items())
 
 
 def error_from(method: str, error: dict[str, Any]) -> RpcError:
@@ -104,9 +102,7 @@ def error_from(method: str, error: dict[str, Any]) -> RpcError:
         f"{method} failed with {code} {error.get('message') or ''}{shown} "
         f"(trace {trace or 'none'}): {_FIXES.get(code, 'report the trace to Clarify support')}"
     )
-    return _CLASSES.get(code, RpcError)(
-        " ".join(message.split()), method=method, code=code, trace=trace, params=params
-    )
+    return _CLASSES.get(code, RpcError)(" ".join(message.split()), method=method, code=code, trace=trace, params=params)
 
 
 def _describe_transport(status: int, path: str, detail: str) -> str:
@@ -195,13 +191,10 @@ class RpcClient:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             raise ApiError(
-                f"{method}: the API answered with a body that is not JSON: check apiUrl in the "
-                "credentials file"
+                f"{method}: the API answered with a body that is not JSON: check apiUrl in the credentials file"
             ) from None
         if not isinstance(body, dict) or body.get("jsonrpc") != "2.0":
-            raise ApiError(
-                f"{method}: the API answered with something that is not JSON-RPC 2.0: check apiUrl"
-            )
+            raise ApiError(f"{method}: the API answered with something that is not JSON-RPC 2.0: check apiUrl")
         if body.get("id") != request_id:
             raise ApiError(f"{method}: response id {body.get('id')!r} does not match request id {request_id}")
         if "error" in body and body["error"] is not None:

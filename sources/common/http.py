@@ -152,8 +152,10 @@ class HttpClient:
             return self.base_url + path
         host = (parts.hostname or "").lower()
         port = parts.port
-        if parts.scheme not in _DEFAULT_PORTS or host != self._host or (
-            port is not None and port != self._port and port != _DEFAULT_PORTS[parts.scheme]
+        if (
+            parts.scheme not in _DEFAULT_PORTS
+            or host != self._host
+            or (port is not None and port != self._port and port != _DEFAULT_PORTS[parts.scheme])
         ):
             raise ApiError(
                 f"refusing to call {parts.scheme}://{parts.netloc}: only {self._scheme}://{self._netloc} "
@@ -216,9 +218,7 @@ class HttpClient:
             self._record_budget(endpoint, response)
             log.debug("%s %s -> %s", method, _loggable(str(response.request.url)), response.status_code)
             status = response.status_code
-            if status in RETRY_STATUSES and attempt < policy.max_attempts and (
-                safe_retry_all or status in (409, 429)
-            ):
+            if status in RETRY_STATUSES and attempt < policy.max_attempts and (safe_retry_all or status in (409, 429)):
                 wait = _retry_after(response) if status == 429 else None
                 if wait is not None:
                     self._hold(endpoint, min(wait, policy.retry_after_max))  # the next turn waits for it

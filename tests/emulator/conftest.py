@@ -14,8 +14,12 @@ API_KEY = "test-key"
 
 
 def client_for(emu: RunningEmulator, **kwargs: object) -> httpx.Client:
-    return httpx.Client(base_url=f"{emu.base_url}/workspaces/{emu.workspace}",
-                        headers={"Authorization": f"api-key {emu.api_key}"}, timeout=30, **kwargs)  # type: ignore[arg-type]
+    return httpx.Client(
+        base_url=f"{emu.base_url}/workspaces/{emu.workspace}",
+        headers={"Authorization": f"api-key {emu.api_key}"},
+        timeout=30,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +30,9 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def shared(cache_dir: str) -> Iterator[RunningEmulator]:
     """Read-only tests share this one; never write to it."""
-    cfg = EmulatorConfig(workspace=WORKSPACE, api_key=API_KEY, records=400, seed=7, cache_dir=cache_dir,
-                         rate_limit=None)
+    cfg = EmulatorConfig(
+        workspace=WORKSPACE, api_key=API_KEY, records=400, seed=7, cache_dir=cache_dir, rate_limit=None
+    )
     with run_in_thread(cfg) as emu:
         yield emu
 

@@ -72,7 +72,8 @@ def test_control_routes(fresh: RunningEmulator, api: httpx.Client) -> None:
     api.get("users")
     stats = ctl.get("stats").json()
     assert stats["total"] == 1 and stats["requests"] == [
-        {"method": "GET", "route": "/users", "status": 200, "count": 1}]
+        {"method": "GET", "route": "/users", "status": 200, "count": 1}
+    ]
     [users] = stats["endpoints"]
     assert users["endpoint"] == "GET /users" and users["by_status"] == {"200": 1}
     assert sum(users["ticks"].values()) == 1
@@ -84,7 +85,9 @@ def test_control_routes(fresh: RunningEmulator, api: httpx.Client) -> None:
     assert ctl.post("faults", json={"bogus": 1}).status_code == 400
 
     assert ctl.post("clock", json={"freeze": "2026-02-02T00:00:00Z"}).json() == {
-        "now": "2026-02-02T00:00:00.000Z", "frozen": True}
+        "now": "2026-02-02T00:00:00.000Z",
+        "frozen": True,
+    }
     assert ctl.post("clock", json={"advance": 1.25}).json()["now"] == "2026-02-02T00:00:01.250Z"
     assert ctl.post("clock", json={"resume": True}).json()["frozen"] is False
     assert ctl.post("clock", json={}).status_code == 400
@@ -115,9 +118,26 @@ def test_python_m_emulator_prints_settings_and_serves(tmp_path: Path, stop: sign
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "CLARIFY_EMULATOR_CACHE": str(tmp_path)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--records", "50", "--workspace", "w1",
-         "--api-key", "k1", "--rate-limit", "off"],
-        stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--records",
+            "50",
+            "--workspace",
+            "w1",
+            "--api-key",
+            "k1",
+            "--rate-limit",
+            "off",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline().strip() for _ in range(3)]
@@ -125,8 +145,9 @@ def test_python_m_emulator_prints_settings_and_serves(tmp_path: Path, stop: sign
         assert set(settings) == {"CLARIFY_BASE_URL", "CLARIFY_WORKSPACE", "CLARIFY_API_KEY"}
         assert settings["CLARIFY_WORKSPACE"] == "w1" and settings["CLARIFY_API_KEY"] == "k1"
         assert settings["CLARIFY_BASE_URL"].startswith("http://127.0.0.1:")
-        r = httpx.get(f"{settings['CLARIFY_BASE_URL']}/workspaces/w1/users", headers={"Authorization": "api-key k1"},
-                      timeout=30)
+        r = httpx.get(
+            f"{settings['CLARIFY_BASE_URL']}/workspaces/w1/users", headers={"Authorization": "api-key k1"}, timeout=30
+        )
         assert r.status_code == 200 and "X-RateLimit-Limit" not in r.headers
     finally:
         proc.send_signal(stop)

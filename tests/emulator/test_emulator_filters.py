@@ -43,8 +43,13 @@ CASES: list[tuple[str, str, str, str, Pred]] = [
     ("person", "lead_score", "Greater than", "50", lambda a: (a["lead_score"] or -1) > 50),
     ("person", "lead_score", "Greater than or equal", "50", lambda a: (a["lead_score"] or -1) >= 50),
     ("person", "lead_score", "Less than", "20", lambda a: a["lead_score"] is not None and a["lead_score"] < 20),
-    ("person", "lead_score", "Less than or equal", "20",
-     lambda a: a["lead_score"] is not None and a["lead_score"] <= 20),
+    (
+        "person",
+        "lead_score",
+        "Less than or equal",
+        "20",
+        lambda a: a["lead_score"] is not None and a["lead_score"] <= 20,
+    ),
     ("person", "lead_score", "Is empty", "", lambda a: a["lead_score"] is None),
     ("person", "lead_score", "Is not empty", "", lambda a: a["lead_score"] is not None),
     ("company", "annual_revenue", "Greater than", "500000000.5", lambda a: a["annual_revenue"] > 500000000.5),
@@ -58,17 +63,37 @@ CASES: list[tuple[str, str, str, str, Pred]] = [
     ("person", "birthday", "Is empty", "", lambda a: a["birthday"] is None),
     ("person", "birthday", "Is not empty", "", lambda a: a["birthday"] is not None),
     # timestamps: any ISO-8601 spelling; a bare date is the whole UTC day
-    ("person", "_updated_at", "Is after", "2025-06-01T00:00:00Z",
-     lambda a: a["_updated_at"] > "2025-06-01T00:00:00.000Z"),
-    ("person", "_updated_at", "Is after", "2025-06-01T00:00:00+00:00",
-     lambda a: a["_updated_at"] > "2025-06-01T00:00:00.000Z"),
-    ("person", "_updated_at", "Is on or after", "2025-06-01T02:00:00.000+02:00",
-     lambda a: a["_updated_at"] >= "2025-06-01T00:00:00.000Z"),
+    (
+        "person",
+        "_updated_at",
+        "Is after",
+        "2025-06-01T00:00:00Z",
+        lambda a: a["_updated_at"] > "2025-06-01T00:00:00.000Z",
+    ),
+    (
+        "person",
+        "_updated_at",
+        "Is after",
+        "2025-06-01T00:00:00+00:00",
+        lambda a: a["_updated_at"] > "2025-06-01T00:00:00.000Z",
+    ),
+    (
+        "person",
+        "_updated_at",
+        "Is on or after",
+        "2025-06-01T02:00:00.000+02:00",
+        lambda a: a["_updated_at"] >= "2025-06-01T00:00:00.000Z",
+    ),
     ("person", "_updated_at", "Is before", "2025-06-01", lambda a: a["_updated_at"] < "2025-06-01"),
     ("person", "_updated_at", "Is on or before", "2025-06-01", lambda a: a["_updated_at"] < "2025-06-02"),
     ("person", "_updated_at", "Is", "2025-06-01", lambda a: a["_updated_at"][:10] == "2025-06-01"),
-    ("meeting", "start_time", "Is after", "2025-10-01T12:30:00Z",
-     lambda a: a["start_time"] > "2025-10-01T12:30:00.000Z"),
+    (
+        "meeting",
+        "start_time",
+        "Is after",
+        "2025-10-01T12:30:00Z",
+        lambda a: a["start_time"] > "2025-10-01T12:30:00.000Z",
+    ),
     # select
     ("person", "tier", "Is", "Gold", lambda a: a["tier"] == "Gold"),
     ("person", "tier", "Is not", "Gold", lambda a: a["tier"] != "Gold"),
@@ -89,16 +114,31 @@ CASES: list[tuple[str, str, str, str, Pred]] = [
     ("person", "is_vip", "Is not set", "", lambda a: not a["is_vip"]),
     # location
     ("person", "location", "Contains", "oslo", lambda a: "oslo" in _lower((a["location"] or {}).get("city"))),
-    ("person", "location", "Does not contain", "Oslo",
-     lambda a: "oslo" not in _lower((a["location"] or {}).get("city"))),
+    (
+        "person",
+        "location",
+        "Does not contain",
+        "Oslo",
+        lambda a: "oslo" not in _lower((a["location"] or {}).get("city")),
+    ),
     # record ids
     ("person", "company_id", "Is empty", "", lambda a: a["company_id"] is None),
     ("person", "company_id", "Is not empty", "", lambda a: a["company_id"] is not None),
     # collections
-    ("person", "email_addresses", "Contains", "@MAIL5.",
-     lambda a: any("@mail5." in e for e in _items(a["email_addresses"]))),
-    ("person", "email_addresses", "Does not contain", "@mail5.",
-     lambda a: not any("@mail5." in e for e in _items(a["email_addresses"]))),
+    (
+        "person",
+        "email_addresses",
+        "Contains",
+        "@MAIL5.",
+        lambda a: any("@mail5." in e for e in _items(a["email_addresses"])),
+    ),
+    (
+        "person",
+        "email_addresses",
+        "Does not contain",
+        "@mail5.",
+        lambda a: not any("@mail5." in e for e in _items(a["email_addresses"])),
+    ),
     ("person", "email_addresses", "Is empty", "", lambda a: not _items(a["email_addresses"])),
     ("person", "email_addresses", "Is not empty", "", lambda a: bool(_items(a["email_addresses"]))),
     # rich text
@@ -111,10 +151,10 @@ def expected(emu: RunningEmulator, obj: str, pred: Pred) -> list[str]:
     return sorted(r["id"] for r in emu.store.records(obj) if pred(r["attributes"]))
 
 
-@pytest.mark.parametrize(("obj", "field", "op", "value", "pred"), CASES,
-                         ids=[f"{c[1]}-{c[2]}-{c[3]}" for c in CASES])
-def test_operator(shared: RunningEmulator, client: httpx.Client, obj: str, field: str, op: str, value: str,
-                  pred: Pred) -> None:
+@pytest.mark.parametrize(("obj", "field", "op", "value", "pred"), CASES, ids=[f"{c[1]}-{c[2]}-{c[3]}" for c in CASES])
+def test_operator(
+    shared: RunningEmulator, client: httpx.Client, obj: str, field: str, op: str, value: str, pred: Pred
+) -> None:
     assert all_ids(client, obj, {f"filter[{field}][{op}]": value}) == expected(shared, obj, pred)
 
 
@@ -128,9 +168,11 @@ def test_record_id_is_and_is_not(shared: RunningEmulator, client: httpx.Client) 
     people = shared.store.records("person")
     target = next(r["attributes"]["company_id"] for r in people if r["attributes"]["company_id"])
     assert all_ids(client, "person", {"filter[company_id][Is]": target}) == expected(
-        shared, "person", lambda a: a["company_id"] == target)
+        shared, "person", lambda a: a["company_id"] == target
+    )
     assert all_ids(client, "person", {"filter[company_id][Is not]": target}) == expected(
-        shared, "person", lambda a: a["company_id"] != target)
+        shared, "person", lambda a: a["company_id"] != target
+    )
     assert all_ids(client, "person", {"filter[id]": target}) == []
 
 
@@ -161,16 +203,17 @@ SHORTHANDS = [
 ]
 
 
-@pytest.mark.parametrize(("obj", "field", "short", "op", "value"), SHORTHANDS,
-                         ids=[f"{s[1]}{s[2]}" for s in SHORTHANDS])
-def test_shorthand_equals_operator(client: httpx.Client, obj: str, field: str, short: str, op: str,
-                                   value: str) -> None:
+@pytest.mark.parametrize(
+    ("obj", "field", "short", "op", "value"), SHORTHANDS, ids=[f"{s[1]}{s[2]}" for s in SHORTHANDS]
+)
+def test_shorthand_equals_operator(client: httpx.Client, obj: str, field: str, short: str, op: str, value: str) -> None:
     assert all_ids(client, obj, {f"filter[{field}]": short}) == all_ids(client, obj, {f"filter[{field}][{op}]": value})
 
 
 def test_two_operators_make_a_range(shared: RunningEmulator, client: httpx.Client) -> None:
-    got = all_ids(client, "person", {"filter[lead_score][Greater than]": "20",
-                                     "filter[lead_score][Less than or equal]": "40"})
+    got = all_ids(
+        client, "person", {"filter[lead_score][Greater than]": "20", "filter[lead_score][Less than or equal]": "40"}
+    )
     assert got == expected(shared, "person", lambda a: a["lead_score"] is not None and 20 < a["lead_score"] <= 40)
     assert got
 
@@ -186,10 +229,14 @@ def _companies(emu: RunningEmulator) -> dict[str, A]:
 
 def test_dotted_path_one_hop(shared: RunningEmulator, client: httpx.Client) -> None:
     companies = _companies(shared)
-    name = next(companies[r["attributes"]["company_id"]]["name"] for r in shared.store.records("person")
-                if r["attributes"]["company_id"])
-    want = expected(shared, "person",
-                    lambda a: a["company_id"] is not None and companies[a["company_id"]]["name"] == name)
+    name = next(
+        companies[r["attributes"]["company_id"]]["name"]
+        for r in shared.store.records("person")
+        if r["attributes"]["company_id"]
+    )
+    want = expected(
+        shared, "person", lambda a: a["company_id"] is not None and companies[a["company_id"]]["name"] == name
+    )
     assert all_ids(client, "person", {"filter[company_id.name]": name}) == want
     assert all_ids(client, "person", {"filter[person.company_id.name][Is]": name}) == want
 
@@ -210,26 +257,31 @@ def test_dotted_path_three_hops(shared: RunningEmulator, client: httpx.Client) -
     assert isinstance(got, list)
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("filter[title][Equals]", "CTO"),
-    ("filter[title][is]", "CTO"),
-    ("filter[title][IS]", "CTO"),
-    ("filter[title][Greater than]", "a"),
-    ("filter[title]", ">a"),
-    ("filter[tier]", "Gold*"),
-    ("filter[tags][Is]", "vip"),
-    ("filter[location][Is empty]", ""),
-    ("filter[lead_score]", "lots"),
-    ("filter[birthday][Is]", "10/04/1996"),
-    ("filter[_updated_at][Is after]", "yesterday"),
-    ("filter[is_vip]", "yes"),
-    ("filter[nope]", "1"),
-    ("filter[title.name]", "x"),
-    ("filter[company_id.nope]", "x"),
-    ("filter[parent_company_id.parent_company_id.parent_company_id.parent_company_id.name]", "x"),
-    ("filter[title][Is][extra]", "x"),
-    ("filter", "x"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("filter[title][Equals]", "CTO"),
+        ("filter[title][is]", "CTO"),
+        ("filter[title][IS]", "CTO"),
+        ("filter[title][Greater than]", "a"),
+        ("filter[title]", ">a"),
+        ("filter[tier]", "Gold*"),
+        ("filter[tags][Is]", "vip"),
+        ("filter[location][Is empty]", ""),
+        ("filter[lead_score]", "lots"),
+        ("filter[birthday][Is]", "10/04/1996"),
+        ("filter[_updated_at][Is after]", "yesterday"),
+        ("filter[is_vip]", "yes"),
+        ("filter[nope]", "1"),
+        ("filter[title.name]", "x"),
+        ("filter[company_id.nope]", "x"),
+        ("filter[parent_company_id.parent_company_id.parent_company_id.parent_company_id.name]", "x"),
+        ("filter[title][Is][extra]", "x"),
+        ("filter", "x"),
+    ],
+)
 def test_bad_filters_are_400(client: httpx.Client, key: str, value: str) -> None:
-    error(client.get("objects/company/resources" if "parent" in key else "objects/person/resources",
-                     params={key: value}), 400)
+    error(
+        client.get("objects/company/resources" if "parent" in key else "objects/person/resources", params={key: value}),
+        400,
+    )

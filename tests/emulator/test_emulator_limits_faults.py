@@ -69,12 +69,16 @@ def test_endpoint_key() -> None:
     from emulator.ratelimit import endpoint_key
 
     assert endpoint_key("get", "/objects/{object}/resources", {"workspace": "w", "object": "deal"}) == (
-        "GET /objects/deal/resources")
+        "GET /objects/deal/resources"
+    )
     assert endpoint_key("PATCH", "/objects/{object}/records/{id}", {"object": "person", "id": "p1"}) == (
-        "PATCH /objects/person/records/{id}")
-    assert endpoint_key("GET", "/objects/{object}/records/{id}/relationships/{name}",
-                        {"object": "person", "id": "p1", "name": "company"}) == (
-        "GET /objects/person/records/{id}/relationships/company")
+        "PATCH /objects/person/records/{id}"
+    )
+    assert endpoint_key(
+        "GET",
+        "/objects/{object}/records/{id}/relationships/{name}",
+        {"object": "person", "id": "p1", "name": "company"},
+    ) == ("GET /objects/person/records/{id}/relationships/company")
 
 
 def test_server_errors_by_rate_and_path(fresh: RunningEmulator, api: httpx.Client) -> None:
@@ -119,8 +123,10 @@ def test_drop_connection_loses_request_before_handling(fresh: RunningEmulator, a
         api.post("objects/task/records", json={"data": {"attributes": {"title": "lost"}}})
     assert len(fresh.store.records("task")) == before
     assert api.post("objects/task/records", json={"data": {"attributes": {"title": "kept"}}}).status_code == 201
-    assert fresh.stats.snapshot() == {("POST", "/objects/{object}/records", 0): 1,
-                                      ("POST", "/objects/{object}/records", 201): 1}
+    assert fresh.stats.snapshot() == {
+        ("POST", "/objects/{object}/records", 0): 1,
+        ("POST", "/objects/{object}/records", 201): 1,
+    }
 
 
 def test_truncated_body_after_the_write(fresh: RunningEmulator, api: httpx.Client) -> None:
@@ -167,9 +173,14 @@ def test_frozen_clock_makes_many_records_share_updated_at(fresh: RunningEmulator
     later = fresh.store.create("task", {"title": "later"})
     assert later["attributes"]["_updated_at"] == "2026-05-05T05:05:06.500Z"
     assert later["attributes"]["_created_by"] == "system"
-    page = api.get("objects/task/resources", params={
-        "filter[_updated_at][Is on or after]": "2026-05-05T05:05:05.500Z", "sortOrder[column]": "_updated_at",
-        "page[limit]": "50"}).json()
+    page = api.get(
+        "objects/task/resources",
+        params={
+            "filter[_updated_at][Is on or after]": "2026-05-05T05:05:05.500Z",
+            "sortOrder[column]": "_updated_at",
+            "page[limit]": "50",
+        },
+    ).json()
     assert page["meta"]["total_records"] == 61
     assert [d["id"] for d in page["data"]] == sorted(c["id"] for c in created)[:50]
     fresh.clock.resume()

@@ -13,14 +13,17 @@ from emulator import RunningEmulator
 from tests.emulator.emulator_helpers import all_ids, error, full_name
 
 
-@pytest.mark.parametrize(("header", "detail_part"), [
-    (None, "missing"),
-    ("api-key wrong", "invalid"),
-    ("Bearer test-key", "api-key"),
-    ("Bearer some-token", "invalid"),
-    ("Basic dGVzdC1rZXk=", "invalid"),
-    ("test-key", "invalid"),
-])
+@pytest.mark.parametrize(
+    ("header", "detail_part"),
+    [
+        (None, "missing"),
+        ("api-key wrong", "invalid"),
+        ("Bearer test-key", "api-key"),
+        ("Bearer some-token", "invalid"),
+        ("Basic dGVzdC1rZXk=", "invalid"),
+        ("test-key", "invalid"),
+    ],
+)
 def test_auth_failures(shared: RunningEmulator, header: str | None, detail_part: str) -> None:
     headers = {"Authorization": header} if header else {}
     r = httpx.get(f"{shared.base_url}/workspaces/acme/schemas", headers=headers)
@@ -34,13 +37,16 @@ def test_oauth_token_is_accepted_only_when_configured(fresh: RunningEmulator) ->
     assert httpx.get(url, headers={"Authorization": "Bearer tok-1"}).status_code == 200
 
 
-@pytest.mark.parametrize(("path", "status", "detail"), [
-    ("/v1/workspaces/nope/schemas", 404, "Workspace not found"),
-    ("/workspaces/acme/schemas", 404, "no route"),
-    ("/v1/workspaces/acme/objects/spaceship/resources", 404, "spaceship"),
-    ("/v1/workspaces/acme/objects/person/records", 405, "GET"),
-    ("/v1/workspaces/acme/objects/person/records/per_missing", 404, "per_missing"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        ("/v1/workspaces/nope/schemas", 404, "Workspace not found"),
+        ("/workspaces/acme/schemas", 404, "no route"),
+        ("/v1/workspaces/acme/objects/spaceship/resources", 404, "spaceship"),
+        ("/v1/workspaces/acme/objects/person/records", 405, "GET"),
+        ("/v1/workspaces/acme/objects/person/records/per_missing", 404, "per_missing"),
+    ],
+)
 def test_not_found_and_not_allowed(shared: RunningEmulator, path: str, status: int, detail: str) -> None:
     r = httpx.get(shared.base_url.removesuffix("/v1") + path, headers={"Authorization": "api-key test-key"})
     assert detail in error(r, status)["detail"]
@@ -95,8 +101,9 @@ def _sort_key(column: str) -> Callable[[dict[str, Any]], Any]:
 
 @pytest.mark.parametrize("column", ["lead_score", "tier", "_updated_at", "name", "birthday", "is_vip"])
 @pytest.mark.parametrize("direction", ["ASC", "DESC"])
-def test_sort_is_total_with_id_tiebreak(shared: RunningEmulator, client: httpx.Client, column: str,
-                                        direction: str) -> None:
+def test_sort_is_total_with_id_tiebreak(
+    shared: RunningEmulator, client: httpx.Client, column: str, direction: str
+) -> None:
     records = sorted(shared.store.records("person"), key=_sort_key(column), reverse=direction == "DESC")
     got = all_ids(client, "person", {"sortOrder[column]": column, "sortOrder[dir]": direction})
     assert got == [r["id"] for r in records]
@@ -105,22 +112,26 @@ def test_sort_is_total_with_id_tiebreak(shared: RunningEmulator, client: httpx.C
 def test_default_order_and_direction(client: httpx.Client, shared: RunningEmulator) -> None:
     assert all_ids(client, "person") == sorted(r["id"] for r in shared.store.records("person"))
     assert all_ids(client, "person", {"sortOrder[column]": "lead_score"}) == all_ids(
-        client, "person", {"sortOrder[column]": "lead_score", "sortOrder[dir]": "ASC"})
+        client, "person", {"sortOrder[column]": "lead_score", "sortOrder[dir]": "ASC"}
+    )
 
 
-@pytest.mark.parametrize("params", [
-    {"sortOrder[column]": "nope"},
-    {"sortOrder[column]": "tags"},
-    {"sortOrder[column]": "title", "sortOrder[dir]": "UP"},
-    {"page[limit]": "501"},
-    {"page[limit]": "0"},
-    {"page[limit]": "-5"},
-    {"page[limit]": "ten"},
-    {"page[limit]": "2.5"},
-    {"page[offset]": "-1"},
-    {"page[offset]": "x"},
-    {"include": "spaceships"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sortOrder[column]": "nope"},
+        {"sortOrder[column]": "tags"},
+        {"sortOrder[column]": "title", "sortOrder[dir]": "UP"},
+        {"page[limit]": "501"},
+        {"page[limit]": "0"},
+        {"page[limit]": "-5"},
+        {"page[limit]": "ten"},
+        {"page[limit]": "2.5"},
+        {"page[offset]": "-1"},
+        {"page[offset]": "x"},
+        {"include": "spaceships"},
+    ],
+)
 def test_bad_query_is_400(client: httpx.Client, params: dict[str, str]) -> None:
     error(client.get("objects/person/resources", params=params), 400)
 
@@ -135,8 +146,12 @@ def test_paging_meta_and_links_exact(shared: RunningEmulator, client: httpx.Clie
     offset = 0
     while offset < total:
         body = client.get("objects/person/resources", params={**params, "page[offset]": str(offset)}).json()
-        assert body["meta"] == {"total_records": total, "total_pages": math.ceil(total / limit), "offset": offset,
-                                "limit": limit}
+        assert body["meta"] == {
+            "total_records": total,
+            "total_pages": math.ceil(total / limit),
+            "offset": offset,
+            "limit": limit,
+        }
         links = body["links"]
         expect_prev = httpx.URL(url, params={**params, "page[offset]": str(max(0, offset - limit))})
         assert links["prev"] == (str(expect_prev) if offset else None)
@@ -195,8 +210,10 @@ def test_total_records_for_moving_cursor_floors(fresh: RunningEmulator, api: htt
     for _ in range(2):
         for ts in floors:
             for op, keep in (("Is on or after", lambda x, t: x >= t), ("Is after", lambda x, t: x > t)):
-                body = api.get("objects/person/resources", params={
-                    f"filter[_updated_at][{op}]": ts, "sortOrder[column]": "_updated_at", "page[limit]": "5"}).json()
+                body = api.get(
+                    "objects/person/resources",
+                    params={f"filter[_updated_at][{op}]": ts, "sortOrder[column]": "_updated_at", "page[limit]": "5"},
+                ).json()
                 assert body["meta"]["total_records"] == sum(1 for s in stamps if keep(s, ts))
         fresh.clock.freeze(stamps[len(stamps) // 2])
         fresh.store.create("person", {"title": "new"})

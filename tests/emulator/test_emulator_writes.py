@@ -10,8 +10,12 @@ import pytest
 from emulator import RunningEmulator
 from tests.emulator.emulator_helpers import error
 
-PERSON = {"name": {"first_name": "Zoë", "last_name": "Ødegård", "full_name": "Zoë Ødegård"},
-          "email_addresses": {"items": ["zoe@example.no"]}, "tier": "Gold", "lead_score": 12.5}
+PERSON = {
+    "name": {"first_name": "Zoë", "last_name": "Ødegård", "full_name": "Zoë Ødegård"},
+    "email_addresses": {"items": ["zoe@example.no"]},
+    "tier": "Gold",
+    "lead_score": 12.5,
+}
 
 
 def _post(api: httpx.Client, obj: str, attributes: Any, **extra: Any) -> httpx.Response:
@@ -31,8 +35,9 @@ def test_create_read_update_delete(fresh: RunningEmulator, api: httpx.Client) ->
     assert fresh.store.records("person")[[r["id"] for r in fresh.store.records("person")].index(rec["id"])] == rec
 
     fresh.clock.advance(2.5)
-    r = api.patch(f"objects/person/records/{rec['id']}",
-                  json={"data": {"type": "person", "attributes": {"title": "CEO"}}})
+    r = api.patch(
+        f"objects/person/records/{rec['id']}", json={"data": {"type": "person", "attributes": {"title": "CEO"}}}
+    )
     after = r.json()["data"]["attributes"]
     assert r.status_code == 200 and after["title"] == "CEO" and after["tier"] == "Gold"
     assert after["_updated_at"] == "2026-03-01T10:00:02.500Z" and after["_created_at"] == attrs["_created_at"]
@@ -47,39 +52,46 @@ def test_resources_alias_creates(api: httpx.Client) -> None:
     assert r.status_code == 201 and r.json()["data"]["attributes"]["name"] == "Ørsted"
 
 
-@pytest.mark.parametrize(("attributes", "status", "pointer"), [
-    ({"email_addresses": ["a@b.c"]}, 422, "/data/attributes/email_addresses"),
-    ({"email_addresses": {"items": ["not-an-email"]}}, 422, "/data/attributes/email_addresses"),
-    ({"tier": "gold"}, 422, "/data/attributes/tier"),
-    ({"tags": ["VIP"]}, 422, "/data/attributes/tags"),
-    ({"tags": "vip"}, 422, "/data/attributes/tags"),
-    ({"birthday": "1990-02-30"}, 422, "/data/attributes/birthday"),
-    ({"birthday": "1990-2-3"}, 422, "/data/attributes/birthday"),
-    ({"lead_score": "12"}, 422, "/data/attributes/lead_score"),
-    ({"lead_score": True}, 422, "/data/attributes/lead_score"),
-    ({"lead_score": 1e12}, 400, "/data/attributes/lead_score"),
-    ({"lead_score": 1.23456}, 400, "/data/attributes/lead_score"),
-    ({"is_vip": "yes"}, 422, "/data/attributes/is_vip"),
-    ({"title": 5}, 422, "/data/attributes/title"),
-    ({"name": ["Ada"]}, 422, "/data/attributes/name"),
-    ({"location": {"planet": "Mars"}}, 422, "/data/attributes/location"),
-    ({"company_id": "com_missing"}, 422, "/data/attributes/company_id"),
-    ({"favourite_colour": "blue"}, 422, "/data/attributes/favourite_colour"),
-    ({"_updated_at": "2026-01-01T00:00:00Z"}, 422, "/data/attributes/_updated_at"),
-    ({"_created_by": "me"}, 422, "/data/attributes/_created_by"),
-])
-def test_validation_errors_point_at_the_field(api: httpx.Client, attributes: dict[str, Any], status: int,
-                                              pointer: str) -> None:
+@pytest.mark.parametrize(
+    ("attributes", "status", "pointer"),
+    [
+        ({"email_addresses": ["a@b.c"]}, 422, "/data/attributes/email_addresses"),
+        ({"email_addresses": {"items": ["not-an-email"]}}, 422, "/data/attributes/email_addresses"),
+        ({"tier": "gold"}, 422, "/data/attributes/tier"),
+        ({"tags": ["VIP"]}, 422, "/data/attributes/tags"),
+        ({"tags": "vip"}, 422, "/data/attributes/tags"),
+        ({"birthday": "1990-02-30"}, 422, "/data/attributes/birthday"),
+        ({"birthday": "1990-2-3"}, 422, "/data/attributes/birthday"),
+        ({"lead_score": "12"}, 422, "/data/attributes/lead_score"),
+        ({"lead_score": True}, 422, "/data/attributes/lead_score"),
+        ({"lead_score": 1e12}, 400, "/data/attributes/lead_score"),
+        ({"lead_score": 1.23456}, 400, "/data/attributes/lead_score"),
+        ({"is_vip": "yes"}, 422, "/data/attributes/is_vip"),
+        ({"title": 5}, 422, "/data/attributes/title"),
+        ({"name": ["Ada"]}, 422, "/data/attributes/name"),
+        ({"location": {"planet": "Mars"}}, 422, "/data/attributes/location"),
+        ({"company_id": "com_missing"}, 422, "/data/attributes/company_id"),
+        ({"favourite_colour": "blue"}, 422, "/data/attributes/favourite_colour"),
+        ({"_updated_at": "2026-01-01T00:00:00Z"}, 422, "/data/attributes/_updated_at"),
+        ({"_created_by": "me"}, 422, "/data/attributes/_created_by"),
+    ],
+)
+def test_validation_errors_point_at_the_field(
+    api: httpx.Client, attributes: dict[str, Any], status: int, pointer: str
+) -> None:
     assert error(_post(api, "person", attributes), status)["source"] == {"pointer": pointer}
 
 
-@pytest.mark.parametrize(("body", "pointer"), [
-    ({"data": {"type": "person", "id": "per_mine", "attributes": {}}}, "/data/id"),
-    ({"data": {"type": "company", "attributes": {}}}, "/data/type"),
-    ({"data": {"type": "person"}}, "/data/attributes"),
-    ({"data": ["x"]}, "/data"),
-    ({"data": {"type": "person", "attributes": ["x"]}}, "/data/attributes"),
-])
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"data": {"type": "person", "id": "per_mine", "attributes": {}}}, "/data/id"),
+        ({"data": {"type": "company", "attributes": {}}}, "/data/type"),
+        ({"data": {"type": "person"}}, "/data/attributes"),
+        ({"data": ["x"]}, "/data"),
+        ({"data": {"type": "person", "attributes": ["x"]}}, "/data/attributes"),
+    ],
+)
 def test_envelope_errors(api: httpx.Client, body: dict[str, Any], pointer: str) -> None:
     assert error(api.post("objects/person/records", json=body), 422)["source"]["pointer"] == pointer
 
@@ -119,10 +131,15 @@ def test_match_on_a_scalar_unique_field(api: httpx.Client) -> None:
 
 def test_bulk_create_is_atomic(fresh: RunningEmulator, api: httpx.Client) -> None:
     before = len(fresh.store.records("company"))
-    good = [{"type": "company", "attributes": {"name": f"Co {i}", "domains": {"items": [f"co{i}.io"]}}}
-            for i in range(5)]
-    bad = [*good[:3], {"type": "company", "attributes": {"industry": "Space"}}, good[3],
-           {"type": "company", "attributes": {"domains": ["x.io"]}}]
+    good = [
+        {"type": "company", "attributes": {"name": f"Co {i}", "domains": {"items": [f"co{i}.io"]}}} for i in range(5)
+    ]
+    bad = [
+        *good[:3],
+        {"type": "company", "attributes": {"industry": "Space"}},
+        good[3],
+        {"type": "company", "attributes": {"domains": ["x.io"]}},
+    ]
     r = api.post("objects/company/records/bulk", json={"data": bad})
     errors = r.json()["errors"]
     assert r.status_code == 422
@@ -130,8 +147,10 @@ def test_bulk_create_is_atomic(fresh: RunningEmulator, api: httpx.Client) -> Non
     assert len(fresh.store.records("company")) == before
     # A duplicate inside the batch also rejects everything written before it.
     dup = [*good, {"type": "company", "attributes": {"domains": {"items": ["co0.io"]}}}]
-    assert error(api.post("objects/company/records/bulk", json={"data": dup}), 400)["source"]["pointer"] == \
-        "/data/5/attributes/domains"
+    assert (
+        error(api.post("objects/company/records/bulk", json={"data": dup}), 400)["source"]["pointer"]
+        == "/data/5/attributes/domains"
+    )
     assert len(fresh.store.records("company")) == before
     r = api.post("objects/company/records/bulk", json={"data": good})
     assert r.status_code == 200 and [d["attributes"]["name"] for d in r.json()["data"]] == [f"Co {i}" for i in range(5)]
@@ -192,8 +211,9 @@ def test_patch_rejects_mismatched_id(fresh: RunningEmulator, api: httpx.Client) 
     assert error(r, 422)["source"]["pointer"] == "/data/id"
 
 
-def _rel(api: httpx.Client, method: str, obj: str, rid: str, name: str, ids: list[str] | None = None,
-         target: str = "person") -> httpx.Response:
+def _rel(
+    api: httpx.Client, method: str, obj: str, rid: str, name: str, ids: list[str] | None = None, target: str = "person"
+) -> httpx.Response:
     body = None if ids is None else {"data": [{"type": target, "id": i} for i in ids]}
     return api.request(method, f"objects/{obj}/records/{rid}/relationships/{name}", json=body)
 
@@ -223,17 +243,23 @@ def test_relationship_replace_append_delete(fresh: RunningEmulator, api: httpx.C
     assert [d["id"] for d in record["relationships"]["people"]["data"]] == got
 
 
-@pytest.mark.parametrize(("name", "ids", "status", "pointer"), [
-    ("nope", ["x"], 404, None),
-    ("people", ["per_missing"], 422, "/data/0/id"),
-])
-def test_relationship_errors(fresh: RunningEmulator, api: httpx.Client, name: str, ids: list[str], status: int,
-                             pointer: str | None) -> None:
+@pytest.mark.parametrize(
+    ("name", "ids", "status", "pointer"),
+    [
+        ("nope", ["x"], 404, None),
+        ("people", ["per_missing"], 422, "/data/0/id"),
+    ],
+)
+def test_relationship_errors(
+    fresh: RunningEmulator, api: httpx.Client, name: str, ids: list[str], status: int, pointer: str | None
+) -> None:
     deal = fresh.store.records("deal")[0]["id"]
     err = error(_rel(api, "PATCH", "deal", deal, name, ids), status)
     assert err.get("source", {}).get("pointer") == pointer
-    assert error(_rel(api, "PATCH", "deal", deal, "people", ["x"], target="company"), 422)["source"]["pointer"] == \
-        "/data/0/type"
+    assert (
+        error(_rel(api, "PATCH", "deal", deal, "people", ["x"], target="company"), 422)["source"]["pointer"]
+        == "/data/0/type"
+    )
 
 
 def test_recording_artifacts(fresh: RunningEmulator, api: httpx.Client) -> None:

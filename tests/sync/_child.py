@@ -16,8 +16,14 @@ def main() -> int:
     conn = ClarifyConnection(args["base_url"], args["workspace"], args["api_key"])
     wh = WarehouseOptions(**args["warehouse"])
     try:
-        report = run_sync(conn, wh, lock_timeout=args.get("lock_timeout", 10.0), reconcile=False,
-                          page_limit=args.get("page_limit", 500), parallel=False)
+        report = run_sync(
+            conn,
+            wh,
+            lock_timeout=args.get("lock_timeout", 10.0),
+            reconcile=False,
+            page_limit=args.get("page_limit", 500),
+            parallel=False,
+        )
     except ClarifySyncError as exc:
         print(f"error: {exc}", flush=True)
         return exc.exit_code

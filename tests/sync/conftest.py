@@ -41,8 +41,14 @@ def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home.mkdir()
     monkeypatch.setenv("DLT_DATA_DIR", str(home))
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "ERROR")
-    for name in ("CLARIFY_API_KEY", "CLARIFY_ACCESS_TOKEN", "CLARIFY_WORKSPACE", "CLARIFY_BASE_URL",
-                 "CLARIFY_POSTGRES_DSN", "CLARIFY_SYNC_CRASH_AT"):
+    for name in (
+        "CLARIFY_API_KEY",
+        "CLARIFY_ACCESS_TOKEN",
+        "CLARIFY_WORKSPACE",
+        "CLARIFY_BASE_URL",
+        "CLARIFY_POSTGRES_DSN",
+        "CLARIFY_SYNC_CRASH_AT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -76,8 +82,9 @@ def make_warehouse(tmp_path: Path) -> Iterator[Callable[[str], WarehouseOptions]
             return WarehouseOptions(duckdb_path=str(tmp_path / "wh.duckdb"), pipelines_dir=pipelines_dir)
         dataset = f"clarify_t_{uuid.uuid4().hex[:10]}"
         datasets.append(dataset)
-        return WarehouseOptions(destination="postgres", postgres_dsn=PG_DSN, dataset=dataset,
-                                pipelines_dir=pipelines_dir)
+        return WarehouseOptions(
+            destination="postgres", postgres_dsn=PG_DSN, dataset=dataset, pipelines_dir=pipelines_dir
+        )
 
     yield make
     if datasets:
@@ -177,8 +184,10 @@ def _expected_columns(obj_def: Any, attrs: dict[str, Any]) -> dict[str, Any]:
                 first, _, last = value.partition(" ")
                 value = {"first_name": first or None, "last_name": last or None, "full_name": value}
             elif value is not None and value.get("full_name") is None:
-                value = {**value, "full_name": " ".join(v for v in (value.get("first_name"),
-                                                                   value.get("last_name")) if v)}
+                value = {
+                    **value,
+                    "full_name": " ".join(v for v in (value.get("first_name"), value.get("last_name")) if v),
+                }
             for part in ("first_name", "last_name", "full_name"):
                 out[f"{name}__{part}"] = None if value is None else value.get(part)
         elif ftype == "location":
@@ -227,7 +236,8 @@ def assert_synced(emu: Any, wh: WarehouseOptions, objects: list[str] | None = No
                 (rec["id"], pos, item)
                 for rec in records
                 for pos, item in enumerate(
-                    (rec["attributes"].get(name) or {}).get("items", []) if f.type == "collection"
+                    (rec["attributes"].get(name) or {}).get("items", [])
+                    if f.type == "collection"
                     else rec["attributes"].get(name) or []
                 )
             )

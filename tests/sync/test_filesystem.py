@@ -17,8 +17,12 @@ OBJECTS = ["person", "company"]
 
 
 def lake(tmp_path: Path, table_format: str = "delta") -> WarehouseOptions:
-    return WarehouseOptions(destination="filesystem", bucket_url=str(tmp_path / "lake"), table_format=table_format,
-                            pipelines_dir=str(tmp_path / "pipelines"))
+    return WarehouseOptions(
+        destination="filesystem",
+        bucket_url=str(tmp_path / "lake"),
+        table_format=table_format,
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
 
 
 def test_delta_full_then_incremental_update_and_delete_are_exact(make_emu: Any, tmp_path: Path) -> None:
@@ -33,8 +37,9 @@ def test_delta_full_then_incremental_update_and_delete_are_exact(make_emu: Any, 
     person, gone = people[0], people[1]
     assert (person["attributes"].get("email_addresses") or {}).get("items"), "demo person needs e-mails"
     emu.clock.advance(3600)  # beyond the lag window
-    emu.store.update("person", person["id"], {"title": "Chief Lake Officer", "email_addresses": {"items": []},
-                                               "tags": ["vip"]})
+    emu.store.update(
+        "person", person["id"], {"title": "Chief Lake Officer", "email_addresses": {"items": []}, "tags": ["vip"]}
+    )
     company = emu.store.create("company", {"name": "Lakeco", "domains": {"items": ["lake.example"]}})
     emu.store.set_links("person", person["id"], "companies", [company["id"]], "replace", "system")
     emu.store.delete("person", gone["id"])

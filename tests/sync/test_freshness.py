@@ -25,6 +25,7 @@ def _fetch(records: list[dict[str, Any]], calls: list[dict[str, Any]]) -> Any:
     def fetch(params: dict[str, Any]) -> dict[str, Any]:
         calls.append(params)
         return {"data": records, "meta": {"limit": params["page[limit]"]}}
+
     return fetch
 
 

@@ -19,8 +19,9 @@ NO_WAIT = RetryPolicy(backoff_base=0.01, backoff_max=0.05, max_attempts=6)
 
 def api_for(emu: Any, sleeps: list[float] | None = None, **conn: Any) -> ClarifyApi:
     c = connection_for(emu)
-    c = ClarifyConnection(conn.get("base_url", c.base_url), conn.get("workspace", c.workspace),
-                          conn.get("api_key", c.api_key))
+    c = ClarifyConnection(
+        conn.get("base_url", c.base_url), conn.get("workspace", c.workspace), conn.get("api_key", c.api_key)
+    )
     return ClarifyApi(c, retry=NO_WAIT, sleep=(sleeps.append if sleeps is not None else None))
 
 
@@ -83,8 +84,9 @@ def test_error_messages_name_the_fix(make_emu: Any) -> None:
 
 
 def test_both_error_shapes_parse() -> None:
-    detail, errors = parse_error_body(b'{"errors":[{"status":"422","title":"x","detail":"bad email",'
-                                      b'"source":{"pointer":"/data/attributes/email"}}]}')
+    detail, errors = parse_error_body(
+        b'{"errors":[{"status":"422","title":"x","detail":"bad email","source":{"pointer":"/data/attributes/email"}}]}'
+    )
     assert detail == "bad email (/data/attributes/email)" and errors[0]["status"] == "422"
     detail, _ = parse_error_body(b'{"statusCode":400,"message":["a","b"],"error":"Bad Request"}')
     assert detail == "a; b"
@@ -95,8 +97,11 @@ def test_pacing_goes_at_the_steady_rate_when_low_and_waits_for_a_slot_when_none_
     remaining = iter(["50", "3", "0", "5", "99"])
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"data": []}, headers={
-            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": next(remaining), "X-RateLimit-Reset": "8"})
+        return httpx.Response(
+            200,
+            json={"data": []},
+            headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": next(remaining), "X-RateLimit-Reset": "8"},
+        )
 
     client = HttpClient("https://api.example.com/v1", sleep=sleeps.append, transport=httpx.MockTransport(handler))
     client.get_json("/a")
@@ -114,8 +119,11 @@ def test_pacing_spaces_low_budget_requests_by_window_over_limit() -> None:
     sleeps: list[float] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"data": []}, headers={
-            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "5", "X-RateLimit-Reset": "60"})
+        return httpx.Response(
+            200,
+            json={"data": []},
+            headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "5", "X-RateLimit-Reset": "60"},
+        )
 
     client = HttpClient("https://api.example.com/v1", sleep=sleeps.append, transport=httpx.MockTransport(handler))
     for _ in range(3):
@@ -132,7 +140,8 @@ def test_endpoint_key_keeps_objects_and_collapses_ids() -> None:
     assert endpoint_key("PATCH", f"{base}/person/records/per_1") == f"PATCH {base}/person/records/{{id}}"
     assert endpoint_key("POST", f"{base}/deal/records/bulk") == f"POST {base}/deal/records/bulk"
     assert endpoint_key("GET", f"{base}/deal/records/d1/relationships/company") == (
-        f"GET {base}/deal/records/{{id}}/relationships/company")
+        f"GET {base}/deal/records/{{id}}/relationships/company"
+    )
 
 
 def test_parallel_objects_use_their_own_budgets_with_few_429s(make_emu: Any) -> None:

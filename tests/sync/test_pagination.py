@@ -31,9 +31,12 @@ class Listing:
         rows = sorted((ts, rid) for rid, ts in self.stamps.items() if after is None or ts >= parse_ts(after))
         limit = min(int(params["page[limit]"]), self.cap)
         offset = int(params.get("page[offset]", 0))
-        page = rows[offset:offset + limit]
-        return {"data": [{"id": rid, "attributes": {"_updated_at": ts.isoformat()}} for ts, rid in page],
-                "meta": {"limit": limit}, "links": {"next": "http://stray"}}
+        page = rows[offset : offset + limit]
+        return {
+            "data": [{"id": rid, "attributes": {"_updated_at": ts.isoformat()}} for ts, rid in page],
+            "meta": {"limit": limit},
+            "links": {"next": "http://stray"},
+        }
 
 
 def walk_all(listing: Listing, limit: int = 10) -> set[str]:

@@ -22,12 +22,24 @@ from tests.sync.conftest import PG_OK, assert_synced, connection_for, cursors, t
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def child(emu: Any, wh: WarehouseOptions, env: dict[str, str] | None = None, **extra: Any
-          ) -> subprocess.CompletedProcess[str]:
-    args = {"base_url": emu.base_url, "workspace": emu.workspace, "api_key": emu.api_key,
-            "warehouse": dataclasses.asdict(wh), **extra}
-    return subprocess.run([sys.executable, "-m", "tests.sync._child", json.dumps(args)], cwd=ROOT,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120)
+def child(
+    emu: Any, wh: WarehouseOptions, env: dict[str, str] | None = None, **extra: Any
+) -> subprocess.CompletedProcess[str]:
+    args = {
+        "base_url": emu.base_url,
+        "workspace": emu.workspace,
+        "api_key": emu.api_key,
+        "warehouse": dataclasses.asdict(wh),
+        **extra,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tests.sync._child", json.dumps(args)],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("stage", ["extract", "normalize", "load"])
@@ -122,13 +134,16 @@ def test_unknown_object(synced: Any) -> None:
 def test_malformed_dlt_config(tmp_path: Path) -> None:
     (tmp_path / ".dlt").mkdir()
     (tmp_path / ".dlt" / "config.toml").write_text("[sources.clarify\nworkspace = ")
-    code = ("from sources.common.connection import resolve_connection\n"
-            "from sources.common.errors import ClarifySyncError\n"
-            "try:\n    resolve_connection()\nexcept ClarifySyncError as e:\n    print('error:', e)\n")
+    code = (
+        "from sources.common.connection import resolve_connection\n"
+        "from sources.common.errors import ClarifySyncError\n"
+        "try:\n    resolve_connection()\nexcept ClarifySyncError as e:\n    print('error:', e)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLARIFY_")}
     env["PYTHONPATH"] = str(ROOT)
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.stdout.startswith("error:") and "config.toml" in out.stdout, out.stdout + out.stderr
     assert len(out.stdout.strip().splitlines()) == 1
 
@@ -151,8 +166,12 @@ def test_postgres_down(synced: Any, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    down = WarehouseOptions(destination="postgres", postgres_dsn=f"postgresql://postgres:x@127.0.0.1:{port}/test",
-                            dataset="clarify_down", pipelines_dir=wh.pipelines_dir)
+    down = WarehouseOptions(
+        destination="postgres",
+        postgres_dsn=f"postgresql://postgres:x@127.0.0.1:{port}/test",
+        dataset="clarify_down",
+        pipelines_dir=wh.pipelines_dir,
+    )
     with pytest.raises(WarehouseError) as err:
         run_sync(connection_for(emu), down)
     assert "--postgres-dsn" in _one_line(err.value)

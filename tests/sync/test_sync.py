@@ -27,8 +27,9 @@ def test_full_then_incremental_sync_is_exact(make_emu: Any, make_warehouse: Any,
 
     person = emu.store.records("person")[0]
     emu.clock.advance(3600)  # beyond the lag window, so only real changes are re-read
-    emu.store.update("person", person["id"], {"title": "Chief Sync Officer", "email_addresses": {"items": []},
-                                               "tags": ["vip"]})
+    emu.store.update(
+        "person", person["id"], {"title": "Chief Sync Officer", "email_addresses": {"items": []}, "tags": ["vip"]}
+    )
     new_company = emu.store.create("company", {"name": "Newco", "domains": {"items": ["newco.example"]}})
     emu.store.set_links("person", person["id"], "companies", [new_company["id"]], "replace", "system")
     before = emu.stats.snapshot()
@@ -112,8 +113,17 @@ def test_tie_group_while_records_leave_it(make_emu: Any, make_warehouse: Any) ->
 def test_faults_429_5xx_truncated_bodies(make_emu: Any, make_warehouse: Any, kind: str) -> None:
     emu = make_emu(records=1200)
     wh = make_warehouse(kind)
-    emu.faults.set(error_rate=0.2, burst_429=6, truncate_body=4, drop_connection=3, conflict_409=2,
-                   http_next_links=True, stray_next_on_last_page=True, next_on_empty_page=True, seed=7)
+    emu.faults.set(
+        error_rate=0.2,
+        burst_429=6,
+        truncate_body=4,
+        drop_connection=3,
+        conflict_409=2,
+        http_next_links=True,
+        stray_next_on_last_page=True,
+        next_on_empty_page=True,
+        seed=7,
+    )
     # Every counted fault costs one request, and the first endpoint called meets them all in a row: allow
     # more attempts than the 6 + 4 + 3 + 2 stacked here plus the random 5xx.
     patient = dataclasses.replace(FAST_RETRY, max_attempts=30)
@@ -163,10 +173,13 @@ def test_new_field_and_value_that_does_not_fit(make_emu: Any, make_warehouse: An
     run_sync(conn, wh, objects=["person"])
     now = emu.clock.now_iso()
     base = {"_created_at": now, "_updated_at": now, "_created_by": "system", "_updated_by": "system"}
-    emu.store.insert_generated("person", [
-        ("per_newfield", {**base, "name": "New Field", "nickname": "nf", "lead_score": 5}),
-        ("per_badvalue", {**base, "name": "Bad Value", "lead_score": "lots", "birthday": "someday"}),
-    ])
+    emu.store.insert_generated(
+        "person",
+        [
+            ("per_newfield", {**base, "name": "New Field", "nickname": "nf", "lead_score": 5}),
+            ("per_badvalue", {**base, "name": "Bad Value", "lead_score": "lots", "birthday": "someday"}),
+        ],
+    )
     run_sync(conn, wh, objects=["person"], reconcile=False)
     rows = {r["id"]: r for r in table(wh, "person")}
     assert rows["per_newfield"]["nickname"] == "nf"
