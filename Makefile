@@ -51,4 +51,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache clarify_sync.duckdb clarify_sync.duckdb.wal
+	rm -rf $(VENV) .pytest_cache clarify_sync.duckdb clarify_sync.duckdb.wal clarify_sync.duckdb.*.sync.lock
