@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import dlt
-from dlt.common.pipeline import get_dlt_pipelines_dir
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import lake
 from pipelines.locking import file_lock, postgres_lock
-from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
+from pipelines.warehouse import WarehouseOptions, open_pipeline
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
 from sources.clarify.cursor import parse_ts
@@ -50,7 +48,6 @@ from sources.common.http import RetryPolicy
 
 PIPELINE_NAME = "clarify_sync"
 DEFAULT_LOCK_TIMEOUT = 10.0
-_IDENTITY_FILE = "clarify_warehouse_identity"
 
 Progress = Callable[[str, int, int], None]
 
@@ -142,7 +139,7 @@ def run_sync(
         selected = select_objects(schemas, list(objects) if objects else None)
         destination = warehouse.make_destination()
         with _locked(warehouse, lock_timeout):
-            pipeline = _open_pipeline(warehouse, destination)
+            pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
             _finish_pending(pipeline, warehouse)
             _guard(lambda: pipeline.sync_destination(), warehouse)
             stats: dict[str, ObjectStats] = {}
@@ -221,7 +218,7 @@ def run_sync(
 def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
     """Per object: cursor, row count, last finished walk and reconcile, read from the warehouse's dlt state."""
     destination = warehouse.make_destination()
-    pipeline = _open_pipeline(warehouse, destination)
+    pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
     _guard(lambda: pipeline.sync_destination(), warehouse)
     rows: list[StatusRow] = []
     for obj, state in sorted(_resource_states(pipeline).items()):
@@ -239,34 +236,11 @@ def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
 
 
 # -- warehouse identity, locks, pipeline ----------------------------------------------------------------------
-def warehouse_identity(warehouse: WarehouseOptions) -> str:
-    """What makes two runs write to the same tables (secrets stripped)."""
-    if warehouse.destination == "duckdb":
-        return f"duckdb:{Path(warehouse.duckdb_path).expanduser().resolve()}:{warehouse.dataset}"
-    if warehouse.destination == "filesystem":
-        return f"filesystem:{warehouse.resolved_bucket_url()}:{warehouse.dataset}"
-    if warehouse.destination == "postgres":
-        dsn = _postgres_dsn(warehouse)
-        if dsn:
-            parts = urlsplit(dsn)
-            return f"postgres:{parts.hostname}:{parts.port or 5432}{parts.path}:{warehouse.dataset}"
-        return f"postgres:dlt-credentials:{warehouse.dataset}"
-    return f"{warehouse.destination}:{warehouse.dataset}"
-
-
-def _postgres_dsn(warehouse: WarehouseOptions) -> str | None:
-    return warehouse.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
-
-
-def _pipelines_dir(warehouse: WarehouseOptions) -> str:
-    return str(Path(warehouse.pipelines_dir).expanduser()) if warehouse.pipelines_dir else get_dlt_pipelines_dir()
-
-
 @contextmanager
 def _locked(warehouse: WarehouseOptions, timeout: float) -> Iterator[None]:
-    identity = warehouse_identity(warehouse)
+    identity = warehouse.identity()
     what = f"this warehouse ({identity})"
-    pipelines_dir = _pipelines_dir(warehouse)
+    pipelines_dir = warehouse.resolved_pipelines_dir()
     os.makedirs(pipelines_dir, exist_ok=True)
     with ExitStack() as stack:
         if warehouse.destination == "duckdb":
@@ -275,7 +249,7 @@ def _locked(warehouse: WarehouseOptions, timeout: float) -> Iterator[None]:
         else:
             digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
             stack.enter_context(file_lock(os.path.join(pipelines_dir, f".{digest}.sync.lock"), timeout, what))
-            dsn = _postgres_dsn(warehouse) if warehouse.destination == "postgres" else None
+            dsn = warehouse.resolved_postgres_dsn() if warehouse.destination == "postgres" else None
             if dsn:
                 stack.enter_context(postgres_lock(dsn, identity, timeout, what))
         stack.enter_context(
@@ -286,32 +260,6 @@ def _locked(warehouse: WarehouseOptions, timeout: float) -> Iterator[None]:
             )
         )
         yield
-
-
-def _open_pipeline(warehouse: WarehouseOptions, destination: Any) -> dlt.Pipeline:
-    """The `clarify_sync` pipeline; a local folder left by another warehouse is dropped (state is restored
-    from this warehouse instead of trusting a cursor that belongs elsewhere)."""
-    pipelines_dir = _pipelines_dir(warehouse)
-    identity = warehouse_identity(warehouse)
-
-    def make() -> dlt.Pipeline:
-        try:
-            return dlt.pipeline(
-                PIPELINE_NAME, pipelines_dir=pipelines_dir, destination=destination, dataset_name=warehouse.dataset
-            )
-        except ClarifySyncError:
-            raise
-        except Exception as exc:
-            raise ConfigError(f"cannot set up the dlt pipeline ({_first_line(exc)}): fix .dlt/config.toml") from None
-
-    pipeline = make()
-    marker = Path(pipeline.working_dir) / _IDENTITY_FILE
-    if marker.exists() and marker.read_text() != identity:
-        pipeline.drop()
-        pipeline = make()
-    Path(pipeline.working_dir).mkdir(parents=True, exist_ok=True)
-    marker.write_text(identity)
-    return pipeline
 
 
 def _guard(step: Callable[[], Any], warehouse: WarehouseOptions) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import dlt
 
-from pipelines.warehouse import WarehouseOptions
+from pipelines.warehouse import WarehouseOptions, open_pipeline
 from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
 from sources.clarify_timeseries import settings as s
 from sources.clarify_timeseries.frames import parse_ms
@@ -29,12 +29,7 @@ class PartialSyncError(ClarifySyncError):
 
 
 def make_pipeline(warehouse: WarehouseOptions, name: str = s.PIPELINE_NAME) -> dlt.Pipeline:
-    return dlt.pipeline(
-        pipeline_name=name,
-        destination=warehouse.make_destination(),
-        dataset_name=warehouse.dataset,
-        pipelines_dir=warehouse.pipelines_dir,
-    )
+    return open_pipeline(name, warehouse)
 
 
 def preflight(client: RpcClient) -> None:

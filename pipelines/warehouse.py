@@ -11,14 +11,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.pipeline import get_dlt_pipelines_dir
 
-from sources.common.errors import ConfigError, WarehouseError
+from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
 
 DEFAULT_DATASET = "clarify"
 # Not `clarify.duckdb`: DuckDB names the catalog after the file, and a catalog named like the `clarify` schema
 # makes every `clarify.<table>` reference ambiguous (a binder error, for dlt and for analysts alike).
 DEFAULT_DUCKDB_PATH = "clarify_sync.duckdb"
 POSTGRES_DSN_ENV = "CLARIFY_POSTGRES_DSN"
+# Written into a pipeline's local folder: which warehouse that folder's state belongs to.
+_IDENTITY_FILE = "clarify_warehouse_identity"
 DEFAULT_BUCKET_URL = "clarify_lake"  # a folder in the working directory; or s3://, gs://, az://, abfss://, ...
 TABLE_FORMATS = ("delta", "parquet")
 # dlt destinations (and bucket protocols) whose client libraries come with a dlt extra we do not install.
@@ -70,6 +73,26 @@ class WarehouseOptions:
         if "://" not in url:
             return str(Path(url).expanduser().resolve())
         return url
+
+    def resolved_postgres_dsn(self) -> str | None:
+        return self.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
+
+    def resolved_pipelines_dir(self) -> str:
+        return str(Path(self.pipelines_dir).expanduser()) if self.pipelines_dir else get_dlt_pipelines_dir()
+
+    def identity(self) -> str:
+        """What makes two runs write to the same tables (secrets stripped)."""
+        if self.destination == "duckdb":
+            return f"duckdb:{Path(self.duckdb_path).expanduser().resolve()}:{self.dataset}"
+        if self.destination == "filesystem":
+            return f"filesystem:{self.resolved_bucket_url()}:{self.dataset}"
+        if self.destination == "postgres":
+            dsn = self.resolved_postgres_dsn()
+            if dsn:
+                parts = urlsplit(dsn)
+                return f"postgres:{parts.hostname}:{parts.port or 5432}{parts.path}:{self.dataset}"
+            return f"postgres:dlt-credentials:{self.dataset}"
+        return f"{self.destination}:{self.dataset}"
 
     def make_destination(self) -> Destination[Any, Any]:
         """Build the dlt destination, checking what can be checked before any data moves."""
@@ -136,3 +159,31 @@ def _with_password(dsn: str) -> str:
         user, _, host = parts.netloc.rpartition("@")
         return urlunsplit((parts.scheme, f"{user}:@{host}", parts.path, parts.query, parts.fragment))
     return dsn
+
+
+def open_pipeline(name: str, warehouse: WarehouseOptions, destination: Any | None = None) -> dlt.Pipeline:
+    """The named dlt pipeline for this warehouse. A local pipeline folder left by another warehouse is dropped,
+    so its state is restored from this warehouse instead of trusting cursors that belong elsewhere."""
+    pipelines_dir = warehouse.resolved_pipelines_dir()
+    identity = warehouse.identity()
+    destination = destination if destination is not None else warehouse.make_destination()
+
+    def make() -> dlt.Pipeline:
+        try:
+            return dlt.pipeline(
+                name, pipelines_dir=pipelines_dir, destination=destination, dataset_name=warehouse.dataset
+            )
+        except ClarifySyncError:
+            raise
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+            raise ConfigError(f"cannot set up the dlt pipeline ({first}): fix .dlt/config.toml") from None
+
+    pipeline = make()
+    marker = Path(pipeline.working_dir) / _IDENTITY_FILE
+    if marker.exists() and marker.read_text() != identity:
+        pipeline.drop()
+        pipeline = make()
+    Path(pipeline.working_dir).mkdir(parents=True, exist_ok=True)
+    marker.write_text(identity)
+    return pipeline

@@ -28,3 +28,24 @@ def test_demo_syncs_both_apis_and_answers(tmp_path: Path, monkeypatch: pytest.Mo
         points = connection.execute("select count(*) from clarify.data_points").fetchone()
     assert crm_rows is not None and crm_rows[0] > 0
     assert points is not None and points[0] > 0
+
+
+def test_demo_in_a_second_folder_does_not_reuse_the_first_warehouse_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local pipeline state belongs to one warehouse: a new DuckDB file must get every table again."""
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))  # shared by both runs, like ~/.dlt
+    for name in ("CLARIFY_API_KEY", "CLARIFY_WORKSPACE", "CLARIFY_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for folder in ("first", "second"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        result = CliRunner().invoke(app, ["demo", "--records", "300"])
+        assert result.exit_code == 0, result.output
+
+    with duckdb.connect(str(tmp_path / "second" / "clarify_sync.duckdb"), read_only=True) as connection:
+        counts = {
+            table: connection.execute(f"select count(*) from clarify.{table}").fetchone()
+            for table in ("person", "items", "signals", "data_points")
+        }
+    assert all(row is not None and row[0] > 0 for row in counts.values()), counts
