@@ -29,7 +29,23 @@ class PartialSyncError(ClarifySyncError):
 
 
 def make_pipeline(warehouse: WarehouseOptions, name: str = s.PIPELINE_NAME) -> dlt.Pipeline:
-    return open_pipeline(name, warehouse)
+    """The time-series pipeline. Its state says which items and signals are unchanged, so it is only trusted
+    while the warehouse still holds that pipeline's state (tables dropped or a file replaced: start over)."""
+    pipeline = open_pipeline(name, warehouse)
+    if not pipeline.first_run and not _warehouse_has_state(pipeline):
+        pipeline.drop()
+        pipeline = open_pipeline(name, warehouse)
+    return pipeline
+
+
+def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name("_dlt_pipeline_state")
+            rows = client.execute_sql(f"select 1 from {table} where pipeline_name = '{pipeline.pipeline_name}' limit 1")
+    except Exception:  # no dataset or no state table yet: nothing there to trust the local state with
+        return False
+    return bool(rows)
 
 
 def preflight(client: RpcClient) -> None:

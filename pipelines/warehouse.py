@@ -80,6 +80,10 @@ class WarehouseOptions:
     def resolved_pipelines_dir(self) -> str:
         return str(Path(self.pipelines_dir).expanduser()) if self.pipelines_dir else get_dlt_pipelines_dir()
 
+    def is_missing(self) -> bool:
+        """True when a DuckDB warehouse file does not exist, so no local state can describe it."""
+        return self.destination == "duckdb" and not Path(self.duckdb_path).expanduser().exists()
+
     def identity(self) -> str:
         """What makes two runs write to the same tables (secrets stripped)."""
         if self.destination == "duckdb":
@@ -181,7 +185,9 @@ def open_pipeline(name: str, warehouse: WarehouseOptions, destination: Any | Non
 
     pipeline = make()
     marker = Path(pipeline.working_dir) / _IDENTITY_FILE
-    if marker.exists() and marker.read_text() != identity:
+    # No marker: a folder of unknown origin (or a new one, where dropping costs nothing) is not trusted either;
+    # nor is any local state when the DuckDB file it describes is gone (deleted, or never written).
+    if not marker.exists() or marker.read_text() != identity or warehouse.is_missing():
         pipeline.drop()
         pipeline = make()
     Path(pipeline.working_dir).mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,11 @@ def test_demo_in_a_second_folder_does_not_reuse_the_first_warehouse_state(
         result = CliRunner().invoke(app, ["demo", "--records", "300"])
         assert result.exit_code == 0, result.output
 
+    # The same folder with its DuckDB file deleted: the local state must not outlive the file it described.
+    (tmp_path / "second" / "clarify_sync.duckdb").unlink()
+    result = CliRunner().invoke(app, ["demo", "--records", "300"])
+    assert result.exit_code == 0, result.output
+
     with duckdb.connect(str(tmp_path / "second" / "clarify_sync.duckdb"), read_only=True) as connection:
         counts = {
             table: connection.execute(f"select count(*) from clarify.{table}").fetchone()
