@@ -26,8 +26,9 @@ import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import lake
+from pipelines.gc_tuning import tuned_gc
 from pipelines.locking import file_lock, postgres_lock
-from pipelines.warehouse import WarehouseOptions, open_pipeline
+from pipelines.warehouse import WarehouseOptions, load_workers, open_pipeline
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
 from sources.clarify.cursor import parse_ts
@@ -138,7 +139,7 @@ def run_sync(
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
         selected = select_objects(schemas, list(objects) if objects else None)
         destination = warehouse.make_destination()
-        with _locked(warehouse, lock_timeout):
+        with _locked(warehouse, lock_timeout), tuned_gc():
             pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
             _finish_pending(pipeline, warehouse)
             _guard(lambda: pipeline.sync_destination(), warehouse)
@@ -297,7 +298,7 @@ def _finish_pending(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> None
     """Load what a crashed run extracted or normalised: merge on id makes it harmless to load now."""
     if pipeline.has_pending_data:
         _guard(pipeline.normalize, warehouse)
-        _guard(pipeline.load, warehouse)
+        _guard(lambda: pipeline.load(workers=load_workers()), warehouse)
 
 
 def _loader_format(warehouse: WarehouseOptions) -> str | None:
@@ -332,7 +333,7 @@ def _load(pipeline: dlt.Pipeline, source: Any, warehouse: WarehouseOptions, refr
     if os.environ.get(CRASH_ENV) == "normalize":
         os._exit(98)
     _guard(pipeline.normalize, warehouse)
-    _guard(pipeline.load, warehouse)
+    _guard(lambda: pipeline.load(workers=load_workers()), warehouse)
 
 
 def _resource_states(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,10 @@ POSTGRES_DSN_ENV = "CLARIFY_POSTGRES_DSN"
 _IDENTITY_FILE = "clarify_warehouse_identity"
 DEFAULT_BUCKET_URL = "clarify_lake"  # a folder in the working directory; or s3://, gs://, az://, abfss://, ...
 TABLE_FORMATS = ("delta", "parquet")
+# Load jobs at a time. dlt's default (20) loads every file of a package at once and each DuckDB job holds its
+# file's rows, so the load step's peak grew with the package (bench full sync at 1M: 949 MB, 472 MB with 1).
+# In code, not only in `.dlt/config.toml`, which dlt reads from the working directory: cron runs elsewhere.
+DEFAULT_LOAD_WORKERS = 1
 # dlt destinations (and bucket protocols) whose client libraries come with a dlt extra we do not install.
 _EXTRAS: dict[str, tuple[str, str]] = {
     "snowflake": ("snowflake.connector", "snowflake"),
@@ -163,6 +167,15 @@ def _with_password(dsn: str) -> str:
         user, _, host = parts.netloc.rpartition("@")
         return urlunsplit((parts.scheme, f"{user}:@{host}", parts.path, parts.query, parts.fragment))
     return dsn
+
+
+def load_workers() -> int:
+    """`[load] workers` from dlt config when set, else `DEFAULT_LOAD_WORKERS`."""
+    value = dlt.config.get("load.workers")
+    try:
+        return int(value) if value not in (None, "") else DEFAULT_LOAD_WORKERS
+    except (TypeError, ValueError):
+        raise ConfigError(f"load.workers = {value!r} is not a whole number") from None
 
 
 def open_pipeline(name: str, warehouse: WarehouseOptions, destination: Any | None = None) -> dlt.Pipeline:

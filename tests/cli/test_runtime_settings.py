@@ -1,0 +1,37 @@
+"""Process-level settings of a sync: load workers from dlt config with an in-code default, and the tuned
+garbage collector restoring what it changed."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from pipelines.gc_tuning import BULK_THRESHOLDS, tuned_gc
+from pipelines.warehouse import DEFAULT_LOAD_WORKERS, load_workers
+from sources.common.errors import ConfigError
+
+
+def test_load_workers_default_applies_without_a_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    # dlt reads `.dlt/config.toml` from the working directory: a cron job elsewhere must still get one worker.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOAD__WORKERS", raising=False)
+    assert load_workers() == DEFAULT_LOAD_WORKERS == 1
+
+
+def test_load_workers_from_config_and_bad_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOAD__WORKERS", "4")
+    assert load_workers() == 4
+    monkeypatch.setenv("LOAD__WORKERS", "many")
+    with pytest.raises(ConfigError, match="load.workers = 'many' is not a whole number"):
+        load_workers()
+
+
+def test_tuned_gc_restores_thresholds_and_unfreezes() -> None:
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    with tuned_gc():
+        assert gc.get_threshold() == BULK_THRESHOLDS
+        assert gc.get_freeze_count() > frozen_before
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen_before
