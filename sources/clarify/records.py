@@ -282,7 +282,28 @@ def _relationship_ids(value: Any) -> list[str] | None:
         value = [value]
     if not isinstance(value, list):
         return None
-    return [str(v["id"]) if isinstance(v, dict) else str(v) for v in value if v is not None]
+    items = (v.get("id") if isinstance(v, dict) else v for v in value)
+    return [str(i) for i in items if i is not None]  # an item without an id links nothing
+
+
+_LINKAGE = pa.struct([("data", pa.list_(pa.struct([("id", pa.string())])))])
+
+
+def _linked_ids(values: list[Any]) -> pa.ListArray | None:
+    """Target ids of JSON:API linkage values (`{"data": [{"type": ..., "id": "..."}, ...]}`) in one arrow
+    call, the usual shape; None when any value differs (then `_relationship_ids` reads them one by one)."""
+    shaped = (type(v) is dict and type(d := v.get("data")) is list and all(type(i) is dict for i in d) for v in values)
+    if not all(shaped):
+        return None
+    try:
+        data = pa.array(values, type=_LINKAGE).field("data")
+    except _ARROW_ERRORS:  # an id that is not a string
+        return None
+    items = data.flatten()
+    target_ids = items.field("id")
+    if items.null_count or target_ids.null_count:  # an item without an id
+        return None
+    return pa.ListArray.from_arrays(data.offsets, target_ids)
 
 
 class PageConverter:
@@ -381,15 +402,16 @@ class PageConverter:
         rels = [r if isinstance(r := record.get("relationships"), dict) else {} for record in records]
         out = []
         for rel in _first_seen_keys(rels):
-            owners: list[int] = []
-            targets: list[list[str]] = []
-            for i, r in enumerate(rels):
-                if rel in r and (found := _relationship_ids(r[rel])) is not None:
-                    owners.append(i)
-                    targets.append(found)
+            owners = [i for i, r in enumerate(rels) if rel in r]
+            values = [rels[i][rel] for i in owners]
+            targets = _linked_ids(values)
+            if targets is None:
+                found = [_relationship_ids(v) for v in values]
+                owners = [i for i, f in zip(owners, found, strict=True) if f is not None]
+                targets = pa.array([f for f in found if f is not None], type=TEXT_LIST)
             table = child_table(self.obj, rel)
             target = self.schema.relationships.get(rel, "related")
-            out.append((table, self.link_batch(ids.take(owners), pa.array(targets, type=TEXT_LIST), target)))
+            out.append((table, self.link_batch(ids.take(owners), targets, target)))
         return out
 
     def _declare(self, name: str, spec: FieldSpec, cols: _Columns) -> None:
