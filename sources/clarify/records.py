@@ -292,16 +292,15 @@ _LINKAGE = pa.struct([("data", pa.list_(pa.struct([("id", pa.string())])))])
 def _linked_ids(values: list[Any]) -> pa.ListArray | None:
     """Target ids of JSON:API linkage values (`{"data": [{"type": ..., "id": "..."}, ...]}`) in one arrow
     call, the usual shape; None when any value differs (then `_relationship_ids` reads them one by one)."""
-    shaped = (type(v) is dict and type(d := v.get("data")) is list and all(type(i) is dict for i in d) for v in values)
-    if not all(shaped):
-        return None
     try:
-        data = pa.array(values, type=_LINKAGE).field("data")
-    except _ARROW_ERRORS:  # an id that is not a string
+        linkage = pa.array(values, type=_LINKAGE)  # extra keys are ignored; arrow refuses non-objects
+    except _ARROW_ERRORS:  # not an object, `data` not a list of objects, an id that is not a string
         return None
+    data = linkage.field("data")
     items = data.flatten()
     target_ids = items.field("id")
-    if items.null_count or target_ids.null_count:  # an item without an id
+    # A null value, a missing or null `data`, a null item or one without an id: read one by one.
+    if linkage.null_count or data.null_count or items.null_count or target_ids.null_count:
         return None
     return pa.ListArray.from_arrays(data.offsets, target_ids)
 
@@ -411,7 +410,7 @@ class PageConverter:
                 targets = pa.array([f for f in found if f is not None], type=TEXT_LIST)
             table = child_table(self.obj, rel)
             target = self.schema.relationships.get(rel, "related")
-            out.append((table, self.link_batch(ids.take(owners), targets, target)))
+            out.append((table, self.link_batch(ids.take(pa.array(owners, type=pa.int64())), targets, target)))
         return out
 
     def _declare(self, name: str, spec: FieldSpec, cols: _Columns) -> None:

@@ -25,6 +25,10 @@ value = st.one_of(
     st.fixed_dictionaries({"data": st.lists(st.fixed_dictionaries({"id": ids}), max_size=3)}),
     st.just({"data": None}),
     st.fixed_dictionaries({"type": st.just("company"), "id": ids}),  # to-one without "data"
+    st.fixed_dictionaries({"data": st.fixed_dictionaries({"type": st.just("company"), "id": ids})}),  # to-one
+    st.fixed_dictionaries({"dat": st.lists(st.fixed_dictionaries({"id": ids}), max_size=2)}),  # no "data"
+    ids,
+    st.integers(0, 9),
     st.lists(ids, max_size=3),  # a plain list of ids
     st.none(),
     st.just(ABSENT),
