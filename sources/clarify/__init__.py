@@ -159,7 +159,11 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
         if start.after is None and state.get("cursor") is None:
             state["full_walk"] = True  # a first walk from the beginning: nothing can be stale yet
         walk = UpdatedAtWalk(
-            lambda params: ctx.api.list_page(obj, params), start, limit=ctx.page_limit, max_pages=ctx.max_pages
+            lambda params: ctx.api.list_page(obj, params),
+            start,
+            limit=ctx.page_limit,
+            max_pages=ctx.max_pages,
+            recent_seconds=ctx.lag_seconds,
         )
         # Pages are converted and yielded in batches: dlt's per-item cost (schema merge, writer calls) and our
         # per-table cost are paid once per BATCH_ROWS records, not once per page. State is committed only when
@@ -184,7 +188,7 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
             state["cursor"] = finish_cursor(state, walk.max_seen, min(rewind) if rewind else None)
             state["offset"] = 0
             state["complete"] = True
-            remember_window(state, walk.emitted, ctx.lag_seconds)
+            remember_window(state, walk.recent(), ctx.lag_seconds)
             state["last_run_at"] = format_state_ts(datetime.now(UTC))
             if state.pop("full_walk", False):
                 state.setdefault("last_reconcile_at", state["last_run_at"])
@@ -224,7 +228,7 @@ def _reconcile(
             yield from _mark(batches, converter, hints, ctx)
         if ctx.progress is not None:
             ctx.progress(obj, stats.records, stats.pages)
-    live = set(walk.emitted)
+    live = walk.emitted
     stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
     gone = sorted(stored - live)
     for i in range(0, len(gone), DELETE_BATCH):

@@ -46,6 +46,11 @@ def format_filter_ts(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def filter_instant(dt: datetime) -> datetime:
+    """The instant an `Is on or after` filter for `dt` really starts at (`format_filter_ts` floors to ms)."""
+    return parse_ts(format_filter_ts(dt))
+
+
 @dataclass
 class Position:
     """Where a page walk is: `updated_at >= after`, skipping `offset` rows of that listing."""

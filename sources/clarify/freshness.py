@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sources.clarify.cursor import format_filter_ts, format_state_ts, parse_ts, start_position
+from sources.clarify.cursor import filter_instant, format_state_ts, parse_ts, start_position
 from sources.clarify.pagination import UpdatedAtWalk
 from sources.clarify.records import system_value
 from sources.clarify.settings import CURSOR_FIELD
@@ -30,17 +30,20 @@ def fingerprint(items: Iterable[tuple[str, datetime]]) -> str:
 
 def window_start(cursor: str, lag_seconds: float) -> datetime:
     """Where the next run's first page starts, as the API sees it (millisecond floor of cursor - lag)."""
-    return parse_ts(format_filter_ts(parse_ts(cursor) - timedelta(seconds=lag_seconds)))
+    return filter_instant(parse_ts(cursor) - timedelta(seconds=lag_seconds))
 
 
-def remember_window(state: dict[str, Any], emitted: dict[str, datetime], lag_seconds: float) -> None:
-    """Store the fingerprint of this walk's records inside the next run's first window (after `cursor` is set)."""
+def remember_window(state: dict[str, Any], recent: Iterable[tuple[str, datetime]], lag_seconds: float) -> None:
+    """Store the fingerprint of this walk's records inside the next run's first window (after `cursor` is set).
+
+    `recent`: (id, `_updated_at`) of at least the walk's records in that window (`UpdatedAtWalk.recent()`); when
+    the cursor was held back by a rewind some may be missing, and the next run then simply loads as usual."""
     cursor = state.get("cursor")
     if not cursor:
         state.pop(STATE_KEY, None)
         return
     start = window_start(cursor, lag_seconds)
-    digest = fingerprint((rid, ts) for rid, ts in emitted.items() if ts >= start)
+    digest = fingerprint((rid, ts) for rid, ts in recent if ts >= start)
     state[STATE_KEY] = {"cursor": cursor, "lag": lag_seconds, "digest": digest}
 
 

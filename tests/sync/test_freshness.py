@@ -17,7 +17,7 @@ def _record(rid: str, ts: datetime) -> dict[str, Any]:
 
 def _state(emitted: dict[str, datetime], lag: float = 300.0) -> dict[str, Any]:
     state: dict[str, Any] = {"cursor": format_state_ts(max(emitted.values())), "complete": True}
-    remember_window(state, emitted, lag)
+    remember_window(state, emitted.items(), lag)
     return state
 
 

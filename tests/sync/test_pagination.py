@@ -81,3 +81,60 @@ def test_start_position_lag_resume_and_since() -> None:
     assert start_position(state, since="2029-12-31").after == T0 - timedelta(days=1)
     assert parse_ts("2030-01-01T00:00:00Z") == parse_ts("2030-01-01T00:00:00+00:00")
     assert format_filter_ts(T0 + timedelta(microseconds=1999)) == "2030-01-01T00:00:00.001Z"
+
+
+def reference_walk(pages: list[list[dict[str, Any]]]) -> tuple[list[str], dict[str, datetime], datetime | None]:
+    """The de-duplication spelled out with a timestamp kept per emitted id: emit order, emitted versions and
+    the oldest newer version met again (`rewind_to`)."""
+    emitted: dict[str, datetime] = {}
+    order: list[str] = []
+    rewind: datetime | None = None
+    for data in pages:
+        for record in data:
+            rid, ts = record["id"], parse_ts(record["attributes"]["_updated_at"])
+            seen = emitted.get(rid)
+            if seen is None:
+                emitted[rid] = ts
+                order.append(rid)
+            elif ts > seen and (rewind is None or ts < rewind):
+                rewind = ts
+    return order, emitted, rewind
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0, 300, 999, 1000])), min_size=1, max_size=80),
+    st.integers(1, 4),
+    st.integers(0, 6),
+    st.integers(2, 9),
+)
+def test_walk_keeps_only_what_it_needs_and_decides_as_with_every_timestamp(
+    stamps_spec: list[tuple[int, int]], move_every: int, moves: int, limit: int
+) -> None:
+    # Sub-millisecond stamps: the API's filter is floored to milliseconds, so records just below the
+    # filter are read again unchanged and must not count as newer versions.
+    stamps = {f"r{i:03d}": T0 + timedelta(seconds=s, microseconds=us) for i, (s, us) in enumerate(stamps_spec)}
+    listing = Listing(stamps)
+    fetched: list[list[dict[str, Any]]] = []
+
+    def churn(lst: Listing) -> None:
+        if lst.calls % move_every == 0 and lst.calls // move_every <= moves:
+            victim = sorted(lst.stamps)[lst.calls % len(lst.stamps)]
+            lst.stamps[victim] = T0 + timedelta(seconds=100 + lst.calls)
+
+    def fetch(params: dict[str, Any]) -> dict[str, Any]:
+        body = listing.fetch(params)
+        fetched.append(body["data"])
+        return body
+
+    listing.on_call = churn
+    walk = UpdatedAtWalk(fetch, Position(), limit=limit, recent_seconds=30.0)
+    emitted_order = [r["id"] for page in walk for r in page.records]
+    order, versions, rewind = reference_walk(fetched)
+    assert emitted_order == order
+    assert walk.emitted == set(order)
+    assert walk.rewind_to == rewind
+    newest = max(versions.values())
+    recent = set(walk.recent())
+    assert recent <= set(versions.items())  # only emitted versions
+    assert {(rid, ts) for rid, ts in versions.items() if ts >= newest - timedelta(seconds=30)} <= recent
