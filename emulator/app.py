@@ -76,6 +76,9 @@ def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[R
                         f"rate limit of {cfg.rate_limit} requests per {cfg.rate_window:g}s exceeded for this endpoint",
                     )
             actor = _authenticate(emu, request.headers.get("authorization"))
+            # Read the whole request first: a connection closed on unread bytes ends in a reset instead of the
+            # clean cut the drop and truncation faults stand for (and which one the client saw was a race).
+            await request.body()
             response = await _with_faults(emu, path, lambda: handler(Call(request, emu, actor)))
         except ApiError as err:
             response = error_response(err, nest)
