@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from destinations.clarify.runner import PushReport
+    from pipelines.push import PushReport
     from pipelines.sync import SyncReport
 
 from pipelines.console import console, print_error, print_table, progress_reporter

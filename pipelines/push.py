@@ -10,6 +10,7 @@ not a pass through dlt's extract/normalize), state must be committed to warehous
 and a refused atomic batch must be split, not retried. So the push is a plain module: it reads the
 warehouse directly (DuckDB / psycopg2, `destinations/clarify/warehouse_sql.py`) and writes through the
 shared HTTP client (`sources/common/http.py`), which alone does retries, 429 handling and pacing.
+This module wires: it opens the warehouse and the API client and hands them to `destinations.clarify`.
 
 Contract:
 - rows: `from_table` (a table of the dataset, or `schema.table`) or `sql`, run in the warehouse.
@@ -25,6 +26,100 @@ Contract:
 
 from __future__ import annotations
 
-from destinations.clarify.runner import PushReport, run_push
+import os
+import time
+from collections.abc import Callable, Mapping
+
+from destinations.clarify.report import Progress, PushReport
+from destinations.clarify.runner import DEFAULT_CONCURRENCY, PushRequest, push
+from destinations.clarify.warehouse_sql import DuckDBSQL, PostgresSQL, WarehouseSQL
+from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
+from sources.clarify.api import ClarifyApi
+from sources.common.connection import ClarifyConnection
+from sources.common.errors import ConfigError
+from sources.common.http import RetryPolicy
 
 __all__ = ["PushReport", "run_push"]
+
+
+def run_push(
+    connection: ClarifyConnection,
+    warehouse: WarehouseOptions,
+    *,
+    object: str,  # noqa: A002 - the public keyword the CLI passes
+    from_table: str | None = None,
+    sql: str | None = None,
+    mode: str = "upsert",
+    mapping: Mapping[str, str] | None = None,
+    relationship: str | None = None,
+    batch_size: int = 100,
+    full: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> PushReport:
+    """Push changed warehouse rows into Clarify object `object` (the contract is in the module docstring).
+
+    `retry` and `sleep` reach the HTTP client (tests pass a sleep that only counts the seconds asked for)."""
+    started = time.monotonic()
+    request = PushRequest(
+        object=object,
+        from_table=from_table,
+        sql=sql,
+        mode=mode,
+        mapping=dict(mapping or {}),
+        relationship=relationship,
+        batch_size=batch_size,
+        full=full,
+        dry_run=dry_run,
+        concurrency=concurrency,
+    )
+    request.check()
+    report = request.new_report()
+    api = ClarifyApi(connection, retry=retry, sleep=sleep)
+    try:
+        wh = open_warehouse(warehouse, read_only=dry_run)
+        try:
+            push(wh, api, request, report, progress)
+        finally:
+            wh.close()
+    finally:
+        report.requests = api.http.stats.requests
+        report.seconds = time.monotonic() - started
+        api.close()
+    return report
+
+
+def open_warehouse(options: WarehouseOptions, *, read_only: bool) -> WarehouseSQL:
+    """Open the warehouse the options name; `read_only` for dry runs (nothing can be written)."""
+    if options.destination == "duckdb":
+        return DuckDBSQL(options.duckdb_path, options.dataset, read_only=read_only)
+    if options.destination == "postgres":
+        return PostgresSQL(postgres_dsn(options), options.dataset, read_only=read_only)
+    raise ConfigError(
+        f"push reads from duckdb or postgres, not {options.destination!r}: "
+        "pass --destination duckdb or --destination postgres"
+    )
+
+
+def postgres_dsn(options: WarehouseOptions) -> str:
+    """The DSN from the option, the environment, or dlt's `[destination.postgres.credentials]`."""
+    dsn = options.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
+    if dsn:
+        return dsn
+    try:
+        import dlt
+        from dlt.common.configuration.specs import ConnectionStringCredentials
+
+        value = dlt.secrets.get("destination.postgres.credentials")
+    except Exception:
+        value = None
+    if isinstance(value, str) and value:
+        return value
+    if value:
+        creds = ConnectionStringCredentials(dict(value))
+        creds.drivername = creds.drivername or "postgresql"
+        return creds.to_native_representation()
+    raise ConfigError(f"no Postgres DSN: pass --postgres-dsn or set {POSTGRES_DSN_ENV}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from destinations.clarify.batching import Item
 from destinations.clarify.warehouse_sql import WarehouseSQL, quote
 from sources.clarify.schema import FieldSpec, ObjectSchema
 
@@ -56,6 +57,13 @@ class Landed:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def add(self, items: Sequence[Item], ids: Sequence[str | None]) -> None:
+        """Rows of one request and the ids it returned (an item keeps its known id where none came back)."""
+        n = len(ids)
+        self.keys.extend(it.key for it in items)
+        self.fingerprints.extend(it.fingerprint for it in items)
+        self.clarify_ids.extend((ids[i] if i < n and ids[i] else it.clarify_id) for i, it in enumerate(items))
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,13 @@ class PushState:
             (self.reject_object,),
         )
         self._maybe_rejects = bool(rows and rows[0][0])
+
+    def clear_rejudged(self) -> None:
+        """Forget rejects for a missing or duplicate key (`#...`): those rows are judged afresh every run."""
+        self.wh.execute(
+            f"DELETE FROM {self.wh.table(REJECTS_TABLE)} WHERE object = {self.wh.param} AND key LIKE {self.wh.param}",
+            (self.reject_object, "#%"),
+        )
 
     def record(self, landed: Landed, rejected: Sequence[Rejected]) -> None:
         """Commit some requests' outcome in one transaction: landed rows into state (and out of rejects),

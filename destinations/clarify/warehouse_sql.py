@@ -8,14 +8,12 @@ to hash a row, how to cast to text, how to stream rows and how to upsert rows in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
-from sources.common.errors import ConfigError, WarehouseError
+from sources.common.errors import WarehouseError
 
 
 def quote(name: str) -> str:
@@ -309,36 +307,3 @@ class PostgresSQL(WarehouseSQL):
 
     def close(self) -> None:
         self.con.close()
-
-
-def postgres_dsn(options: WarehouseOptions) -> str:
-    """The DSN from the option, the environment, or dlt's `[destination.postgres.credentials]`."""
-    dsn = options.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
-    if dsn:
-        return dsn
-    try:
-        import dlt
-        from dlt.common.configuration.specs import ConnectionStringCredentials
-
-        value = dlt.secrets.get("destination.postgres.credentials")
-    except Exception:
-        value = None
-    if isinstance(value, str) and value:
-        return value
-    if value:
-        creds = ConnectionStringCredentials(dict(value))
-        creds.drivername = creds.drivername or "postgresql"
-        return creds.to_native_representation()
-    raise ConfigError(f"no Postgres DSN: pass --postgres-dsn or set {POSTGRES_DSN_ENV}")
-
-
-def open_warehouse(options: WarehouseOptions, *, read_only: bool) -> WarehouseSQL:
-    """Open the warehouse the options name; `read_only` for dry runs (nothing can be written)."""
-    if options.destination == "duckdb":
-        return DuckDBSQL(options.duckdb_path, options.dataset, read_only=read_only)
-    if options.destination == "postgres":
-        return PostgresSQL(postgres_dsn(options), options.dataset, read_only=read_only)
-    raise ConfigError(
-        f"push reads from duckdb or postgres, not {options.destination!r}: "
-        "pass --destination duckdb or --destination postgres"
-    )

@@ -1,0 +1,92 @@
+"""Send classified rows: bulk creates and bulk PATCHes in batches, relationship sets one record at a time.
+
+Batches are cut from the rows as they arrive and handed to the `Dispatcher` (batching.py), which keeps a few
+in flight and records finished ones. Plain creates (objects without a unique field) are not safe to resend:
+they go one batch at a time through `send_create`, which the caller makes exactly-once (see intents.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from destinations.clarify.batching import ROW_LEVEL, BatchSender, Dispatcher, Item, Send, failure_of
+from destinations.clarify.classify import Classified
+from destinations.clarify.report import Recorder
+from sources.clarify.api import ClarifyApi
+from sources.common.errors import ApiError
+
+
+class Sending:
+    """The send step of one push: pending rows, their senders and the dispatcher that runs them."""
+
+    def __init__(
+        self,
+        api: ClarifyApi,
+        slug: str,
+        recorder: Recorder,
+        *,
+        batch_size: int,
+        concurrency: int,
+        send_create: Send,
+        serial_create: bool,
+        relationship: tuple[str, str] | None = None,  # (name, target object)
+    ):
+        self.api = api
+        self.slug = slug
+        self.recorder = recorder
+        self.relationship = relationship
+        self.create = BatchSender(send_create, batch_size)
+        self.patch = BatchSender(
+            lambda b: record_ids(api.bulk_update(slug, [(str(i.clarify_id), i.attributes) for i in b])), batch_size
+        )
+        self.serial_create = serial_create
+        self.dispatcher = Dispatcher(concurrency, recorder.record)
+        self.pending_create: list[Item] = []
+        self.pending_patch: list[Item] = []
+
+    def add(self, rows: Classified) -> None:
+        """Queue a chunk's rows and send every full batch."""
+        self.pending_create.extend(rows.create)
+        self.pending_patch.extend(rows.patch)
+        for item in rows.links:
+            self._send_links(item)
+        self._flush(final=False)
+
+    def finish(self) -> None:
+        """Send the partial batches left and wait for every request to be recorded."""
+        self._flush(final=True)
+        self.dispatcher.drain()
+
+    def close(self, *, failed: bool) -> None:
+        self.dispatcher.close(failed=failed)
+
+    @property
+    def batch_size(self) -> int:
+        return min(self.create.batch_size, self.patch.batch_size)
+
+    def _flush(self, *, final: bool) -> None:
+        for sender, pending, serial in (
+            (self.create, self.pending_create, self.serial_create),
+            (self.patch, self.pending_patch, False),
+        ):
+            while len(pending) >= sender.batch_size or (final and pending):
+                batch = pending[: sender.batch_size]
+                del pending[: sender.batch_size]
+                self.dispatcher.submit(sender, batch, serial=serial)
+
+    def _send_links(self, item: Item) -> None:
+        assert self.relationship is not None
+        name, target = self.relationship
+        try:
+            self.api.set_relationship(self.slug, item.key, name, target, item.attributes["targets"])
+        except ApiError as err:
+            if err.status not in ROW_LEVEL:
+                raise
+            self.recorder.rejected([(item, failure_of(err))])
+            return
+        self.recorder.landed([item], [item.key])
+
+
+def record_ids(records: list[dict[str, Any]]) -> list[str | None]:
+    """The ids of the records a bulk request returned, in order."""
+    return [str(r["id"]) if r.get("id") is not None else None for r in records]
