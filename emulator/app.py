@@ -106,7 +106,9 @@ async def _with_faults(emu: Emulator, path: str, call: Callable[[], Awaitable[Re
     if faults.take("conflict_409", path):
         raise ApiError(409, "schema is being modified by another request")
     if faults.take("burst_429", path):
-        headers = {"Retry-After": "1"} if faults.current().burst_retry_after else {}
+        headers = (
+            {"Retry-After": str(faults.current().retry_after_seconds)} if faults.current().burst_retry_after else {}
+        )
         raise ApiError(429, "too many requests", headers=headers)
     status = faults.server_error(path)
     if status is not None:

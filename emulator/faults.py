@@ -7,7 +7,15 @@ import random
 import threading
 from dataclasses import dataclass
 
-COUNTED = ("burst_429", "conflict_409", "drop_connection", "truncate_body")
+COUNTED = (
+    "burst_429",
+    "conflict_409",
+    "drop_connection",
+    "truncate_body",
+    "commit_then_drop",
+    "commit_then_5xx",
+    "hold_answer",
+)
 
 
 @dataclass
@@ -18,10 +26,20 @@ class FaultSettings:
     error_status: int = 500
     burst_429: int = 0
     burst_retry_after: bool = True
+    retry_after_seconds: int = 1  # the Retry-After a burst 429 asks for
     conflict_409: int = 0
     latency_ms: int = 0
     drop_connection: int = 0  # before the handler: the request has no effect
     truncate_body: int = 0  # after the handler: the write happened, the answer is cut short
+    # Bulk creates only (writes.py), after the write is committed: the answer never arrives whole.
+    commit_then_drop: int = 0  # the connection closes without a status
+    commit_then_5xx: int = 0  # answered with `error_status`, as if the write had failed
+    hold_answer: int = 0  # the answer waits `hold_seconds` (longer than the client's timeout)
+    hold_seconds: float = 5.0
+    # The `kill_on_commit`-th bulk create (counting from when it is set) sends SIGKILL to `kill_pid` once
+    # committed: a crash of the pusher between the server's commit and the answer, at a chosen request.
+    kill_on_commit: int = 0
+    kill_pid: int = 0
     http_next_links: bool = False
     stray_next_on_last_page: bool = False
     next_on_empty_page: bool = False
@@ -69,6 +87,15 @@ class Faults:
                 return False
             setattr(self._settings, name, getattr(self._settings, name) - 1)
             return True
+
+    def kill_due(self, path: str) -> int | None:
+        """The pid to kill if this committed bulk create is the `kill_on_commit`-th, else None."""
+        with self._lock:
+            s = self._settings
+            if s.kill_on_commit <= 0 or not self.applies(path):
+                return None
+            s.kill_on_commit -= 1
+            return s.kill_pid if s.kill_on_commit == 0 and s.kill_pid else None
 
     def server_error(self, path: str) -> int | None:
         """The 5xx status to answer with, drawn from `error_rate`, or None."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+import signal
 import time
 
 from starlette.responses import Response
 
 from emulator.calls import Call
 from emulator.errors import ApiError
-from emulator.responses import JSONResponse
+from emulator.responses import CutResponse, JSONResponse
 from emulator.schemas import ObjectDef
 from emulator.store import Store, WriteItem, require_object
 
@@ -66,7 +69,23 @@ async def h_bulk_create(call: Call) -> Response:
     body = await call.body()
     data = _batch(body, call.emu.config.bulk_max)
     items = [_item(obj, raw, f"/data/{i}", need_id=False) for i, raw in enumerate(data)]
-    return JSONResponse({"data": call.emu.store.write(obj.slug, items, call.actor, _match_on(body))})
+    response = JSONResponse({"data": call.emu.store.write(obj.slug, items, call.actor, _match_on(body))})
+    return await _after_commit(call, response)
+
+
+async def _after_commit(call: Call, response: Response) -> Response:
+    """Faults that strike once the write is committed: the client cannot know whether it happened."""
+    faults, path = call.emu.faults, call.request.url.path
+    pid = faults.kill_due(path)
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    if faults.take("commit_then_drop", path):
+        return CutResponse(response, 0)
+    if faults.take("commit_then_5xx", path):
+        raise ApiError(faults.current().error_status, "injected server error after commit")
+    if faults.take("hold_answer", path):
+        await asyncio.sleep(faults.current().hold_seconds)
+    return response
 
 
 async def h_update(call: Call) -> Response:

@@ -44,6 +44,11 @@ class Failure:
 Send = Callable[[list[Item]], list[str | None]]
 
 
+def record_ids(records: list[dict[str, Any]]) -> list[str | None]:
+    """The ids of the records a bulk request returned, in order."""
+    return [str(r["id"]) if r.get("id") is not None else None for r in records]
+
+
 def is_too_large(err: ApiError) -> bool:
     if err.status == 413:
         return True

@@ -25,6 +25,7 @@ class PushReport:
     unchanged: int = 0
     invalid: int = 0  # refused by local checks (counted in `rejected` too unless dry run)
     sent: int = 0  # rows that landed in Clarify
+    adopted: int = 0  # rows whose create had an unknown outcome, found on the server and recorded, not resent
     rejected: int = 0  # rows refused (locally or by the API) in this run
     requests: int = 0  # HTTP requests made, retries included
     seconds: float = 0.0

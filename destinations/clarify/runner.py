@@ -29,11 +29,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from destinations.clarify.batching import record_ids
 from destinations.clarify.classify import Classifier
 from destinations.clarify.diff import Diff, DiffCounts, relationship_source, salt
+from destinations.clarify.exactly_once import CreateOnce
 from destinations.clarify.plan import Plan, check_relationship, plan_records, source_sql
 from destinations.clarify.report import Progress, PushReport, Recorder
-from destinations.clarify.sending import Sending, record_ids
+from destinations.clarify.sending import Sending
 from destinations.clarify.state import PushState, load_schema, save_schema, state_table_name
 from destinations.clarify.warehouse_sql import WarehouseSQL, one_line
 from sources.clarify.api import ClarifyApi
@@ -80,6 +82,9 @@ def push(
     """Push the changed rows of `request`'s source into Clarify, recording what landed and what was refused."""
     source = source_sql(wh, request.from_table, request.sql)
     columns = _read(lambda: wh.columns_of(source), "reading the source rows")
+    if not request.dry_run and not request.relationship:  # before the diff: adopted rows are no longer new
+        state = PushState(wh, state_table_name(request.object), request.object)
+        CreateOnce(api, state, request.object, report).recover()
     target, counts = _diff_against_state(wh, api, request, source, columns)
     report.new, report.changed, report.unchanged = counts.new, counts.changed, counts.unchanged
     total = counts.total if request.full else counts.new + counts.changed
@@ -180,13 +185,18 @@ def _count(wh: WarehouseSQL, target: _Target) -> DiffCounts:
 
 def _sending(api: ClarifyApi, request: PushRequest, target: _Target, recorder: Recorder) -> Sending:
     plan, slug = target.plan, target.obj.slug
+    if plan.match_on is None and not plan.id_column:
+        once = CreateOnce(api, target.state, slug, recorder.report)
+        send_create = once.send
+    else:
+        send_create = lambda b: record_ids(api.bulk_create(slug, [i.attributes for i in b], plan.match_on))  # noqa: E731
     return Sending(
         api,
         slug,
         recorder,
         batch_size=request.batch_size,
         concurrency=1 if request.dry_run else request.concurrency,
-        send_create=lambda b: record_ids(api.bulk_create(slug, [i.attributes for i in b], plan.match_on)),
+        send_create=send_create,
         serial_create=plan.match_on is None,
         relationship=(request.relationship, target.rel_target or "") if request.relationship else None,
     )

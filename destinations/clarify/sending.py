@@ -2,14 +2,12 @@
 
 Batches are cut from the rows as they arrive and handed to the `Dispatcher` (batching.py), which keeps a few
 in flight and records finished ones. Plain creates (objects without a unique field) are not safe to resend:
-they go one batch at a time through `send_create`, which the caller makes exactly-once (see intents.py).
+they go one batch at a time through `send_create`, which the caller makes exactly-once (exactly_once.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from destinations.clarify.batching import ROW_LEVEL, BatchSender, Dispatcher, Item, Send, failure_of
+from destinations.clarify.batching import ROW_LEVEL, BatchSender, Dispatcher, Item, Send, failure_of, record_ids
 from destinations.clarify.classify import Classified
 from destinations.clarify.report import Recorder
 from sources.clarify.api import ClarifyApi
@@ -85,8 +83,3 @@ class Sending:
             self.recorder.rejected([(item, failure_of(err))])
             return
         self.recorder.landed([item], [item.key])
-
-
-def record_ids(records: list[dict[str, Any]]) -> list[str | None]:
-    """The ids of the records a bulk request returned, in order."""
-    return [str(r["id"]) if r.get("id") is not None else None for r in records]

@@ -10,6 +10,9 @@
     these and makes no request; any push with rows to send checks them against a fresh `GET /schemas`.
 `_clarify_push_rejects` (one per dataset):
     object, key (primary key), payload (the JSON sent), status, pointer, detail, first_seen, last_tried, attempts
+`_clarify_push_intents` (one per dataset): object, key (primary key), fingerprint, payload, sent_at
+    plain creates (objects without a unique field) about to be sent; a row leaves when its outcome is known
+    (see exactly_once.py), so a row still here after a crash may or may not exist in Clarify.
 A rejected row never gets its new fingerprint in the state table, so the next run sends it again; when it
 lands its rejects row is deleted in the same transaction that records its state.
 """
@@ -29,6 +32,7 @@ from sources.clarify.schema import FieldSpec, ObjectSchema
 
 REJECTS_TABLE = "_clarify_push_rejects"
 SCHEMAS_TABLE = "_clarify_push_schemas"
+INTENTS_TABLE = "_clarify_push_intents"
 STATE_COLUMNS = ("key", "fingerprint", "clarify_id", "pushed_at")
 REJECT_COLUMNS = (
     "object",
@@ -67,6 +71,14 @@ class Landed:
 
 
 @dataclass(frozen=True)
+class Intent:
+    """A plain create that was about to be sent: the row, what was sent, and when."""
+
+    item: Item
+    sent_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class Rejected:
     key: str
     payload: object
@@ -83,6 +95,7 @@ class PushState:
         self.table = state_table
         self.reject_object = reject_object
         self._maybe_rejects = True  # False once we know the rejects table holds nothing for this object
+        self._maybe_intents = True  # likewise for the intents table
 
     def exists(self) -> bool:
         return self.wh.schema_exists() and self.wh.table_exists(self.table)
@@ -99,11 +112,18 @@ class PushState:
             f"payload TEXT, status TEXT, pointer TEXT, detail TEXT, first_seen {ts} NOT NULL, "
             f"last_tried {ts} NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (object, key))"
         )
-        rows = self.wh.fetchall(
-            f"SELECT count(*) FROM {self.wh.table(REJECTS_TABLE)} WHERE object = {self.wh.param}",
-            (self.reject_object,),
+        self.wh.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.wh.table(INTENTS_TABLE)} (object TEXT NOT NULL, key TEXT NOT NULL, "
+            f"fingerprint TEXT NOT NULL, payload TEXT NOT NULL, sent_at {ts} NOT NULL, PRIMARY KEY (object, key))"
         )
-        self._maybe_rejects = bool(rows and rows[0][0])
+        self._maybe_rejects = self._holds(REJECTS_TABLE)
+        self._maybe_intents = self._holds(INTENTS_TABLE)
+
+    def _holds(self, table: str) -> bool:
+        rows = self.wh.fetchall(
+            f"SELECT count(*) FROM {self.wh.table(table)} WHERE object = {self.wh.param}", (self.reject_object,)
+        )
+        return bool(rows and rows[0][0])
 
     def clear_rejudged(self) -> None:
         """Forget rejects for a missing or duplicate key (`#...`): those rows are judged afresh every run."""
@@ -127,11 +147,54 @@ class PushState:
                     conflict=("key",),
                     update=("fingerprint", "clarify_id", "pushed_at"),
                 )
-                keys = landed.keys if self._maybe_rejects else []
-                for i in range(0, len(keys), 500):
-                    self.wh.delete_keys(REJECTS_TABLE, "object", self.reject_object, "key", keys[i : i + 500])
+                for table, maybe in ((REJECTS_TABLE, self._maybe_rejects), (INTENTS_TABLE, self._maybe_intents)):
+                    keys = landed.keys if maybe else []
+                    for i in range(0, len(keys), 500):
+                        self.wh.delete_keys(table, "object", self.reject_object, "key", keys[i : i + 500])
             if rejected:
                 self._reject(rejected, now)
+
+    def intend(self, items: Sequence[Item]) -> dt.datetime:
+        """Commit the intent to create `items` (before the request leaves); returns its time."""
+        now = dt.datetime.now(dt.UTC)
+        self._maybe_intents = True
+        rows = [(self.reject_object, it.key, it.fingerprint, orjson.dumps(it.attributes).decode(), now) for it in items]
+        with self.wh.transaction():
+            self.wh.upsert(
+                INTENTS_TABLE,
+                ("object", "key", "fingerprint", "payload", "sent_at"),
+                rows,
+                conflict=("object", "key"),
+                update=("fingerprint", "payload", "sent_at"),
+            )
+        return now
+
+    def forget_intents(self, keys: Sequence[str]) -> None:
+        """Drop intents whose outcome is known to be "not created" (the request was refused as a whole)."""
+        with self.wh.transaction():
+            for i in range(0, len(keys), 500):
+                self.wh.delete_keys(INTENTS_TABLE, "object", self.reject_object, "key", keys[i : i + 500])
+
+    def intents(self) -> list[Intent]:
+        """The creates a run left with an unknown outcome (none when the table does not exist yet)."""
+        if not (self.exists() and self.wh.table_exists(INTENTS_TABLE)):
+            return []
+        rows = self.wh.fetchall(
+            f"SELECT key, fingerprint, payload, sent_at FROM {self.wh.table(INTENTS_TABLE)} "
+            f"WHERE object = {self.wh.param} ORDER BY key",
+            (self.reject_object,),
+        )
+        return [Intent(Item(k, fp, orjson.loads(p)), _utc(at)) for k, fp, p, at in rows]
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` the state table already holds (records created for other rows)."""
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ", ".join([self.wh.param] * len(part))
+            sql = f"SELECT clarify_id FROM {self.wh.table(self.table)} WHERE clarify_id IN ({marks})"
+            found.update(str(r[0]) for r in self.wh.fetchall(sql, part))
+        return found
 
     def _reject(self, rejected: Sequence[Rejected], now: dt.datetime) -> None:
         self._maybe_rejects = True
@@ -171,6 +234,10 @@ class PushState:
             conflict=("object", "key"),
             update=("payload", "status", "pointer", "detail", "last_tried", "attempts"),
         )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def load_schema(wh: WarehouseSQL, obj: str) -> ObjectSchema | None:

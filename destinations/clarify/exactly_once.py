@@ -1,0 +1,154 @@
+"""Exactly once for plain creates (objects without a unique field to upsert on: task, meeting).
+
+A bulk create of such an object cannot be resent blindly: if the server committed it and the answer was
+lost (a crash, a timeout, a dropped or truncated answer, a 5xx after the commit), a resend creates every
+row twice. So each batch is preceded by an *intent* (state.py's `_clarify_push_intents`: the rows' keys,
+fingerprints and payloads, and the time), committed before the request leaves, and deleted in the same
+transaction that records the created ids. When the outcome is unknown, the server is asked what it did
+before anything is sent again: the object's records created since the intent (`filter[_created_at][Is on
+or after]`, from `LOOKBACK` seconds before it, as the server's clock may lag ours) are matched to the
+in-flight rows by their pushed values, ids the state table already holds for other rows excluded; rows
+found are adopted (their ids recorded as if the answer had come), only the rest are sent again. Within a
+run that happens up to `ATTEMPTS` times per batch; intents a crashed run left behind are resolved the same
+way before the next run's diff (`recover`).
+
+The match compares the attributes the push sent, normalised (case, whitespace, number and timestamp
+forms). It can be fooled only by a record with the very same values created by someone else inside the
+window; it then adopts that record instead of creating a twin, which for an object without a unique field
+is the lesser harm. The no-fault cost is one small commit (the intent) per batch of creates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pendulum
+
+from destinations.clarify.batching import Item, record_ids
+from destinations.clarify.report import PushReport
+from destinations.clarify.state import Landed, PushState
+from sources.clarify.api import ClarifyApi
+from sources.common.errors import ApiError, ApiUnreachableError
+
+LOOKBACK = 300.0  # seconds: how far before the intent the lookup starts (clock skew between us and the server)
+ATTEMPTS = 3  # sends of one batch's rows whose outcome stays unknown before the run gives up
+PAGE = 500
+
+
+def unknown_outcome(err: BaseException) -> bool:
+    """Could the server have acted on the request? (A refusal such as 4xx is atomic: nothing was created.)"""
+    if isinstance(err, ApiUnreachableError):
+        return True
+    return isinstance(err, ApiError) and (err.status is None or err.status >= 500)
+
+
+class CreateOnce:
+    """The `send` of plain creates: intent first; an unknown outcome is looked up before anything is resent."""
+
+    def __init__(self, api: ClarifyApi, state: PushState, slug: str, report: PushReport):
+        self.api = api
+        self.state = state
+        self.slug = slug
+        self.report = report
+        self.adopted: dict[str, str] = {}  # key → id of a record found on the server, not from an answer
+
+    def send(self, batch: list[Item]) -> list[str | None]:
+        rest = [it for it in batch if it.key not in self.adopted]  # a split batch's adopted rows cost nothing
+        ids: dict[str, str | None] = {}
+        since = self.state.intend(rest) if rest else None
+        for attempt in range(1, ATTEMPTS + 1):
+            if not rest:
+                break
+            try:
+                created = self.api.bulk_create(self.slug, [it.attributes for it in rest], None)
+            except (ApiError, ApiUnreachableError) as err:
+                if not unknown_outcome(err):
+                    self.state.forget_intents([it.key for it in rest])
+                    raise
+                if attempt == ATTEMPTS:
+                    raise  # the intents stay: the next run resolves them before its diff
+                assert since is not None
+                self.adopted.update(self.lookup(rest, since))
+                rest = [it for it in rest if it.key not in self.adopted]
+                continue
+            ids.update(zip((it.key for it in rest), record_ids(created), strict=False))
+            rest = []
+        return [self.adopted.get(it.key) or ids.get(it.key) for it in batch]
+
+    def recover(self) -> None:
+        """Resolve the intents a crashed run left: adopt the records that exist, forget the rest (they are
+        still new in the diff and are sent by this run)."""
+        intents = self.state.intents()
+        if not intents:
+            return
+        items = [i.item for i in intents]
+        found = self.lookup(items, min(i.sent_at for i in intents))
+        landed = Landed()
+        adopted = [it for it in items if it.key in found]
+        landed.add(adopted, [found[it.key] for it in adopted])
+        self.state.record(landed, [])
+        self.state.forget_intents([it.key for it in items if it.key not in found])
+
+    def lookup(self, items: list[Item], since: dt.datetime) -> dict[str, str]:
+        """key → id of the records created since `since` (less `LOOKBACK`) that carry the rows' pushed values."""
+        records = self._created_since(since - dt.timedelta(seconds=LOOKBACK))
+        taken = self.state.known_ids([str(r.get("id")) for r in records]) | set(self.adopted.values())
+        fields = sorted({name for it in items for name in it.attributes})
+        pool: dict[bytes, list[str]] = defaultdict(list)
+        for record in records:
+            rid = str(record.get("id"))
+            if rid not in taken:
+                pool[_signature(record.get("attributes") or {}, fields)].append(rid)
+        found: dict[str, str] = {}
+        for it in items:
+            ids = pool.get(_signature(it.attributes, fields))
+            if ids:
+                found[it.key] = ids.pop(0)
+        self.report.adopted += len(found)
+        return found
+
+    def _created_since(self, since: dt.datetime) -> list[dict[str, Any]]:
+        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        params: dict[str, Any] = {
+            "filter[_created_at][Is on or after]": stamp,
+            "sortOrder[column]": "_created_at",
+            "sortOrder[dir]": "ASC",
+            "page[limit]": PAGE,
+        }
+        records: list[dict[str, Any]] = []
+        while True:
+            body = self.api.list_page(self.slug, {**params, "page[offset]": len(records)})
+            data = [r for r in body.get("data") or [] if isinstance(r, dict)]
+            records.extend(data)
+            limit = min(PAGE, int((body.get("meta") or {}).get("limit") or PAGE))
+            if len(data) < limit:
+                return records
+
+
+def _signature(attributes: dict[str, Any], fields: list[str]) -> bytes:
+    return orjson.dumps([_norm(attributes.get(name)) for name in fields])
+
+
+def _norm(value: Any) -> Any:
+    """A value as the comparison sees it: what the server may have reformatted compares equal."""
+    if isinstance(value, dict):
+        if set(value) == {"items"}:
+            return _norm(value["items"])
+        return sorted((str(k), _norm(v)) for k, v in value.items() if v is not None)
+    if isinstance(value, list | tuple):
+        return sorted((_norm(v) for v in value), key=orjson.dumps)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    text = str(value).strip()
+    if len(text) >= 20 and text[4:5] == "-" and text[10:11] == "T":  # a timestamp: compare the instant
+        try:
+            return pendulum.parse(text).in_timezone("UTC").isoformat()  # type: ignore[union-attr]
+        except Exception:
+            return text.casefold()
+    return text.casefold()
