@@ -5,8 +5,9 @@
 - credentials go only to the configured origin: absolute URLs on the same host but another scheme
   (the live API's `http://` `links.next`) are rewritten to the configured scheme and port, any other
   host is refused before a byte is sent; redirects are never followed;
-- retries with exponential backoff and full jitter on 5xx, 409, 429 (honouring `Retry-After`),
-  timeouts, refused/dropped connections and truncated or unparsable bodies. Requests that are not
+- retries with exponential backoff and full jitter on 5xx, 409, timeouts, refused/dropped connections and
+  truncated or unparsable bodies; a 429 is waited out as long as its `Retry-After` asks (else backoff), using
+  no attempt, until one request has waited `RetryPolicy.rate_limit_deadline` (600 s) in total. Requests that are not
   idempotent (POST) are retried only when the server cannot have acted on them (429, 409, connect errors);
 - pacing per endpoint (method + path: each object's list is its own budget) for a rolling window: the client
   keeps a log of when its own requests were counted (the response's arrival, never earlier than the server
@@ -57,6 +58,9 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 120.0  # a Retry-After above this is capped, not obeyed blindly
+    # 429s are waited out (Retry-After, else backoff) without using attempts, until one request has waited
+    # this long in total; then the rate-limit error is raised.
+    rate_limit_deadline: float = 600.0
     timeout: float = 30.0
     connect_attempts: int = 3  # refused connections: a wrong URL should fail fast
     pace_below: float = 0.1  # start pacing when remaining < this fraction of the limit
@@ -189,10 +193,11 @@ class HttpClient:
         policy = self.retry
         connect_failures = 0
         attempt = 0
+        rate_limited = 0.0  # seconds waited on 429s for this request
         while True:
             attempt += 1
             self._pace(endpoint)
-            self._count(endpoint, tag, retry=attempt > 1)
+            self._count(endpoint, tag, retry=attempt > 1 or rate_limited > 0)
             try:
                 response = self._client.request(method, url, params=params, content=content, headers=headers)
             except httpx.TransportError as exc:
@@ -219,12 +224,16 @@ class HttpClient:
             self._record_budget(endpoint, response)
             log.debug("%s %s -> %s", method, _loggable(str(response.request.url)), response.status_code)
             status = response.status_code
-            if status in RETRY_STATUSES and attempt < policy.max_attempts and (safe_retry_all or status in (409, 429)):
-                wait = _retry_after(response) if status == 429 else None
-                if wait is not None:
-                    self._hold(endpoint, min(wait, policy.retry_after_max))  # the next turn waits for it
-                else:
-                    self._backoff(attempt)
+            if status == 429 and rate_limited < policy.rate_limit_deadline:
+                # Waited out, not counted as an attempt: the server said when to come back.
+                wait = _retry_after(response)
+                wait = min(wait if wait is not None else self._backoff_delay(attempt), policy.retry_after_max)
+                rate_limited += max(wait, 1e-3)
+                attempt -= 1
+                self._hold(endpoint, wait)  # the next turn waits for it
+                continue
+            if status in RETRY_STATUSES and attempt < policy.max_attempts and (safe_retry_all or status == 409):
+                self._backoff(attempt)
                 continue
             if status >= 400:
                 detail, errors = parse_error_body(response.content)
@@ -274,9 +283,11 @@ class HttpClient:
                 self.stats.retries += 1
 
     def _backoff(self, attempt: int, at_least: float = 0.0) -> None:
+        self._wait(max(min(at_least, self.retry.retry_after_max), self._backoff_delay(attempt)))
+
+    def _backoff_delay(self, attempt: int) -> float:
         p = self.retry
-        ceiling = min(p.backoff_max, p.backoff_base * (2 ** (attempt - 1)))
-        self._wait(max(min(at_least, p.retry_after_max), ceiling * (0.5 + self._rng() / 2)))
+        return min(p.backoff_max, p.backoff_base * (2 ** (attempt - 1))) * (0.5 + self._rng() / 2)
 
     def _wait(self, seconds: float) -> None:
         if seconds <= 0:
