@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -70,8 +70,21 @@ def print_push_report(report: PushReport) -> None:
             )
         ],
     )
-    for sample in report.samples:
-        console.print(sample, highlight=False)
+    if report.samples:
+        print_table("samples (first rows only)", ["key", "change", "what"], [_sample_row(s) for s in report.samples])
+    if report.adopted:
+        console.print(f"{report.adopted} row(s) found already created after a lost answer: recorded, not resent")
+    if report.rejects_gone:
+        console.print(f"{report.rejects_gone} reject(s) cleared: their rows are no longer in the source")
+
+
+def _sample_row(sample: dict[str, Any]) -> tuple[str, str, str]:
+    """One line per sample: the attributes that would be sent, or why the row is invalid."""
+    if sample["change"] == "invalid":
+        what = str(sample["detail"])
+    else:
+        what = ", ".join(f"{k}={v!r}" for k, v in sample["attributes"].items())
+    return str(sample["key"]), str(sample["change"]), what if len(what) <= 100 else what[:99] + "…"
 
 
 @app.command()

@@ -28,10 +28,15 @@ _ROW_POINTER = re.compile(r"^/data/(\d+)(/|$)")
 
 @dataclass
 class Item:
-    key: str
+    key: str  # the key column's text: the state table's key
     fingerprint: str
     attributes: dict[str, Any]
     clarify_id: str | None = None  # the record to PATCH, when known
+    identity: str | None = None  # the key as the API compares it (rejects are kept under it); None: `key`
+
+    @property
+    def reject_key(self) -> str:
+        return self.identity or self.key
 
 
 @dataclass(frozen=True)

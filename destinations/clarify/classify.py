@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from destinations.clarify.batching import Item
-from destinations.clarify.convert import convert_columns
-from destinations.clarify.plan import Plan
+from destinations.clarify.convert import convert_columns, match_identity
+from destinations.clarify.plan import KEY_COLUMN, Plan
 
 Invalid = Callable[[str, Any, str | None, str], None]  # (key, payload, pointer, detail)
 
@@ -37,6 +37,7 @@ class Classifier:
         self.relationship = relationship
         self.invalid = invalid
         self.seen: set[str] = set()
+        self.live: set[str] = set()  # the reject keys of every row seen: rejects of other rows are gone
 
     def chunk(self, size: int, data: dict[str, list[Any]]) -> Classified:
         out = Classified()
@@ -49,11 +50,13 @@ class Classifier:
             key = self._key(data, i)
             if key is None:
                 continue
+            identity = self._identity(key, data, i)
+            self.live.add(identity)
             if self.relationship:
-                item = Item(key, data["__fp"][i], {"targets": data["__targets"][i].split("\x1f")}, key)
+                item = Item(key, data["__fp"][i], {"targets": data["__targets"][i].split("\x1f")}, key, identity)
                 out.links.append(item)
             else:
-                item = self._record(key, data, i, converted[i], errors.get(i), out)
+                item = self._record(key, identity, data, i, converted[i], errors.get(i), out)
                 if item is None:
                     continue
             out.new[key] = bool(data["__new"][i])
@@ -73,9 +76,17 @@ class Classifier:
         self.seen.add(key)
         return str(key)
 
+    def _identity(self, key: str, data: dict[str, list[Any]], i: int) -> str:
+        """The row's key as the API compares it: the rejects table keeps rows under it."""
+        column = self.plan.key_column
+        if self.plan.match_on is None or column == KEY_COLUMN:
+            return key.strip()
+        return match_identity(self.plan.columns[column], data[column][i])
+
     def _record(
         self,
         key: str,
+        identity: str,
         data: dict[str, list[Any]],
         i: int,
         attributes: dict[str, Any],
@@ -87,17 +98,17 @@ class Classifier:
             detail = f"no value for {plan.match_on!r}, which {self.slug} upserts on"
             errors = [(f"/data/attributes/{plan.match_on}", detail)]
         if errors:
-            self.invalid(key, _plain(data, i), errors[0][0], "; ".join(d for _, d in errors))
+            self.invalid(identity, _plain(data, i), errors[0][0], "; ".join(d for _, d in errors))
             return None
         fp, known_id = data["__fp"][i], data["__clarify_id"][i]
         if plan.id_column:
-            item = Item(key, fp, attributes, str(data[plan.id_column][i]))
+            item = Item(key, fp, attributes, str(data[plan.id_column][i]), identity)
             out.patch.append(item)
         elif not plan.unique and known_id:  # created by an earlier push: update that record
-            item = Item(key, fp, attributes, known_id)
+            item = Item(key, fp, attributes, known_id, identity)
             out.patch.append(item)
         else:
-            item = Item(key, fp, attributes, known_id)
+            item = Item(key, fp, attributes, known_id, identity)
             out.create.append(item)
         return item
 

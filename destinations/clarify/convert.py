@@ -183,6 +183,14 @@ def convert_value(attr: FieldSpec, value: Any) -> Any:
     return _maybe_json(value)
 
 
+def match_identity(attr: FieldSpec, value: Any) -> str:
+    """An upsert key as the API compares it, so a row keeps its identity whatever its text looked like: the
+    items of a collection (emails, domains) trimmed, lowercased, sorted; any other value trimmed."""
+    if attr.type == "collection":
+        return ", ".join(sorted({str(x).strip().casefold() for x in _as_list(value) if not _is_missing(x)}))
+    return str(value).strip()
+
+
 def convert_row(row: dict[str, Any], columns: dict[str, FieldSpec]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """(attributes, errors) for one row; `columns` maps source column → attribute; errors are (pointer, detail)."""
     attributes: dict[str, Any] = {}

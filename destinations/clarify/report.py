@@ -27,6 +27,7 @@ class PushReport:
     sent: int = 0  # rows that landed in Clarify
     adopted: int = 0  # rows whose create had an unknown outcome, found on the server and recorded, not resent
     rejected: int = 0  # rows refused (locally or by the API) in this run
+    rejects_gone: int = 0  # earlier rejects cleared because their row is no longer in the source
     requests: int = 0  # HTTP requests made, retries included
     seconds: float = 0.0
     batch_size: int = 0  # the batch size in force at the end (it shrinks if the server refuses the size)
@@ -57,7 +58,9 @@ class Recorder:
         for outcome in outcomes:
             for items, ids in outcome.landed:
                 landed.add(items, ids)
-            rejected.extend(Rejected(i.key, i.attributes, f.status, f.pointer, f.detail) for i, f in outcome.rejected)
+            rejected.extend(
+                Rejected(i.reject_key, i.attributes, f.status, f.pointer, f.detail) for i, f in outcome.rejected
+            )
         self.state.record(landed, rejected)
         self.report.sent += len(landed)
         self.report.rejected += len(rejected)
@@ -90,3 +93,7 @@ class Recorder:
         self.done += n
         if self.progress is not None and n:
             self.progress(self.done, self.total)
+
+
+def _rejected(item: Item, failure: Failure) -> Rejected:
+    return Rejected(item.reject_key, item.attributes, failure.status, failure.pointer, failure.detail)

@@ -108,6 +108,8 @@ def push(
     finally:
         sending.close(failed=failed)
     report.batch_size = sending.batch_size
+    if not request.dry_run:
+        report.rejects_gone = target.state.clear_gone(classifier.live)
 
 
 @dataclass

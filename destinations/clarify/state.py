@@ -10,6 +10,9 @@
     these and makes no request; any push with rows to send checks them against a fresh `GET /schemas`.
 `_clarify_push_rejects` (one per dataset):
     object, key (primary key), payload (the JSON sent), status, pointer, detail, first_seen, last_tried, attempts
+    `key` is the row's identity as the API compares it (the `_key`, the `id`, or the upsert value with a
+    collection's items trimmed and lowercased), so a row fixed in a way that changes its key's text still
+    clears its reject; rejects of rows the source no longer has are deleted at the end of a run.
 `_clarify_push_intents` (one per dataset): object, key (primary key), fingerprint, payload, sent_at
     plain creates (objects without a unique field) about to be sent; a row leaves when its outcome is known
     (see exactly_once.py), so a row still here after a crash may or may not exist in Clarify.
@@ -58,6 +61,7 @@ class Landed:
     keys: list[str] = dataclasses.field(default_factory=list)
     fingerprints: list[str] = dataclasses.field(default_factory=list)
     clarify_ids: list[str | None] = dataclasses.field(default_factory=list)
+    reject_keys: list[str] = dataclasses.field(default_factory=list)  # the rows' keys in the rejects table
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -66,6 +70,7 @@ class Landed:
         """Rows of one request and the ids it returned (an item keeps its known id where none came back)."""
         n = len(ids)
         self.keys.extend(it.key for it in items)
+        self.reject_keys.extend(it.reject_key for it in items)
         self.fingerprints.extend(it.fingerprint for it in items)
         self.clarify_ids.extend((ids[i] if i < n and ids[i] else it.clarify_id) for i, it in enumerate(items))
 
@@ -132,6 +137,20 @@ class PushState:
             (self.reject_object, "#%"),
         )
 
+    def clear_gone(self, live: set[str]) -> int:
+        """Delete the rejects whose row the source no longer has (not among the `live` reject keys of this
+        run's changed rows: a rejected row is never recorded, so while it exists it is always changed)."""
+        if not self._maybe_rejects:
+            return 0
+        rows = self.wh.fetchall(
+            f"SELECT key FROM {self.wh.table(REJECTS_TABLE)} WHERE object = {self.wh.param}", (self.reject_object,)
+        )
+        gone = [r[0] for r in rows if r[0] not in live and not r[0].startswith("#")]
+        with self.wh.transaction():
+            for i in range(0, len(gone), 500):
+                self.wh.delete_keys(REJECTS_TABLE, "object", self.reject_object, "key", gone[i : i + 500])
+        return len(gone)
+
     def record(self, landed: Landed, rejected: Sequence[Rejected]) -> None:
         """Commit some requests' outcome in one transaction: landed rows into state (and out of rejects),
         rejected rows into rejects."""
@@ -147,8 +166,10 @@ class PushState:
                     conflict=("key",),
                     update=("fingerprint", "clarify_id", "pushed_at"),
                 )
-                for table, maybe in ((REJECTS_TABLE, self._maybe_rejects), (INTENTS_TABLE, self._maybe_intents)):
-                    keys = landed.keys if maybe else []
+                for table, keys in (
+                    (REJECTS_TABLE, landed.reject_keys if self._maybe_rejects else []),
+                    (INTENTS_TABLE, landed.keys if self._maybe_intents else []),
+                ):
                     for i in range(0, len(keys), 500):
                         self.wh.delete_keys(table, "object", self.reject_object, "key", keys[i : i + 500])
             if rejected:
