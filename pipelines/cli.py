@@ -186,7 +186,7 @@ def push(
 
     if (from_table is None) == (sql is None):
         raise ConfigError("give exactly one of --from-table or --sql")
-    reporter = progress_reporter()
+    reporter = progress_reporter(units=("rows", "batches"))
     with reporter.running():
         report = run_push(
             connection_from(base_url, workspace),
@@ -201,7 +201,7 @@ def push(
             concurrency=concurrency,
             full=full,
             dry_run=dry_run,
-            progress=lambda sent, total: reporter(object_slug, sent, 0),
+            progress=lambda rows, batches: reporter(object_slug, rows, batches),
         )
     print_push_report(report)
     if report.rejected:

@@ -19,15 +19,18 @@ _LOG_EVERY_SECONDS = 10.0
 
 
 class ProgressReporter:
-    """Receives (name, records, pages) updates; draws bars on a TTY, throttled log lines under cron."""
+    """Receives (name, records, pages) updates; draws bars on a TTY, throttled log lines under cron.
 
-    def __init__(self, interactive: bool):
+    `units` names the two counts (the push counts rows and batches)."""
+
+    def __init__(self, interactive: bool, units: tuple[str, str] = ("records", "pages")):
         self._interactive = interactive
+        self._units = units
         self._progress = Progress(
             TextColumn("{task.fields[name]:<18}"),
             BarColumn(bar_width=None),
-            TextColumn("{task.completed:>10,.0f} records"),
-            TextColumn("{task.fields[pages]:>6,} pages"),
+            TextColumn("{task.completed:>10,.0f} " + units[0]),
+            TextColumn("{task.fields[pages]:>6,} " + units[1]),
             TextColumn("{task.fields[rate]:>8,.0f}/s"),
             TimeElapsedColumn(),
             console=console,
@@ -46,7 +49,8 @@ class ProgressReporter:
             self._progress.update(self._tasks[name], completed=records, pages=pages, rate=rate)
         elif now - self._last_logged.get(name, 0.0) >= _LOG_EVERY_SECONDS:
             self._last_logged[name] = now
-            console.print(f"{name}: {records} records, {pages} pages, {rate:.0f} records/s", highlight=False)
+            things, steps = self._units
+            console.print(f"{name}: {records} {things}, {pages} {steps}, {rate:.0f} {things}/s", highlight=False)
 
     @contextmanager
     def running(self) -> Iterator[ProgressReporter]:
@@ -57,8 +61,8 @@ class ProgressReporter:
             yield self
 
 
-def progress_reporter() -> ProgressReporter:
-    return ProgressReporter(interactive=console.is_terminal and sys.stdout.isatty())
+def progress_reporter(units: tuple[str, str] = ("records", "pages")) -> ProgressReporter:
+    return ProgressReporter(interactive=console.is_terminal and sys.stdout.isatty(), units=units)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from destinations.clarify.batching import Failure, Item, Outcome
 from destinations.clarify.state import Landed, PushState, Rejected
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], None]  # (rows done, batches sent)
 SAMPLES = 5
 
 
@@ -44,12 +44,12 @@ class Recorder:
     A dry run records nothing: it keeps a few samples of what would be sent and of what is invalid.
     """
 
-    def __init__(self, state: PushState, report: PushReport, progress: Progress | None, total: int):
+    def __init__(self, state: PushState, report: PushReport, progress: Progress | None):
         self.state = state
         self.report = report
         self.progress = progress
-        self.total = total
         self.done = 0
+        self.batches = 0
 
     def record(self, outcomes: list[Outcome]) -> None:
         """One transaction for every finished request in `outcomes`, then one progress call."""
@@ -64,6 +64,7 @@ class Recorder:
         self.state.record(landed, rejected)
         self.report.sent += len(landed)
         self.report.rejected += len(rejected)
+        self.batches += len(outcomes)
         self._advance(len(landed) + len(rejected))
 
     def landed(self, items: list[Item], ids: list[str | None]) -> None:
@@ -92,7 +93,7 @@ class Recorder:
     def _advance(self, n: int) -> None:
         self.done += n
         if self.progress is not None and n:
-            self.progress(self.done, self.total)
+            self.progress(self.done, self.batches)
 
 
 def _rejected(item: Item, failure: Failure) -> Rejected:

@@ -91,7 +91,7 @@ def push(
     if not request.dry_run:
         target.state.ensure()
         target.state.clear_rejudged()
-    recorder = Recorder(target.state, report, progress, total)
+    recorder = Recorder(target.state, report, progress)
     classifier = Classifier(target.obj.slug, target.plan, bool(request.relationship), recorder.invalid)
     sending = _sending(api, request, target, recorder)
     failed = True

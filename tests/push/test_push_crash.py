@@ -32,7 +32,7 @@ from pipelines.push import run_push
 from pipelines.warehouse import WarehouseOptions
 from sources.common.connection import ClarifyConnection
 a = json.loads(sys.argv[1])
-def progress(done, total):
+def progress(done, batches):
     if done >= a["kill_after"]:
         os._exit(17)
 run_push(ClarifyConnection(a["base_url"], a["workspace"], a["api_key"]), WarehouseOptions(**a["warehouse"]),
@@ -112,7 +112,7 @@ class Crash(BaseException):
 def test_crash_in_process_then_rerun(emu, conn, duck: Any) -> None:
     duck.execute(SOURCES["task"].format(t=duck.t("src"), series=duck.series(N)))
 
-    def crash(done: int, total: int) -> None:
+    def crash(done: int, batches: int) -> None:
         if done >= 500:
             raise Crash
 
