@@ -28,6 +28,7 @@ from pipelines.timeseries import timeseries_app
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from sources.clarify.settings import DEFAULT_LAG_SECONDS
 from sources.common.errors import ConfigError
+from sources.common.http import RetryPolicy
 
 app = typer.Typer(
     name="clarify-sync",
@@ -157,7 +158,10 @@ def push(
         str | None, typer.Option("--sql", help="A SELECT against the warehouse whose rows to push", show_default=False)
     ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", help="upsert (match on the unique field), update (by id) or relationship")
+        str,
+        typer.Option(
+            "--mode", help="upsert (on the unique field, or by `_key` where there is none) or update (by an id column)"
+        ),
     ] = "upsert",
     mapping: Annotated[
         list[str] | None, typer.Option("--map", help="column=attribute rename; repeat for several", show_default=False)
@@ -165,7 +169,9 @@ def push(
     relationship: Annotated[
         str | None,
         typer.Option(
-            "--relationship", help="Relationship to set from a link table (id, target_id)", show_default=False
+            "--relationship",
+            help="Set this relationship of each record from a link table (columns id, target_id)",
+            show_default=False,
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Records per bulk request", min=1)] = 100,
@@ -173,7 +179,13 @@ def push(
         int, typer.Option("--concurrency", help="Bulk requests in flight at once (plain creates go one by one)", min=1)
     ] = 4,
     full: Annotated[bool, typer.Option("--full", help="Resend every row, changed or not")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read, diff and validate; write nothing")] = False,
+    rate_limit_wait: Annotated[
+        float,
+        typer.Option("--rate-limit-wait", help="Seconds one request may wait out 429s (Retry-After) in total", min=0),
+    ] = RetryPolicy.rate_limit_deadline,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Diff and check; print counts and a few sample rows; write nothing")
+    ] = False,
     base_url: BaseUrl = None,
     workspace: Workspace = None,
     destination: Destination = "duckdb",
@@ -181,7 +193,19 @@ def push(
     postgres_dsn: PostgresDsn = None,
     dataset: Dataset = DEFAULT_DATASET,
 ) -> None:
-    """Push rows that changed in the warehouse back to a Clarify object, in bulk."""
+    """Push rows that changed in the warehouse back to a Clarify object, in bulk.
+
+    Columns map to attributes by name (--map renames). Objects with a unique field (person, company, deal) are
+    upserted on it. Objects without one (task, meeting) need a `_key` column that names each row (never sent):
+    reruns update the record created for it, and each row is created once even if an answer is lost.
+
+    Shapes: a text, list (VARCHAR[]) or JSON column for a collection field is sent as {"items": [...]}; dates as
+    YYYY-MM-DD; numbers (DECIMAL(16,4)) and select values (case-sensitive) are checked first, and a value that
+    does not fit is rejected locally, without a request. Rejected rows wait in _clarify_push_rejects.
+
+    --relationship NAME reads a link table (id, target_id) and sets each record's NAME to its targets.
+    --dry-run prints the counts table and a few sample rows (what would be sent, or why a row is invalid).
+    """
     from pipelines.push import run_push
 
     if (from_table is None) == (sql is None):
@@ -202,6 +226,7 @@ def push(
             full=full,
             dry_run=dry_run,
             progress=lambda rows, batches: reporter(object_slug, rows, batches),
+            retry=RetryPolicy(rate_limit_deadline=rate_limit_wait),
         )
     print_push_report(report)
     if report.rejected:
