@@ -4,7 +4,7 @@ Sizes and scenarios come from flags or the environment:
     BENCH_RECORDS=1000000 make bench
     BENCH_SCENARIOS=full,noop make bench
     make bench ARGS='--records 20000 --scenarios full,noop,changed'
-Scenarios: full, noop, changed, ratelimit, push, diff (default: all, run in that order).
+Scenarios: full, noop, changed, ratelimit, push, diff, creates, lost (default: all, run in that order).
 """
 
 from __future__ import annotations

@@ -58,9 +58,25 @@ def python_command(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def clarify_sync_command(*args: str) -> list[str]:
-    """`clarify-sync ...` via `python -m pipelines`, which works whether or not the script is on PATH."""
-    return python_command("-m", "pipelines", *args)
+def clarify_sync() -> list[str]:
+    """The `clarify-sync` script next to this interpreter, else `python -m pipelines`."""
+    script = Path(sys.executable).with_name("clarify-sync")
+    return [str(script)] if script.exists() else python_command("-m", "pipelines")
+
+
+def cli_ok(*args: str) -> bool:
+    """Does `clarify-sync <args>` run and exit 0 (offline: the base URL points at a closed port)?"""
+    try:
+        done = subprocess.run(
+            [*clarify_sync(), *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            timeout=120,
+            env={"CLARIFY_BASE_URL": "http://127.0.0.1:9/v1", "PATH": "/usr/bin:/bin"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def run_measured(

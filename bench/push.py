@@ -5,36 +5,60 @@
   rows (fewer when the run's size is smaller).
 - `diff`: a push with nothing changed over as many rows as the run's size (1,000,000 for the large run):
   the cost of change detection alone, and it should make zero requests.
+- `creates`: task rows (no unique field: a `_key` column) pushed for the first time, so every row is a plain
+  create that goes one batch at a time behind its committed intent (exactly-once creates).
+- `lost`: the same, but the emulator drops the connection after committing every bulk create, so each batch
+  is resolved by listing the records created since its intent and matching them: the lookup's cost.
 
-Both skip with a note until the `clarify-sync push` command exists.
+All skip with a note when `clarify-sync push --help` fails.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import duckdb
 
-from bench.harness import run_measured
+from bench.harness import clarify_sync, cli_ok, run_measured
 
-if TYPE_CHECKING:
-    from bench.scenarios import Bench
+PUSH_ROWS = 100_000
+DIFF_ROWS = 1_000_000
+CREATE_ROWS = 10_000  # plain creates go one batch at a time: fewer rows keep the scenario short
+BATCH = 100
+
+
+class PushBench(Protocol):
+    """What the push scenarios use of `bench.scenarios.Bench`."""
+
+    records: int
+    out: Path
+    timeout_s: float | None
+    primed: set[str]
+    emu: Any
+
+    def env(self, variant: str) -> dict[str, str]: ...
+    def log(self, message: str) -> None: ...
+    def skip(self, scenario: str, variant: str, reason: str) -> None: ...
+    def measure(self, scenario: str, variant: str, command: list[str], records: int | None) -> tuple[Any, Any]: ...
+
+
+def push_unavailable_reason() -> str:
+    if not cli_ok("push", "--help"):
+        return "clarify-sync push --help fails (the command is not wired yet)"
+    return ""
+
 
 PUSH_OBJECT = "person"
 PUSH_DB = "push.duckdb"
 DATASET = "clarify"
 
 
-def push_rows(bench: Bench) -> int:
-    from bench.scenarios import PUSH_ROWS
-
+def push_rows(bench: PushBench) -> int:
     return min(PUSH_ROWS, bench.records)
 
 
-def diff_rows(bench: Bench) -> int:
-    from bench.scenarios import DIFF_ROWS
-
+def diff_rows(bench: PushBench) -> int:
     return min(DIFF_ROWS, bench.records)
 
 
@@ -62,14 +86,12 @@ def change_every_row(db: Path, name: str) -> None:
         con.execute(f"update {DATASET}.{name} set title = replace(title, ' v1', ' v2'), lead_score = lead_score + 1")
 
 
-def push_command(bench: Bench, name: str) -> list[str]:
-    from bench.scenarios import clarify_sync
-
+def push_command(bench: PushBench, name: str, obj: str = PUSH_OBJECT) -> list[str]:
     return [
         *clarify_sync(),
         "push",
         "--object",
-        PUSH_OBJECT,
+        obj,
         "--from-table",
         name,
         "--duckdb-path",
@@ -77,7 +99,7 @@ def push_command(bench: Bench, name: str) -> list[str]:
     ]
 
 
-def prime(bench: Bench, name: str) -> bool:
+def prime(bench: PushBench, name: str) -> bool:
     """The first push of a table (every row new): sets up the push state, not measured."""
     m = run_measured(
         f"setup-push-{name}",
@@ -91,9 +113,7 @@ def prime(bench: Bench, name: str) -> bool:
     return m.ok
 
 
-def scenario_push(bench: Bench) -> None:
-    from bench.scenarios import push_unavailable_reason
-
+def scenario_push(bench: PushBench) -> None:
     reason = push_unavailable_reason()
     if reason:
         bench.skip("push", "ours", reason)
@@ -110,9 +130,7 @@ def scenario_push(bench: Bench) -> None:
     bench.primed.add(name)
 
 
-def scenario_diff(bench: Bench) -> None:
-    from bench.scenarios import push_unavailable_reason
-
+def scenario_diff(bench: PushBench) -> None:
     reason = push_unavailable_reason()
     if reason:
         bench.skip("diff", "ours", reason)
@@ -129,3 +147,39 @@ def scenario_diff(bench: Bench) -> None:
     row.extra["unchanged_rows"] = rows
     if row.requests:
         row.note = (row.note + " " if row.note else "") + f"expected zero requests, saw {row.requests}"
+
+
+def create_tasks(db: Path, rows: int, name: str) -> None:
+    """`rows` task rows named by `_key`, in a table of their own (each scenario creates its own records)."""
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"create schema if not exists {DATASET}")
+        con.execute(
+            f"""create or replace table {DATASET}.{name} as
+            select '{name}-' || i as _key, 'Bench task ' || i as title,
+                   case when i % 2 = 0 then 'Todo' else 'Done' end as status
+            from range({rows}) t(i)"""
+        )
+
+
+def scenario_creates(bench: PushBench, scenario: str = "creates", lose_answers: bool = False) -> None:
+    reason = push_unavailable_reason()
+    if reason:
+        bench.skip(scenario, "ours", reason)
+        return
+    rows = min(CREATE_ROWS, bench.records)
+    name = f"bench_{scenario}_{rows}"
+    create_tasks(bench.out / PUSH_DB, rows, name)
+    batches = -(-rows // BATCH)
+    if lose_answers:  # every bulk create commits, then its connection drops: each batch is looked up
+        faults = {"commit_then_drop": batches, "only_paths": ["/objects/task/records/bulk"]}
+        bench.emu.http.post("/_emulator/faults", json=faults).raise_for_status()
+    try:
+        row, _ = bench.measure(scenario, "ours", push_command(bench, name, "task"), rows)
+    finally:
+        if lose_answers:
+            bench.emu.http.post("/_emulator/faults", json={}).raise_for_status()
+    row.extra["batches"] = batches
+
+
+def scenario_lost(bench: PushBench) -> None:
+    scenario_creates(bench, "lost", lose_answers=True)

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import verify
+from bench import push, verify
 from bench.emulator_proc import EmulatorProcess, summarize_requests
-from bench.harness import REPO_ROOT, Measurement, python_command, run_measured
+from bench.harness import REPO_ROOT, Measurement, clarify_sync, cli_ok, python_command, run_measured
 
-# Canonical order: push/diff create records in the emulator, so they run after every sync scenario.
-ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff")
+# Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario.
+ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff", "creates", "lost")
 DEFAULT_SCENARIOS = ALL_SCENARIOS
 CHANGED_SHARE = 0.01
 RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
 # Scaled down so the budget binds at bench sizes: 10 per rolling 10 s window per endpoint, so a sync of
 # 500-record pages spans many windows (100k records: ~78 pages for person) and every object is paced.
 RATE_WINDOW_S = 10.0
-PUSH_ROWS = 100_000
-DIFF_ROWS = 1_000_000
 
 
 @dataclass
@@ -295,14 +291,16 @@ class Bench:
         )
 
     def scenario_push(self) -> None:
-        from bench import push
-
         push.scenario_push(self)
 
     def scenario_diff(self) -> None:
-        from bench import push
-
         push.scenario_diff(self)
+
+    def scenario_creates(self) -> None:
+        push.scenario_creates(self)
+
+    def scenario_lost(self) -> None:
+        push.scenario_lost(self)
 
     # -- checks ------------------------------------------------------------------------------------
     def check_same_ids(self, scenario: str) -> None:
@@ -390,39 +388,12 @@ def _remove(path: Path) -> None:
         wal.unlink()
 
 
-def clarify_sync() -> list[str]:
-    script = Path(sys.executable).with_name("clarify-sync")
-    return [str(script)] if script.exists() else python_command("-m", "pipelines")
-
-
-def _cli_ok(*args: str) -> bool:
-    try:
-        done = subprocess.run(
-            [*clarify_sync(), *args],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            timeout=120,
-            env={"CLARIFY_BASE_URL": "http://127.0.0.1:9/v1", "PATH": "/usr/bin:/bin"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
 def ours_unavailable_reason() -> str:
     """Empty when `clarify-sync sync` can run, else why not (its module does not exist yet, ...)."""
     if not (REPO_ROOT / "pipelines" / "sync.py").exists():
         return "clarify-sync sync is not available yet (pipelines/sync.py does not exist)"
-    if not _cli_ok("sync", "--help"):
+    if not cli_ok("sync", "--help"):
         return "clarify-sync sync --help fails"
-    return ""
-
-
-def push_unavailable_reason() -> str:
-    if not (REPO_ROOT / "pipelines" / "push.py").exists():
-        return "clarify-sync push is not available yet (pipelines/push.py does not exist)"
-    if not _cli_ok("push", "--help"):
-        return "clarify-sync push --help fails (the command is not wired yet)"
     return ""
 
 

@@ -6,11 +6,12 @@ row twice. So each batch is preceded by an *intent* (state.py's `_clarify_push_i
 fingerprints and payloads, and the time), committed before the request leaves, and deleted in the same
 transaction that records the created ids. When the outcome is unknown, the server is asked what it did
 before anything is sent again: the object's records created since the intent (`filter[_created_at][Is on
-or after]`, from `LOOKBACK` seconds before it, as the server's clock may lag ours) are matched to the
-in-flight rows by their pushed values, ids the state table already holds for other rows excluded; rows
-found are adopted (their ids recorded as if the answer had come), only the rest are sent again. Within a
-run that happens up to `ATTEMPTS` times per batch; intents a crashed run left behind are resolved the same
-way before the next run's diff (`recover`).
+or after]`) are matched to the in-flight rows by their pushed values, ids the state table already holds
+for other rows excluded. The listing starts `LOOKBACK` seconds before the intent (the server's clock may
+lag ours) or, within a run, at the latest `_created_at` the server returned for this run's creates, so it
+lists little more than the batch in question. Rows found are adopted (their ids recorded as if the
+answer had come), only the rest are sent again. Within a run that happens up to `ATTEMPTS` times per
+batch; intents a crashed run left behind are resolved the same way before the next run's diff (`recover`).
 
 The match compares the attributes the push sent, normalised (case, whitespace, number and timestamp
 forms). It can be fooled only by a record with the very same values created by someone else inside the
@@ -55,6 +56,9 @@ class CreateOnce:
         self.slug = slug
         self.report = report
         self.adopted: dict[str, str] = {}  # key → id of a record found on the server, not from an answer
+        # The latest `_created_at` of the records this run created, in the server's clock: nothing created
+        # after it can be older, so a lookup within a run starts there and lists only the latest batch.
+        self.floor: str | None = None
 
     def send(self, batch: list[Item]) -> list[str | None]:
         rest = [it for it in batch if it.key not in self.adopted]  # a split batch's adopted rows cost nothing
@@ -76,6 +80,7 @@ class CreateOnce:
                 rest = [it for it in rest if it.key not in self.adopted]
                 continue
             ids.update(zip((it.key for it in rest), record_ids(created), strict=False))
+            self._raise_floor(created)
             rest = []
         return [self.adopted.get(it.key) or ids.get(it.key) for it in batch]
 
@@ -95,7 +100,8 @@ class CreateOnce:
 
     def lookup(self, items: list[Item], since: dt.datetime) -> dict[str, str]:
         """key → id of the records created since `since` (less `LOOKBACK`) that carry the rows' pushed values."""
-        records = self._created_since(since - dt.timedelta(seconds=LOOKBACK))
+        start = since - dt.timedelta(seconds=LOOKBACK)
+        records = self._created_since(self.floor or _stamp(start))
         taken = self.state.known_ids([str(r.get("id")) for r in records]) | set(self.adopted.values())
         fields = sorted({name for it in items for name in it.attributes})
         pool: dict[bytes, list[str]] = defaultdict(list)
@@ -109,10 +115,15 @@ class CreateOnce:
             if ids:
                 found[it.key] = ids.pop(0)
         self.report.adopted += len(found)
+        self._raise_floor(records)
         return found
 
-    def _created_since(self, since: dt.datetime) -> list[dict[str, Any]]:
-        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    def _raise_floor(self, records: list[dict[str, Any]]) -> None:
+        stamps = [str(c) for r in records if (c := (r.get("attributes") or {}).get("_created_at"))]
+        if stamps:
+            self.floor = max([*stamps, self.floor or ""])
+
+    def _created_since(self, stamp: str) -> list[dict[str, Any]]:
         params: dict[str, Any] = {
             "filter[_created_at][Is on or after]": stamp,
             "sortOrder[column]": "_created_at",
@@ -127,6 +138,10 @@ class CreateOnce:
             limit = min(PAGE, int((body.get("meta") or {}).get("limit") or PAGE))
             if len(data) < limit:
                 return records
+
+
+def _stamp(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _signature(attributes: dict[str, Any], fields: list[str]) -> bytes:
