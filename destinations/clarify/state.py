@@ -101,6 +101,7 @@ class PushState:
         self.reject_object = reject_object
         self._maybe_rejects = True  # False once we know the rejects table holds nothing for this object
         self._maybe_intents = True  # likewise for the intents table
+        self._intended: set[str] = set()  # keys with an intent row written by this run and not yet cleared
 
     def exists(self) -> bool:
         return self.wh.schema_exists() and self.wh.table_exists(self.table)
@@ -118,8 +119,9 @@ class PushState:
             f"last_tried {ts} NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (object, key))"
         )
         self.wh.execute(
+            # No primary key: it holds only the batches in flight, and a plain insert is the cheapest write.
             f"CREATE TABLE IF NOT EXISTS {self.wh.table(INTENTS_TABLE)} (object TEXT NOT NULL, key TEXT NOT NULL, "
-            f"fingerprint TEXT NOT NULL, payload TEXT NOT NULL, sent_at {ts} NOT NULL, PRIMARY KEY (object, key))"
+            f"fingerprint TEXT NOT NULL, payload TEXT NOT NULL, sent_at {ts} NOT NULL)"
         )
         self._maybe_rejects = self._holds(REJECTS_TABLE)
         self._maybe_intents = self._holds(INTENTS_TABLE)
@@ -166,6 +168,7 @@ class PushState:
                     conflict=("key",),
                     update=("fingerprint", "clarify_id", "pushed_at"),
                 )
+                self._intended.difference_update(landed.keys)
                 for table, keys in (
                     (REJECTS_TABLE, landed.reject_keys if self._maybe_rejects else []),
                     (INTENTS_TABLE, landed.keys if self._maybe_intents else []),
@@ -176,22 +179,27 @@ class PushState:
                 self._reject(rejected, now)
 
     def intend(self, items: Sequence[Item]) -> dt.datetime:
-        """Commit the intent to create `items` (before the request leaves); returns its time."""
+        """Commit the intent to create `items` (before the request leaves); returns its time. A row split
+        out of a refused batch keeps the intent it has (an earlier time only widens the lookup)."""
         now = dt.datetime.now(dt.UTC)
         self._maybe_intents = True
-        rows = [(self.reject_object, it.key, it.fingerprint, orjson.dumps(it.attributes).decode(), now) for it in items]
-        with self.wh.transaction():
-            self.wh.upsert(
-                INTENTS_TABLE,
-                ("object", "key", "fingerprint", "payload", "sent_at"),
-                rows,
-                conflict=("object", "key"),
-                update=("fingerprint", "payload", "sent_at"),
-            )
+        new = [it for it in items if it.key not in self._intended]
+        if new:
+            self._intended.update(it.key for it in new)
+            payloads = [orjson.dumps(it.attributes).decode() for it in new]
+            data = {
+                "object": [self.reject_object] * len(new),
+                "key": [it.key for it in new],
+                "fingerprint": [it.fingerprint for it in new],
+                "payload": payloads,
+                "sent_at": [now] * len(new),
+            }
+            self.wh.upsert_columns(INTENTS_TABLE, data, conflict=(), update=())  # one statement: committed
         return now
 
     def forget_intents(self, keys: Sequence[str]) -> None:
         """Drop intents whose outcome is known to be "not created" (the request was refused as a whole)."""
+        self._intended.difference_update(keys)
         with self.wh.transaction():
             for i in range(0, len(keys), 500):
                 self.wh.delete_keys(INTENTS_TABLE, "object", self.reject_object, "key", keys[i : i + 500])
@@ -202,10 +210,11 @@ class PushState:
             return []
         rows = self.wh.fetchall(
             f"SELECT key, fingerprint, payload, sent_at FROM {self.wh.table(INTENTS_TABLE)} "
-            f"WHERE object = {self.wh.param} ORDER BY key",
+            f"WHERE object = {self.wh.param} ORDER BY key, sent_at",
             (self.reject_object,),
         )
-        return [Intent(Item(k, fp, orjson.loads(p)), _utc(at)) for k, fp, p, at in rows]
+        latest = {k: Intent(Item(k, fp, orjson.loads(p)), _utc(at)) for k, fp, p, at in rows}  # one per key
+        return list(latest.values())
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` the state table already holds (records created for other rows)."""

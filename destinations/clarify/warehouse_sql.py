@@ -34,6 +34,13 @@ def one_line(exc: BaseException) -> str:
     return exc.__class__.__name__
 
 
+def _on_conflict(conflict: Sequence[str], update: Sequence[str]) -> str:
+    if not conflict:
+        return ""
+    sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+    return f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {sets}"
+
+
 class WarehouseSQL:
     """A live connection to the warehouse holding the dataset; subclasses fill in the dialect."""
 
@@ -92,7 +99,8 @@ class WarehouseSQL:
         conflict: Sequence[str],
         update: Sequence[str],
     ) -> None:
-        """Insert `rows`, replacing `update` columns where the `conflict` key already exists (no commit)."""
+        """Insert `rows`, replacing `update` columns where the `conflict` key already exists (no conflict
+        columns: a plain insert); committed unless inside `transaction()`."""
         raise NotImplementedError
 
     def upsert_columns(
@@ -182,10 +190,9 @@ class DuckDBSQL(WarehouseSQL):
         self.con.register("__clarify_push_rows", pa.table(data))
         try:
             cols = ", ".join(quote(c) for c in data)
-            sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
             self.con.execute(
-                f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM __clarify_push_rows "
-                f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {sets}"
+                f"INSERT INTO {self.table(table)} ({cols}) SELECT {cols} FROM __clarify_push_rows"
+                + _on_conflict(conflict, update)
             )
         finally:
             self.con.unregister("__clarify_push_rows")
@@ -281,12 +288,10 @@ class PostgresSQL(WarehouseSQL):
         from psycopg2.extras import execute_values
 
         cols = ", ".join(quote(c) for c in columns)
-        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
         with self.con.cursor() as cur:
             execute_values(
                 cur,
-                f"INSERT INTO {self.table(table)} ({cols}) VALUES %s "
-                f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO UPDATE SET {sets}",
+                f"INSERT INTO {self.table(table)} ({cols}) VALUES %s" + _on_conflict(conflict, update),
                 [tuple(r) for r in rows],
                 page_size=1000,
             )
