@@ -146,7 +146,22 @@ def sync(
     print_sync_report(report)
 
 
-@app.command()
+PUSH_HELP = """Push rows that changed in the warehouse back to a Clarify object, in bulk.
+
+Columns map to attributes by name (--map renames). Objects with a unique field (person, company, deal) are
+upserted on it. Objects without one (task, meeting) need a `_key` column that names each row (never sent):
+reruns update the record created for it, and each row is created once even if an answer is lost.
+
+Shapes: a text, list (VARCHAR[]) or JSON column for a collection field is sent as {"items": [...]}; dates as
+YYYY-MM-DD; numbers (DECIMAL(16,4)) and select values (case-sensitive) are checked first, and a value that
+does not fit is rejected locally, without a request. Rejected rows wait in _clarify_push_rejects.
+
+--relationship NAME reads a link table (id, target_id) and sets each record's NAME to its targets.
+--dry-run prints the counts table and a few sample rows (what would be sent, or why a row is invalid).
+"""
+
+
+@app.command(help=PUSH_HELP)
 @reports_errors
 def push(
     object_slug: Annotated[str, typer.Option("--object", help="Target object slug, e.g. person or c_sales_order")],
@@ -193,19 +208,6 @@ def push(
     postgres_dsn: PostgresDsn = None,
     dataset: Dataset = DEFAULT_DATASET,
 ) -> None:
-    """Push rows that changed in the warehouse back to a Clarify object, in bulk.
-
-    Columns map to attributes by name (--map renames). Objects with a unique field (person, company, deal) are
-    upserted on it. Objects without one (task, meeting) need a `_key` column that names each row (never sent):
-    reruns update the record created for it, and each row is created once even if an answer is lost.
-
-    Shapes: a text, list (VARCHAR[]) or JSON column for a collection field is sent as {"items": [...]}; dates as
-    YYYY-MM-DD; numbers (DECIMAL(16,4)) and select values (case-sensitive) are checked first, and a value that
-    does not fit is rejected locally, without a request. Rejected rows wait in _clarify_push_rejects.
-
-    --relationship NAME reads a link table (id, target_id) and sets each record's NAME to its targets.
-    --dry-run prints the counts table and a few sample rows (what would be sent, or why a row is invalid).
-    """
     from pipelines.push import run_push
 
     if (from_table is None) == (sql is None):
