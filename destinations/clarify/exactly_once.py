@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -47,18 +48,18 @@ def unknown_outcome(err: BaseException) -> bool:
     return isinstance(err, ApiError) and (err.status is None or err.status >= 500)
 
 
+@dataclass
 class CreateOnce:
     """The `send` of plain creates: intent first; an unknown outcome is looked up before anything is resent."""
 
-    def __init__(self, api: ClarifyApi, state: PushState, slug: str, report: PushReport):
-        self.api = api
-        self.state = state
-        self.slug = slug
-        self.report = report
-        self.adopted: dict[str, str] = {}  # key → id of a record found on the server, not from an answer
-        # The latest `_created_at` of the records this run created, in the server's clock: nothing created
-        # after it can be older, so a lookup within a run starts there and lists only the latest batch.
-        self.floor: str | None = None
+    api: ClarifyApi
+    state: PushState
+    slug: str
+    report: PushReport
+    adopted: dict[str, str] = field(default_factory=dict)  # key → id of a record found, not from an answer
+    # The latest `_created_at` of the records this run created, in the server's clock: nothing created after
+    # it can be older, so a lookup within a run starts there and lists little more than the latest batch.
+    floor: str | None = None
 
     def send(self, batch: list[Item]) -> list[str | None]:
         rest = [it for it in batch if it.key not in self.adopted]  # a split batch's adopted rows cost nothing

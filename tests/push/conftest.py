@@ -7,7 +7,9 @@ fresh schema per test, dropped afterwards; it is skipped when no server answers.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +124,25 @@ class Warehouse:
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every table of the dataset, rows sorted: to prove a run changed nothing."""
         return {t: sorted(map(repr, self.query(f"SELECT * FROM {self.t(t)}"))) for t in self.tables()}
+
+
+def child_command(emu: Any, warehouse: Warehouse, script: str, **args: Any) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) to run `script` in a fresh interpreter: a push there can be killed like a real one. The
+    script reads its arguments (the emulator's address, the warehouse options, `args`) from `sys.argv[1]`."""
+    opts = warehouse.options
+    args |= {
+        "base_url": emu.base_url,
+        "workspace": emu.workspace,
+        "api_key": emu.api_key,
+        "warehouse": {
+            "destination": opts.destination,
+            "duckdb_path": opts.duckdb_path,
+            "postgres_dsn": opts.postgres_dsn,
+            "dataset": opts.dataset,
+        },
+    }
+    root = Path(__file__).resolve().parents[2]
+    return [sys.executable, "-c", script, json.dumps(args)], {**os.environ, "PYTHONPATH": str(root)}
 
 
 def _pg_available() -> bool:

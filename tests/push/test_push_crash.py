@@ -9,16 +9,14 @@ yet (person: upserts, resent once on the rerun, no duplicate); plain creates (ta
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipelines.push import run_push
+from tests.push.conftest import child_command
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 1_000
@@ -50,27 +48,10 @@ SOURCES = {
 
 
 def _run_child(emu: Any, warehouse: Any, obj: str) -> int:
-    opts = warehouse.options
-    args = {
-        "base_url": emu.base_url,
-        "workspace": emu.workspace,
-        "api_key": emu.api_key,
-        "object": obj,
-        "table": "src",
-        "kill_after": KILL_AFTER,
-        "batch": BATCH,
-        "concurrency": CONCURRENCY,
-        "warehouse": {
-            "destination": opts.destination,
-            "duckdb_path": opts.duckdb_path,
-            "postgres_dsn": opts.postgres_dsn,
-            "dataset": opts.dataset,
-        },
-    }
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(args)], cwd=ROOT, env=env, timeout=120, capture_output=True, text=True
+    argv, env = child_command(
+        emu, warehouse, CHILD, object=obj, table="src", kill_after=KILL_AFTER, batch=BATCH, concurrency=CONCURRENCY
     )
+    done = subprocess.run(argv, cwd=ROOT, env=env, timeout=120, capture_output=True, text=True)
     assert done.returncode == 17, done.stderr[-2000:]
     return done.returncode
 

@@ -8,11 +8,8 @@ since its intent, matched on the pushed values), adopt those, and send only the 
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ import pytest
 from pipelines.push import run_push
 from sources.common.errors import ApiError
 from sources.common.http import RetryPolicy
+from tests.push.conftest import child_command
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 250
@@ -95,29 +93,8 @@ run_push(ClarifyConnection(a["base_url"], a["workspace"], a["api_key"]), Warehou
 
 
 def _killed_child(emu: Any, warehouse: Any, obj: str, kill_on: int) -> None:
-    opts = warehouse.options
-    args = {
-        "base_url": emu.base_url,
-        "workspace": emu.workspace,
-        "api_key": emu.api_key,
-        "object": obj,
-        "batch": BATCH,
-        "warehouse": {
-            "destination": opts.destination,
-            "duckdb_path": opts.duckdb_path,
-            "postgres_dsn": opts.postgres_dsn,
-            "dataset": opts.dataset,
-        },
-    }
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, json.dumps(args)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    argv, env = child_command(emu, warehouse, CHILD, object=obj, batch=BATCH)
+    child = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         emu.faults.set(kill_on_commit=kill_on, kill_pid=child.pid, only_paths=[f"/objects/{obj}/records/bulk"])
         _, err = child.communicate("go\n", timeout=120)
