@@ -268,3 +268,19 @@ def test_recording_artifacts(fresh: RunningEmulator, api: httpx.Client) -> None:
     assert set(data) == {"videoUrl", "transcriptionUrl"}
     assert data["videoUrl"].startswith(fresh.origin) and "signature=" in data["videoUrl"]
     error(api.post("meetings/mee_missing/recordings/rec_1/artifacts"), 404)
+
+
+@pytest.mark.parametrize("fault", ["commit_then_drop", "commit_then_5xx", "hold_answer"])
+def test_bulk_create_commits_before_the_answer_fails(fresh: RunningEmulator, api: httpx.Client, fault: str) -> None:
+    """The write is committed whatever becomes of its answer: the client cannot tell whether it happened."""
+    before = len(fresh.store.records("task"))
+    fresh.faults.set(**{fault: 1, "hold_seconds": 1.5, "only_paths": ["/records/bulk"]})
+    rows = [{"attributes": {"title": f"t{i}"}} for i in range(3)]
+    if fault == "commit_then_5xx":
+        assert api.post("objects/task/records/bulk", json={"data": rows}).status_code == 500
+    else:
+        with pytest.raises(httpx.RemoteProtocolError if fault == "commit_then_drop" else httpx.ReadTimeout):
+            api.post("objects/task/records/bulk", json={"data": rows}, timeout=0.5)
+    assert len(fresh.store.records("task")) == before + 3
+    assert api.post("objects/task/records/bulk", json={"data": rows[:1]}).status_code == 200  # once only
+    assert len(fresh.store.records("task")) == before + 4

@@ -56,7 +56,7 @@ def _assert_one_record_per_row(emu: Any, warehouse: Any, obj: str, n: int) -> No
 @pytest.mark.parametrize("obj", ["task", "meeting"])
 def test_lost_answer_is_looked_up_not_resent(emu, conn, warehouse: Any, obj: str, fault: str) -> None:
     _source(warehouse, obj, N)
-    emu.faults.set(**{fault: 2, "hold_seconds": 10.0, "only_paths": [f"/objects/{obj}/records/bulk"]})
+    emu.faults.set(**{fault: 2, "hold_seconds": 3.0, "only_paths": [f"/objects/{obj}/records/bulk"]})
     report = run_push(conn, warehouse.options, object=obj, from_table="src", batch_size=BATCH, retry=FAST_TIMEOUT)
     assert report.ok and report.sent == N and report.adopted == 2 * BATCH
     assert emu.faults.current().__dict__[fault] == 0  # both faults really struck
