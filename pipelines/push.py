@@ -20,7 +20,11 @@ Contract:
 - `relationship="people"` reads a link table with `id`, `target_id` columns and PATCHes each record's set.
 - change detection: state table `_clarify_push__<object>` in the dataset; `full=True` resends everything;
   `dry_run=True` writes nothing anywhere (the warehouse is opened read-only) and returns samples.
-- rejected rows go to `_clarify_push_rejects`, are retried on the next run and leave it when they land.
+- objects without a unique field get plain creates, each row exactly once even if an answer is lost
+  (intents in `_clarify_push_intents`, resolved by listing what the server created).
+- rejected rows go to `_clarify_push_rejects` under the row's identity, are retried on the next run and
+  leave it when they land or when their row leaves the source.
+- `retry` tunes the HTTP client (e.g. `rate_limit_deadline`: how long 429s are waited out).
 - the returned `PushReport.rejected` is what the CLI turns into a non-zero exit.
 """
 

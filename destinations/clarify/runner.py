@@ -17,8 +17,8 @@ the rate-limit headers); the main thread records finished requests in the state 
 transaction, and never has more than `concurrency` requests in flight or finished but unrecorded
 (batching.Dispatcher). A crash therefore costs at most `concurrency` requests: with a unique field (or a
 PATCH) they are resent on the rerun, landing the same values again (no duplicate). Plain creates of objects
-without a unique field (task, meeting) are not safe to resend, so they go one request at a time and their
-created ids are committed before the next one is sent.
+without a unique field (task, meeting) are not safe to resend: they go one request at a time, each behind a
+committed intent, and a lost answer or a crash is resolved by asking the server (exactly_once.py).
 
 Rows are read, checked and converted a chunk at a time, column-wise (convert.convert_columns).
 """

@@ -13,7 +13,7 @@
     `key` is the row's identity as the API compares it (the `_key`, the `id`, or the upsert value with a
     collection's items trimmed and lowercased), so a row fixed in a way that changes its key's text still
     clears its reject; rejects of rows the source no longer has are deleted at the end of a run.
-`_clarify_push_intents` (one per dataset): object, key (primary key), fingerprint, payload, sent_at
+`_clarify_push_intents` (one per dataset): object, key, fingerprint, payload, sent_at (no primary key)
     plain creates (objects without a unique field) about to be sent; a row leaves when its outcome is known
     (see exactly_once.py), so a row still here after a crash may or may not exist in Clarify.
 A rejected row never gets its new fingerprint in the state table, so the next run sends it again; when it
