@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pipelines.push import run_push
 from sources.common.connection import ClarifyConnection
 
@@ -101,3 +103,24 @@ def test_bisects_when_errors_name_no_row(emu, conn, duck: Any) -> None:
         "n90@x.com",
     ]
     assert report.requests < 40  # log2-bounded, not one request per row
+
+
+def test_cli_dry_run_prints_counts_and_a_few_samples(emu, duck: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`push --dry-run` through the CLI: the counts table and a compact table of samples, not a dict per row."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    duck.execute(
+        f"CREATE TABLE {duck.t('src')} AS SELECT 'task-' || i AS _key, 'Do thing ' || i AS title, "
+        "CASE WHEN i = 3 THEN 'todo' ELSE 'Todo' END AS status FROM range(50) AS t(i)"
+    )
+    for name, value in (("BASE_URL", emu.base_url), ("WORKSPACE", emu.workspace), ("API_KEY", emu.api_key)):
+        monkeypatch.setenv(f"CLARIFY_{name}", value)
+    argv = ["push", "--object", "task", "--from-table", "src", "--dry-run", "--duckdb-path", duck.options.duckdb_path]
+    result = CliRunner().invoke(app, argv, env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "samples (first rows only)" in out and "{'key'" not in out
+    assert "'todo' is not one of" in out  # the invalid row, with its reason
+    assert out.count("task-") <= 5  # the invalid one and four to be sent, not fifty
