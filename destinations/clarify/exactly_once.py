@@ -57,6 +57,9 @@ class CreateOnce:
     slug: str
     report: PushReport
     adopted: dict[str, str] = field(default_factory=dict)  # key → id of a record found, not from an answer
+    # Ids answered in this run: a split batch's landed part is not in the state table yet, and must never be
+    # taken for another row with the same values.
+    answered: set[str] = field(default_factory=set)
     # The latest `_created_at` of the records this run created, in the server's clock: nothing created after
     # it can be older, so a lookup within a run starts there and lists little more than the latest batch.
     floor: str | None = None
@@ -80,7 +83,9 @@ class CreateOnce:
                 self.adopted.update(self.lookup(rest, since))
                 rest = [it for it in rest if it.key not in self.adopted]
                 continue
-            ids.update(zip((it.key for it in rest), record_ids(created), strict=False))
+            answered = record_ids(created)
+            ids.update(zip((it.key for it in rest), answered, strict=False))
+            self.answered.update(i for i in answered if i)
             self._raise_floor(created)
             rest = []
         return [self.adopted.get(it.key) or ids.get(it.key) for it in batch]
@@ -103,7 +108,7 @@ class CreateOnce:
         """key → id of the records created since `since` (less `LOOKBACK`) that carry the rows' pushed values."""
         start = since - dt.timedelta(seconds=LOOKBACK)
         records = self._created_since(self.floor or _stamp(start))
-        taken = self.state.known_ids([str(r.get("id")) for r in records]) | set(self.adopted.values())
+        taken = self.state.known_ids([str(r.get("id")) for r in records]) | set(self.adopted.values()) | self.answered
         fields = sorted({name for it in items for name in it.attributes})
         pool: dict[bytes, list[str]] = defaultdict(list)
         for record in records:
