@@ -105,13 +105,12 @@ def _killed_child(emu: Any, warehouse: Any, obj: str, kill_on: int) -> None:
     emu.faults.clear()
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_sigkill_after_commit_then_rerun(emu, conn, warehouse: Any, seed: int) -> None:
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("obj", ["task", "meeting"])
+def test_sigkill_after_commit_then_rerun(emu, conn, warehouse: Any, obj: str, seed: int) -> None:
     """Killed once the Nth bulk create is committed, before its answer is read: the rerun adopts that batch."""
-    rng = random.Random(seed)
-    obj = rng.choice(["task", "meeting"])
     n = 600
-    kill_on = rng.randint(1, n // BATCH)
+    kill_on = random.Random(f"{obj}-{seed}").randint(1, n // BATCH)
     _source(warehouse, obj, n)
     _killed_child(emu, warehouse, obj, kill_on)
     assert len(emu.store.records(obj)) == kill_on * BATCH  # the killed batch is on the server, not in state
