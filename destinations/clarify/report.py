@@ -51,8 +51,9 @@ class Recorder:
         self.done = 0
         self.batches = 0
 
-    def record(self, outcomes: list[Outcome]) -> None:
-        """One transaction for every finished request in `outcomes`, then one progress call."""
+    def record(self, outcomes: list[Outcome], intend: list[Item] | None = None) -> None:
+        """One transaction for every finished request in `outcomes` (and the intent of the creates about to
+        be sent, `intend`), then one progress call."""
         landed = Landed()
         rejected: list[Rejected] = []
         for outcome in outcomes:
@@ -61,7 +62,7 @@ class Recorder:
             rejected.extend(
                 Rejected(i.reject_key, i.attributes, f.status, f.pointer, f.detail) for i, f in outcome.rejected
             )
-        self.state.record(landed, rejected)
+        self.state.record(landed, rejected, intend or [])
         self.report.sent += len(landed)
         self.report.rejected += len(rejected)
         self.batches += len(outcomes)

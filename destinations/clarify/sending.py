@@ -7,7 +7,16 @@ they go one batch at a time through `send_create`, which the caller makes exactl
 
 from __future__ import annotations
 
-from destinations.clarify.batching import ROW_LEVEL, BatchSender, Dispatcher, Item, Send, failure_of, record_ids
+from destinations.clarify.batching import (
+    ROW_LEVEL,
+    BatchSender,
+    Dispatcher,
+    Item,
+    Outcome,
+    Send,
+    failure_of,
+    record_ids,
+)
 from destinations.clarify.classify import Classified
 from destinations.clarify.report import Recorder
 from sources.clarify.api import ClarifyApi
@@ -38,7 +47,7 @@ class Sending:
             lambda b: record_ids(api.bulk_update(slug, [(str(i.clarify_id), i.attributes) for i in b])), batch_size
         )
         self.serial_create = serial_create
-        self.dispatcher = Dispatcher(concurrency, recorder.record)
+        self.dispatcher = Dispatcher(concurrency, self._record)
         self.pending_create: list[Item] = []
         self.pending_patch: list[Item] = []
 
@@ -71,6 +80,12 @@ class Sending:
                 batch = pending[: sender.batch_size]
                 del pending[: sender.batch_size]
                 self.dispatcher.submit(sender, batch, serial=serial)
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        # The next batch of plain creates is intended in the same commit: a serial create then costs one
+        # commit, not two (its intent is found written when it is sent).
+        upcoming = self.pending_create[: self.create.batch_size] if self.serial_create else []
+        self.recorder.record(outcomes, upcoming)
 
     def _send_links(self, item: Item) -> None:
         assert self.relationship is not None

@@ -153,13 +153,15 @@ class PushState:
                 self.wh.delete_keys(REJECTS_TABLE, "object", self.reject_object, "key", gone[i : i + 500])
         return len(gone)
 
-    def record(self, landed: Landed, rejected: Sequence[Rejected]) -> None:
+    def record(self, landed: Landed, rejected: Sequence[Rejected], intend: Sequence[Item] = ()) -> None:
         """Commit some requests' outcome in one transaction: landed rows into state (and out of rejects),
-        rejected rows into rejects."""
+        rejected rows into rejects; and the intent of the next creates (`intend`), which then costs no
+        commit of its own."""
         if not landed and not rejected:
             return
         now = dt.datetime.now(dt.UTC)
         with self.wh.transaction():
+            self.intend(intend)
             if landed:
                 columns = (landed.keys, landed.fingerprints, landed.clarify_ids, [now] * len(landed))
                 self.wh.upsert_columns(
@@ -179,8 +181,8 @@ class PushState:
                 self._reject(rejected, now)
 
     def intend(self, items: Sequence[Item]) -> dt.datetime:
-        """Commit the intent to create `items` (before the request leaves); returns its time. A row split
-        out of a refused batch keeps the intent it has (an earlier time only widens the lookup)."""
+        """Commit the intent to create `items` (before the request leaves); returns its time. A row already
+        intended keeps its intent (written with the previous batch's record, or before a split)."""
         now = dt.datetime.now(dt.UTC)
         self._maybe_intents = True
         new = [it for it in items if it.key not in self._intended]
@@ -194,7 +196,7 @@ class PushState:
                 "payload": payloads,
                 "sent_at": [now] * len(new),
             }
-            self.wh.upsert_columns(INTENTS_TABLE, data, conflict=(), update=())  # one statement: committed
+            self.wh.upsert_columns(INTENTS_TABLE, data, conflict=(), update=())  # committed unless in `record`
         return now
 
     def forget_intents(self, keys: Sequence[str]) -> None:
