@@ -161,7 +161,8 @@ class PushState:
             return
         now = dt.datetime.now(dt.UTC)
         with self.wh.transaction():
-            self.intend(intend)
+            if intend:
+                self.intend(intend)
             if landed:
                 columns = (landed.keys, landed.fingerprints, landed.clarify_ids, [now] * len(landed))
                 self.wh.upsert_columns(
@@ -184,9 +185,9 @@ class PushState:
         """Commit the intent to create `items` (before the request leaves); returns its time. A row already
         intended keeps its intent (written with the previous batch's record, or before a split)."""
         now = dt.datetime.now(dt.UTC)
-        self._maybe_intents = True
         new = [it for it in items if it.key not in self._intended]
         if new:
+            self._maybe_intents = True
             self._intended.update(it.key for it in new)
             payloads = [orjson.dumps(it.attributes).decode() for it in new]
             data = {
