@@ -109,6 +109,7 @@ def run_sync(
     reconcile: bool | None = None,
     lag: float | timedelta = DEFAULT_LAG_SECONDS,
     progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     reconcile_interval: float | timedelta | None = None,
     max_pages_per_load: int = MAX_PAGES_PER_LOAD,
@@ -122,7 +123,7 @@ def run_sync(
     than `reconcile_interval` (seconds; default: `sources.clarify.reconcile_every_hours` in dlt config,
     else 24 h). `since` (ISO date/time) re-reads everything updated from then on.
     `progress(object, records_so_far, pages_so_far)` is called after each page (from worker threads when
-    objects run in parallel).
+    objects run in parallel). `notice(line)` receives what a person should read once (default: a log warning).
     """
     started = time.perf_counter()
     lag_seconds = _seconds(lag)
@@ -172,6 +173,8 @@ def run_sync(
                     progress=progress,
                     stats=stats,
                     **_lake_context(pipeline, warehouse),
+                    warehouse_ids=lambda obj: _warehouse_ids(pipeline, obj),  # objects without a cursor
+                    **({"notice": notice} if notice is not None else {}),
                 )
                 source = clarify_source(objects=pending, context=ctx, parallel=parallel)
                 _load(pipeline, source, warehouse, refresh="drop_resources" if full_refresh and first else None)
@@ -373,6 +376,8 @@ def _table_exists(pipeline: dlt.Pipeline, table: str) -> bool:
 
 
 def _warehouse_ids(pipeline: dlt.Pipeline, obj: str) -> set[str]:
+    if not pipeline.default_schema_name:  # nothing loaded yet
+        return set()
     table = pipeline.default_schema.naming.normalize_table_identifier(obj)
     if not _table_exists(pipeline, table):
         return set()
