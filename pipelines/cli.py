@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,7 +11,8 @@ if TYPE_CHECKING:
     from destinations.clarify.runner import PushReport
     from pipelines.sync import SyncReport
 
-from pipelines.console import console, print_error, print_table, progress_reporter
+from emulator.command import emulator as emulator_command
+from pipelines.console import console, print_table, progress_reporter, verbosity
 from pipelines.options import (
     BaseUrl,
     BucketUrl,
@@ -27,7 +29,7 @@ from pipelines.options import (
 from pipelines.timeseries import timeseries_app
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from sources.clarify.settings import DEFAULT_LAG_SECONDS
-from sources.common.errors import ConfigError
+from sources.common.errors import ConfigError, RowsRejectedError
 
 app = typer.Typer(
     name="clarify-sync",
@@ -37,6 +39,17 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(timeseries_app, name="timeseries")
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Print the traceback of unexpected errors, and dlt's INFO log")
+    ] = False,
+) -> None:
+    verbosity.verbose = verbose
+    # dlt logs through its own stderr handler; at the default level only its errors reach a person or cron.
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "INFO" if verbose else "ERROR")
 
 
 def print_sync_report(report: SyncReport) -> None:
@@ -192,8 +205,9 @@ def push(
         )
     print_push_report(report)
     if report.rejected:
-        print_error(f"{report.rejected} row(s) rejected: see the _clarify_push_rejects table; fix them and push again")
-        raise typer.Exit(1)
+        raise RowsRejectedError(
+            f"{report.rejected} row(s) rejected: see the _clarify_push_rejects table; fix them and push again"
+        )
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -227,19 +241,7 @@ def status(
     )
 
 
-@app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def emulator(ctx: typer.Context) -> None:
-    """Run the local Clarify emulator (CRM and time series); prints the settings to paste into a shell.
-
-    Options are those of `python -m emulator` (see `clarify-sync emulator --help`): --port, --records, --seed,
-    --workspace, --api-key, --rate-limit N|off, --page-cap, --bulk-max, --schemas-shape, --no-timeseries.
-    """
-    from emulator.__main__ import main
-
-    main(ctx.args)
+app.command(name="emulator")(reports_errors(emulator_command))
 
 
 @app.command()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -75,3 +79,43 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
 def print_error(message: str) -> None:
     """One line on stderr: the reason and the fix, never a traceback."""
     err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+
+
+class _Verbosity:
+    """Set by `clarify-sync --verbose`: unexpected errors print their traceback as well."""
+
+    verbose = False
+
+
+verbosity = _Verbosity()
+ERROR_LOG_ENV = "CLARIFY_SYNC_LOG_DIR"
+
+
+def error_log_dir() -> Path:
+    """Where tracebacks of unexpected errors go: $CLARIFY_SYNC_LOG_DIR, else the XDG state folder."""
+    configured = os.environ.get(ERROR_LOG_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    state_home = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state_home) / "clarify-sync"
+
+
+def report_internal_error(exc: BaseException, command: str) -> None:
+    """A bug (or an answer nothing here expected): one line naming the log file with the full traceback."""
+    text = "".join(traceback.format_exception(exc))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    try:
+        folder = error_log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / f"error-{command}-{stamp}.log"
+        log.write_text(f"clarify-sync {command}\n{text}")
+        where = f"the full traceback is in {log}"
+    except OSError:  # a read-only home must not hide the error itself
+        where = f"set {ERROR_LOG_ENV} to a writable folder to keep the traceback"
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    print_error(
+        f"internal error ({exc.__class__.__name__}{': ' + first if first else ''}): {where}; "
+        "rerun with --verbose to print it, and please report it"
+    )
+    if verbosity.verbose:
+        err_console.print(text, highlight=False, markup=False, soft_wrap=True)
