@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from pipelines.sync import SyncReport
 
 from emulator.command import emulator as emulator_command
-from pipelines.console import console, print_table, progress_reporter, verbosity
+from pipelines.console import ProgressReporter, console, print_table, progress_reporter, verbosity
 from pipelines.options import (
     BaseUrl,
     BucketUrl,
@@ -63,6 +63,12 @@ def print_sync_report(report: SyncReport) -> None:
         ["object", "records", "pages", "requests", "deleted", "seconds"],
         rows,
     )
+
+
+def finish_objects(reporter: ProgressReporter, report: SyncReport) -> None:
+    """Each object's bar completed, or its end line under cron, with the run's true counts."""
+    for name, o in sorted(report.objects.items()):
+        reporter.finish(name, o.records, o.pages, o.seconds, o.deleted)
 
 
 def print_push_report(report: PushReport) -> None:
@@ -141,7 +147,9 @@ def sync(
             reconcile=reconcile,
             lag=lag_seconds,
             progress=reporter,
+            notice=reporter.note,
         )
+        finish_objects(reporter, report)
     print_sync_report(report)
 
 
@@ -201,7 +209,7 @@ def push(
             concurrency=concurrency,
             full=full,
             dry_run=dry_run,
-            progress=lambda sent, total: reporter(object_slug, sent, 0),
+            progress=lambda sent, total: reporter(object_slug, sent, 0, total),
         )
     print_push_report(report)
     if report.rejected:
@@ -260,6 +268,7 @@ def demo(
     reporter = progress_reporter()
     with reporter.running():
         result = run_demo(records, warehouse, announce=console.print, progress=reporter)
+        finish_objects(reporter, result.crm)
     print_sync_report(result.crm)
     print_table(
         "clarify-sync timeseries summary",

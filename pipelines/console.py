@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -13,44 +14,64 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
 
-_LOG_EVERY_SECONDS = 10.0
-
 
 class ProgressReporter:
-    """Receives (name, records, pages) updates; draws bars on a TTY, throttled log lines under cron."""
+    """Per object: a bar on a terminal (how far, records, rate, time left); under cron one line when it starts
+    and one when it ends (`finish`), with its true counts."""
 
     def __init__(self, interactive: bool):
         self._interactive = interactive
         self._progress = Progress(
             TextColumn("{task.fields[name]:<18}"),
             BarColumn(bar_width=None),
+            TaskProgressColumn(),
             TextColumn("{task.completed:>10,.0f} records"),
-            TextColumn("{task.fields[pages]:>6,} pages"),
             TextColumn("{task.fields[rate]:>8,.0f}/s"),
-            TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=console,
             transient=False,
         )
         self._tasks: dict[str, Any] = {}
         self._started = time.monotonic()  # objects run in parallel, so rates share the run's start
-        self._last_logged: dict[str, float] = {}
+        self._lock = threading.Lock()  # objects report from worker threads
 
-    def __call__(self, name: str, records: int, pages: int) -> None:
+    def __call__(self, name: str, records: int, pages: int, expected: int | None = None) -> None:
         now = time.monotonic()
         rate = records / (now - self._started) if now > self._started else 0.0
-        if self._interactive:
-            if name not in self._tasks:
-                self._tasks[name] = self._progress.add_task("", total=None, name=name, pages=0, rate=0.0)
-            self._progress.update(self._tasks[name], completed=records, pages=pages, rate=rate)
-        elif now - self._last_logged.get(name, 0.0) >= _LOG_EVERY_SECONDS:
-            self._last_logged[name] = now
-            console.print(f"{name}: {records} records, {pages} pages, {rate:.0f} records/s", highlight=False)
+        with self._lock:
+            first = name not in self._tasks
+            if self._interactive:
+                if first:
+                    self._tasks[name] = self._progress.add_task("", total=None, name=name, rate=0.0)
+                total = max(expected, records) if expected is not None else None
+                self._progress.update(self._tasks[name], completed=records, total=total, rate=rate)
+            elif first:
+                self._tasks[name] = None
+                about = f", {expected:,} to read" if expected is not None else ""
+                console.print(f"{name}: started{about}", highlight=False)
+
+    def finish(self, name: str, records: int, pages: int, seconds: float, deleted: int = 0) -> None:
+        """The object's true counts once its run is over: a full bar, or the end line."""
+        with self._lock:
+            if self._interactive:
+                if name not in self._tasks:
+                    self._tasks[name] = self._progress.add_task("", total=None, name=name, rate=0.0)
+                self._progress.update(
+                    self._tasks[name], completed=records, total=records or 1, rate=records / max(seconds, 1e-9)
+                )
+                return
+        gone = f", {deleted:,} deleted" if deleted else ""
+        console.print(f"{name}: done, {records:,} records in {pages:,} pages{gone}, {seconds:.1f} s", highlight=False)
+
+    def note(self, message: str) -> None:
+        """A line a person should read once (printed above the bars on a terminal)."""
+        console.print(message, highlight=False, markup=False)
 
     @contextmanager
     def running(self) -> Iterator[ProgressReporter]:

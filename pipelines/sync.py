@@ -50,7 +50,7 @@ from sources.common.http import RetryPolicy
 PIPELINE_NAME = "clarify_sync"
 DEFAULT_LOCK_TIMEOUT = 10.0
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[..., None]  # (object, records so far, pages so far, records expected or None)
 
 
 @dataclass
@@ -122,8 +122,10 @@ def run_sync(
     `reconcile`: True forces the deletion pass, False skips it, None runs it when the last one is older
     than `reconcile_interval` (seconds; default: `sources.clarify.reconcile_every_hours` in dlt config,
     else 24 h). `since` (ISO date/time) re-reads everything updated from then on.
-    `progress(object, records_so_far, pages_so_far)` is called after each page (from worker threads when
-    objects run in parallel). `notice(line)` receives what a person should read once (default: a log warning).
+    `progress(object, records_so_far, pages_so_far, expected)` is called after each page (from worker threads
+    when objects run in parallel); `expected` is the records the object should reach, by the listing's
+    `meta.total_records` (None when the API does not say). `notice(line)` receives what a person should read
+    once (default: a log warning).
     """
     started = time.perf_counter()
     lag_seconds = _seconds(lag)

@@ -73,7 +73,8 @@ class SourceContext:
     page_limit: int = PAGE_LIMIT
     max_pages: int | None = None
     warehouse_ids: Callable[[str], set[str]] | None = None
-    progress: Callable[[str, int, int], None] | None = None
+    # progress(object, records so far, pages so far, records expected or None), after each page
+    progress: Callable[..., None] | None = None
     stats: dict[str, ObjectStats] = field(default_factory=dict)
     # Destinations without delete-insert (Delta: `upsert`) change the strategy and rewrite child/link batches:
     # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see pipelines/lake.py).
@@ -199,6 +200,10 @@ def _emit_pages(
     stats = ctx.stats[obj]
     buffer: list[dict[str, Any]] = []
     for page in pages:
+        # What this object should reach: read so far, plus what the listing still holds from this page on, less
+        # what this page repeats (the filter starts at the last instant already read).
+        repeated = page.fetched - len(page.records)
+        expected = stats.records + page.remaining - repeated if page.remaining is not None else None
         buffer.extend(page.records)
         if len(buffer) >= BATCH_ROWS:
             yield from _mark(converter.convert(buffer), converter, hints, ctx)
@@ -208,7 +213,7 @@ def _emit_pages(
         if on_page is not None:
             on_page(page)
         if ctx.progress is not None:
-            ctx.progress(obj, stats.records, stats.pages)
+            ctx.progress(obj, stats.records, stats.pages, expected)
         if stats.pages == 2 and os.environ.get(CRASH_ENV) == "extract":
             os._exit(97)
     if buffer:

@@ -40,6 +40,7 @@ class Page:
     fetched: int  # records on the page, duplicates included
     position: Position  # where the next page starts (resume point)
     done: bool
+    remaining: int | None = None  # records the listing still had from this page on (`meta.total_records`)
 
 
 def page_params(position: Position, limit: int) -> dict[str, Any]:
@@ -69,6 +70,13 @@ def meta_limit(body: Any) -> int:
     except (TypeError, ValueError):
         return 0
     return max(limit, 0)
+
+
+def remaining(body: Any, offset: int) -> int | None:
+    """How many records the listing holds from `offset` on, by `meta.total_records` (None without it)."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    total = meta.get("total_records") if isinstance(meta, dict) else None
+    return max(0, total - offset) if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def cursor_stamp(record: dict[str, Any]) -> datetime | None:
@@ -115,6 +123,7 @@ class UpdatedAtWalk:
         while not self.done:
             if self.max_pages is not None and self.pages_fetched >= self.max_pages:
                 return
+            asked_offset = self.position.offset
             body = self.fetch(page_params(self.position, self.limit))
             self.pages_fetched += 1
             data = page_records(body)
@@ -151,7 +160,8 @@ class UpdatedAtWalk:
             else:
                 self.position = self._advance(stamps[0], stamps[-1], page_size)
                 self._forget_unreadable()
-            yield Page(new, len(data), Position(self.position.after, self.position.offset), self.done)
+            position = Position(self.position.after, self.position.offset)
+            yield Page(new, len(data), position, self.done, remaining(body, asked_offset))
 
     def _cursor_unusable(self, data: list[dict[str, Any]], stamps: list[datetime], page_size: int) -> bool:
         """The listing cannot be walked by `_updated_at`: its records carry none (on the first page, or a whole
@@ -246,5 +256,6 @@ class FullWalk:
             else:
                 self.done = not new or len(data) < longest
             self.done = self.done or not data
+            left = remaining(body, offset)
             offset += max(1, len(data) - max(1, len(data) // 10))
-            yield Page(new, len(data), Position(None, offset), self.done)
+            yield Page(new, len(data), Position(None, offset), self.done, left)
