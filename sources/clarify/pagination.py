@@ -10,6 +10,14 @@ emitted in this walk are dropped (de-duplication by id makes every re-read harml
 The walk ends on a page shorter than the page size (the smaller of ours and `meta.limit`); `links.next` is
 never trusted (the live API sends stray ones, on empty pages too, with a scheme that does not answer).
 
+Without `meta.limit` a short page may be the server's own page size (one that ignores `page[limit]`), so the
+walk then ends only on a page that brings nothing new.
+
+A record without `_updated_at` is emitted but cannot move the filter. When the listing cannot be walked this
+way at all (no record on the first page has `_updated_at`, or the server ignored the filter or the sort), the
+walk stops with `cursorless` set, before handing out the page that showed it; `FullWalk` reads such an object
+in full instead.
+
 A record met again with a newer `_updated_at` was updated while we walked. It is not emitted twice in one
 load (child tables would get both versions' items); instead `rewind_to` remembers the oldest such instant
 and the caller keeps the cursor at or before it, so the next run re-reads and loads the newer version.
@@ -41,6 +49,9 @@ class Page:
     position: Position  # where the next page starts (resume point)
     done: bool
     remaining: int | None = None  # records the listing still had from this page on (`meta.total_records`)
+
+
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def page_params(position: Position, limit: int) -> dict[str, Any]:
@@ -173,7 +184,8 @@ class UpdatedAtWalk:
         after = self.position.after
         if after is not None and stamps[0] < filter_instant(after):
             return True
-        return any(b < a for a, b in zip(stamps, stamps[1:], strict=False))
+        # Within one millisecond the API may order by id (its filter sees milliseconds): not a broken sort.
+        return any(b < a - _ONE_MS for a, b in zip(stamps, stamps[1:], strict=False))
 
     def _last_page(self, body: Any, data: list[dict[str, Any]], new: list[Any], stamps: list[datetime]) -> bool:
         """A short page ends the walk; without `meta.limit` a short page may be the server's own page size, so
