@@ -247,7 +247,8 @@ def _mirror(
     yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
     now = format_state_ts(datetime.now(UTC))
     state.update(cursor=None, offset=0, complete=True, last_run_at=now, last_reconcile_at=now)
-    state.pop(WINDOW_KEY, None)
+    for stale in (WINDOW_KEY, "full_walk", "rewind_to"):  # left by the cursor walk this one replaced
+        state.pop(stale, None)
 
 
 def _delete_missing(
