@@ -54,7 +54,7 @@ class ProgressReporter:
             elif first:
                 self._tasks[name] = None
                 about = f", {expected:,} to read" if expected is not None else ""
-                console.print(f"{name}: started{about}", highlight=False)
+                console.print(f"{name}: started{about}", highlight=False, soft_wrap=True)
 
     def finish(self, name: str, records: int, pages: int, seconds: float, deleted: int = 0) -> None:
         """The object's true counts once its run is over: a full bar, or the end line."""
@@ -67,11 +67,14 @@ class ProgressReporter:
                 )
                 return
         gone = f", {deleted:,} deleted" if deleted else ""
-        console.print(f"{name}: done, {records:,} records in {pages:,} pages{gone}, {seconds:.1f} s", highlight=False)
+        pages_text = f"{pages:,} page{'' if pages == 1 else 's'}"
+        console.print(
+            f"{name}: done, {records:,} records in {pages_text}{gone}, {seconds:.1f} s", highlight=False, soft_wrap=True
+        )
 
     def note(self, message: str) -> None:
         """A line a person should read once (printed above the bars on a terminal)."""
-        console.print(message, highlight=False, markup=False)
+        console.print(message, highlight=False, markup=False, soft_wrap=True)
 
     @contextmanager
     def running(self) -> Iterator[ProgressReporter]:
