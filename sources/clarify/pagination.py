@@ -263,11 +263,10 @@ class FullWalk:
             self.emitted.update(str(r.get("id")) for r in new)
             longest = max(longest, len(data))
             server_limit = meta_limit(body)
-            if server_limit:
-                self.done = len(data) < min(self.limit, server_limit)
-            else:
-                self.done = not new or len(data) < longest
-            self.done = self.done or not data
+            short = len(data) < (min(self.limit, server_limit) if server_limit else longest)
+            # A page with nothing new also ends it: each step leaves most of a page unread, so only a server
+            # that ignores `page[offset]` (or deletes a page's worth while we read) can send one.
+            self.done = short or not new
             left = remaining(body, offset)
             offset += max(1, len(data) - max(1, len(data) // 10))
             yield Page(new, len(data), Position(None, offset), self.done, left)
