@@ -6,11 +6,10 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipelines.cli import app
+    from pipelines.cli import run
 
-    app(
-        ["emulator", *(sys.argv[1:] if argv is None else argv)], prog_name="python -m"
-    )  # usage reads `python -m emulator [OPTIONS]`
+    # prog_name "python -m" makes the usage line read `python -m emulator [OPTIONS]`.
+    run(["emulator", *(sys.argv[1:] if argv is None else argv)], prog_name="python -m")
 
 
 if __name__ == "__main__":

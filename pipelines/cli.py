@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from pipelines.sync import SyncReport
 
 from emulator.command import emulator as emulator_command
-from pipelines.console import ProgressReporter, console, print_table, progress_reporter, verbosity
+from pipelines.console import ProgressReporter, console, print_error, print_table, progress_reporter, verbosity
 from pipelines.options import (
     BaseUrl,
     BucketUrl,
@@ -29,7 +30,7 @@ from pipelines.options import (
 from pipelines.timeseries import timeseries_app
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from sources.clarify.settings import DEFAULT_LAG_SECONDS
-from sources.common.errors import ConfigError, RowsRejectedError
+from sources.common.errors import ConfigError, ExitCode, RowsRejectedError
 
 app = typer.Typer(
     name="clarify-sync",
@@ -277,3 +278,21 @@ def demo(
     )
     for title, (columns, rows) in result.answers.items():
         print_table(f"{title} ({duckdb_path})", columns, rows)
+
+
+def run(argv: list[str] | None = None, prog_name: str = "clarify-sync") -> None:
+    """The console script: like `app()`, but a usage error (unknown option, bad value) is one line too."""
+    try:
+        code = app(args=argv, prog_name=prog_name, standalone_mode=False)
+    except typer.Abort:
+        print_error("interrupted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # typer's own click: usage errors and bad values
+        message = str(exc.format_message()) if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        if "\n" in message.strip():  # not an error: the help screen of a bare `clarify-sync`
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            print_error(f"{message.rstrip('.')}: see `{ctx.command_path if ctx else prog_name} --help`")
+        sys.exit(int(getattr(exc, "exit_code", ExitCode.SETTINGS)))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -90,3 +90,23 @@ def test_internal_error_names_its_log_and_verbose_prints_the_traceback(
 
     verbose = CliRunner().invoke(app, ["--verbose", "sync"])
     assert verbose.exit_code == ExitCode.INTERNAL and "Traceback" in verbose.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sync", "--bogus"], "No such option: --bogus: see `clarify-sync sync --help`"),
+        (["sync", "--lag-seconds", "-1"], "Invalid value for '--lag-seconds'"),
+        (["nope"], "No such command 'nope': see `clarify-sync --help`"),
+    ],
+)
+def test_usage_errors_are_one_line_from_the_console_script(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import run
+
+    with pytest.raises(SystemExit) as exit_:
+        run(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == ExitCode.SETTINGS and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and message in err, err
