@@ -268,7 +268,12 @@ def demo(
     warehouse = warehouse_from("duckdb", duckdb_path, None, DEFAULT_DATASET)
     reporter = progress_reporter()
     with reporter.running():
-        result = run_demo(records, warehouse, announce=console.print, progress=reporter)
+        result = run_demo(
+            records,
+            warehouse,
+            announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            progress=reporter,
+        )
         finish_objects(reporter, result.crm)
     print_sync_report(result.crm)
     print_table(

@@ -40,6 +40,7 @@ class ProgressReporter:
         self._tasks: dict[str, Any] = {}
         self._started = time.monotonic()  # objects run in parallel, so rates share the run's start
         self._lock = threading.Lock()  # objects report from worker threads
+        self._open: dict[str, tuple[int, int]] = {}  # under cron: (records, pages) of objects not finished yet
 
     def __call__(self, name: str, records: int, pages: int, expected: int | None = None) -> None:
         now = time.monotonic()
@@ -51,26 +52,27 @@ class ProgressReporter:
                     self._tasks[name] = self._progress.add_task("", total=None, name=name, rate=0.0)
                 total = max(expected, records) if expected is not None else None
                 self._progress.update(self._tasks[name], completed=records, total=total, rate=rate)
-            elif first:
-                self._tasks[name] = None
-                about = f", {expected:,} to read" if expected is not None else ""
-                console.print(f"{name}: started{about}", highlight=False, soft_wrap=True)
+            else:
+                if first:
+                    self._tasks[name] = None
+                    about = f", {expected:,} to read" if expected is not None else ""
+                    console.print(f"{name}: started{about}", highlight=False, soft_wrap=True)
+                self._open[name] = (records, pages)
 
-    def finish(self, name: str, records: int, pages: int, seconds: float, deleted: int = 0) -> None:
+    def finish(self, name: str, records: int, pages: int, seconds: float | None = None, deleted: int = 0) -> None:
         """The object's true counts once its run is over: a full bar, or the end line."""
         with self._lock:
+            self._open.pop(name, None)
             if self._interactive:
                 if name not in self._tasks:
                     self._tasks[name] = self._progress.add_task("", total=None, name=name, rate=0.0)
-                self._progress.update(
-                    self._tasks[name], completed=records, total=records or 1, rate=records / max(seconds, 1e-9)
-                )
+                rate = records / max(seconds, 1e-9) if seconds is not None else 0.0
+                self._progress.update(self._tasks[name], completed=records, total=records, rate=rate)
                 return
         gone = f", {deleted:,} deleted" if deleted else ""
+        took = f", {seconds:.1f} s" if seconds is not None else ""
         pages_text = f"{pages:,} page{'' if pages == 1 else 's'}"
-        console.print(
-            f"{name}: done, {records:,} records in {pages_text}{gone}, {seconds:.1f} s", highlight=False, soft_wrap=True
-        )
+        console.print(f"{name}: done, {records:,} records in {pages_text}{gone}{took}", highlight=False, soft_wrap=True)
 
     def note(self, message: str) -> None:
         """A line a person should read once (printed above the bars on a terminal)."""
@@ -78,11 +80,15 @@ class ProgressReporter:
 
     @contextmanager
     def running(self) -> Iterator[ProgressReporter]:
-        if not self._interactive:
-            yield self
+        """Draws the bars while the block runs; after it, under cron, objects nobody called `finish` for (the
+        time-series tables) get their end line with the last counts reported."""
+        if self._interactive:
+            with self._progress:
+                yield self
             return
-        with self._progress:
-            yield self
+        yield self
+        for name, (records, pages) in sorted(self._open.items()):
+            self.finish(name, records, pages)
 
 
 def progress_reporter() -> ProgressReporter:
