@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 SchemasShape = Literal["entities", "docs"]
+LinksShape = Literal["full", "null", "absent"]
 
 # What `python -m emulator` and the demo use; in-process servers default to a free port instead.
 DEMO_PORT = 8765
@@ -36,9 +37,19 @@ class EmulatorConfig:
     log_level: str = "warning"
     # Also serve the time-series JSON-RPC API (`emulator.timeseries`) on the same port.
     timeseries: bool = False
+    # Answer variants the live API may send (see `emulator/variants.py`); each is off by default.
+    bare_objects: frozenset[str] = field(default_factory=frozenset)  # served without system fields
+    links: LinksShape = "full"
+    meta: bool = True
+    ignore_page_limit: bool = False
+    uuid_ids: bool = False
+    unknown_field_types: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "access_tokens", frozenset(self.access_tokens))
+        object.__setattr__(self, "bare_objects", frozenset(self.bare_objects))
+        if self.links not in ("full", "null", "absent"):
+            raise ValueError(f"links must be 'full', 'null' or 'absent', not {self.links!r}")
         if self.schemas_shape not in ("entities", "docs"):
             raise ValueError(f"schemas_shape must be 'entities' or 'docs', not {self.schemas_shape!r}")
         for name in ("page_cap", "bulk_max"):

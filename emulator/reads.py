@@ -15,6 +15,7 @@ from emulator.filters import order_by, parse_filters
 from emulator.responses import JSONResponse
 from emulator.schemas import ObjectDef, render_schemas
 from emulator.store import require_object
+from emulator.variants import listing_query, page_limit, rewrites_records, shape_body, shape_properties, shape_records
 
 DEFAULT_PAGE_LIMIT = 500
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -71,19 +72,24 @@ def _page_link(request: Request, offset: int, http_scheme: bool) -> str:
 async def list_records(call: Call, slug: str) -> Response:
     obj = require_object(slug)
     cfg = call.emu.config
-    query = call.request.query_params.multi_items()
+    query = listing_query(cfg, slug, call.request.query_params.multi_items())
     where = parse_filters(obj, query, bracket_parts)
-    order = order_by(obj, call.param("sortOrder[column]"), call.param("sortOrder[dir]"))
+    sort = dict(query)
+    order = order_by(obj, sort.get("sortOrder[column]"), sort.get("sortOrder[dir]"))
     limit = _int_param(call, "page[limit]", min(DEFAULT_PAGE_LIMIT, cfg.page_cap))
     if not 1 <= limit <= cfg.page_cap:
         raise ApiError(400, f"page[limit] must be between 1 and {cfg.page_cap}, not {limit}")
+    limit = page_limit(cfg, limit)
     offset = _int_param(call, "page[offset]", 0)
     if offset < 0:
         raise ApiError(400, f"page[offset] must be >= 0, not {offset}")
     includes = _includes(obj, call)
     store = call.emu.store
     total = store.count(slug, where)
-    data = store.render(store.page(slug, where.render(), where.params, order, limit, offset))
+    reshape = rewrites_records(cfg, slug)
+    data = store.render(store.page(slug, where.render(), where.params, order, limit, offset), raw=not reshape)
+    if reshape:
+        data = shape_records(cfg, slug, data)
 
     path = call.request.url.path
     faults = call.emu.faults
@@ -103,7 +109,7 @@ async def list_records(call: Call, slug: str) -> Response:
     }
     if includes:
         body["included"] = _included(call, obj, data, includes)
-    return JSONResponse(body)
+    return JSONResponse(shape_body(cfg, body))
 
 
 async def get_record(call: Call, slug: str, rid: str) -> Response:
@@ -117,7 +123,8 @@ async def get_record(call: Call, slug: str, rid: str) -> Response:
 
 
 async def h_schemas(call: Call) -> Response:
-    return JSONResponse(render_schemas(call.emu.config.schemas_shape))
+    cfg = call.emu.config
+    return JSONResponse(render_schemas(cfg.schemas_shape, lambda slug, props: shape_properties(cfg, slug, props)))
 
 
 async def h_list(call: Call) -> Response:

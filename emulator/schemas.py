@@ -49,9 +49,10 @@ Relationship `cardinality` is `"many"` (PATCH replaces the set) or `"append"` (P
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 FieldType = Literal[
     "text",
@@ -266,22 +267,27 @@ def get_object(slug: str) -> ObjectDef | None:
     return OBJECTS.get(slug)
 
 
-def _properties(obj: ObjectDef) -> dict[str, object]:
-    return {name: f.as_property() for name, f in obj.fields.items()}
+PropertiesHook = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def _properties(obj: ObjectDef, hook: PropertiesHook | None) -> dict[str, Any]:
+    props: dict[str, Any] = {name: f.as_property() for name, f in obj.fields.items()}
+    return hook(obj.slug, props) if hook is not None else props
 
 
 def _relationships(obj: ObjectDef) -> dict[str, object]:
     return {r.name: {"target": r.target, "cardinality": r.cardinality} for r in obj.relationships.values()}
 
 
-def render_schemas(shape: str) -> object:
-    """The `GET /schemas` body in the configured shape (see the module docstring)."""
+def render_schemas(shape: str, properties: PropertiesHook | None = None) -> object:
+    """The `GET /schemas` body in the configured shape (see the module docstring); `properties(slug, props)`
+    lets an answer variant reshape an object's properties (emulator/variants.py)."""
     if shape == "entities":
         return _SUB_SCHEMAS + [
             {
                 "$id": f"entities/{o.slug}",
                 "title": o.slug,
-                "attributes": {"type": "object", "properties": _properties(o)},
+                "attributes": {"type": "object", "properties": _properties(o, properties)},
                 "relationships": _relationships(o),
             }
             for o in OBJECTS.values()
@@ -291,7 +297,7 @@ def render_schemas(shape: str) -> object:
             {
                 "type": "schema",
                 "id": f"entities/{o.slug[2:]}" if o.custom else f"core/{o.slug}",
-                "attributes": {"slug": o.slug, "properties": _properties(o)},
+                "attributes": {"slug": o.slug, "properties": _properties(o, properties)},
                 "relationships": _relationships(o),
             }
             for o in OBJECTS.values()

@@ -147,6 +147,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def settings_lines(config: EmulatorConfig, port: int) -> list[str]:
+    """What a client needs, as `NAME=value` lines to paste into a shell."""
+    return [
+        f"CLARIFY_BASE_URL=http://{config.host}:{port}/v1",
+        f"CLARIFY_WORKSPACE={config.workspace}",
+        f"CLARIFY_API_KEY={config.api_key}",
+    ]
+
+
 def serve(config: EmulatorConfig) -> None:
     """Serve in the foreground until SIGINT/SIGTERM, after printing the three connection lines."""
     with tempfile.TemporaryDirectory(prefix="clarify-emulator-") as tmp:
@@ -154,9 +163,8 @@ def serve(config: EmulatorConfig) -> None:
         emu = Emulator(config, open_store(tmp, config.records, config.seed, clock, config.cache_dir), clock)
         sock = _bind(config.host, config.port)
         port = sock.getsockname()[1]
-        print(f"CLARIFY_BASE_URL=http://{config.host}:{port}/v1", flush=True)
-        print(f"CLARIFY_WORKSPACE={config.workspace}", flush=True)
-        print(f"CLARIFY_API_KEY={config.api_key}", flush=True)
+        for line in settings_lines(config, port):
+            print(line, flush=True)
         # uvicorn re-raises the signal it caught after a graceful shutdown; both end here, exit 0.
         signal.signal(signal.SIGTERM, _interrupt)
         try:

@@ -317,6 +317,14 @@ class Store:
             [(now, now, actor, rid, slug) for rid in ids],
         )
 
+    def drop_attribute(self, slug: str, rid: str, name: str) -> None:
+        """Serve one record without an attribute, system fields included (tests of records the API sends
+        without `_updated_at`); its place in sorts and filters stays where it was."""
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE records SET attrs = json_remove(attrs, ?) WHERE id = ? AND object = ?", (f"$.{name}", rid, slug)
+            )
+
     def ids(self, slug: str) -> list[str]:
         with self._lock:
             return [r[0] for r in self._conn.execute("SELECT id FROM records WHERE object = ? ORDER BY id", (slug,))]

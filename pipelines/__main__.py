@@ -1,3 +1,3 @@
-from pipelines.cli import app
+from pipelines.cli import run
 
-app(prog_name="clarify-sync")
+run()

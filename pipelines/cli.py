@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,7 +12,8 @@ if TYPE_CHECKING:
     from pipelines.push import PushReport
     from pipelines.sync import SyncReport
 
-from pipelines.console import console, print_error, print_table, progress_reporter
+from emulator.command import emulator as emulator_command
+from pipelines.console import ProgressReporter, console, print_error, print_table, progress_reporter, verbosity
 from pipelines.options import (
     BaseUrl,
     BucketUrl,
@@ -27,7 +30,7 @@ from pipelines.options import (
 from pipelines.timeseries import timeseries_app
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from sources.clarify.settings import DEFAULT_LAG_SECONDS
-from sources.common.errors import ConfigError
+from sources.common.errors import ConfigError, ExitCode, RowsRejectedError
 from sources.common.http import RetryPolicy
 
 app = typer.Typer(
@@ -38,6 +41,17 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(timeseries_app, name="timeseries")
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Print the traceback of unexpected errors, and dlt's INFO log")
+    ] = False,
+) -> None:
+    verbosity.verbose = verbose
+    # dlt logs through its own stderr handler; at the default level only its errors reach a person or cron.
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "INFO" if verbose else "ERROR")
 
 
 def print_sync_report(report: SyncReport) -> None:
@@ -51,6 +65,12 @@ def print_sync_report(report: SyncReport) -> None:
         ["object", "records", "pages", "requests", "deleted", "seconds"],
         rows,
     )
+
+
+def finish_objects(reporter: ProgressReporter, report: SyncReport) -> None:
+    """Each object's bar completed, or its end line under cron, with the run's true counts."""
+    for name, o in sorted(report.objects.items()):
+        reporter.finish(name, o.records, o.pages, o.seconds, o.deleted)
 
 
 def print_push_report(report: PushReport) -> None:
@@ -142,7 +162,9 @@ def sync(
             reconcile=reconcile,
             lag=lag_seconds,
             progress=reporter,
+            notice=reporter.note,
         )
+        finish_objects(reporter, report)
     print_sync_report(report)
 
 
@@ -232,8 +254,9 @@ def push(
         )
     print_push_report(report)
     if report.rejected:
-        print_error(f"{report.rejected} row(s) rejected: see the _clarify_push_rejects table; fix them and push again")
-        raise typer.Exit(1)
+        raise RowsRejectedError(
+            f"{report.rejected} row(s) rejected: see the _clarify_push_rejects table; fix them and push again"
+        )
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -267,19 +290,7 @@ def status(
     )
 
 
-@app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def emulator(ctx: typer.Context) -> None:
-    """Run the local Clarify emulator (CRM and time series); prints the settings to paste into a shell.
-
-    Options are those of `python -m emulator` (see `clarify-sync emulator --help`): --port, --records, --seed,
-    --workspace, --api-key, --rate-limit N|off, --page-cap, --bulk-max, --schemas-shape, --no-timeseries.
-    """
-    from emulator.__main__ import main
-
-    main(ctx.args)
+app.command(name="emulator")(reports_errors(emulator_command))
 
 
 @app.command()
@@ -297,7 +308,13 @@ def demo(
     warehouse = warehouse_from("duckdb", duckdb_path, None, DEFAULT_DATASET)
     reporter = progress_reporter()
     with reporter.running():
-        result = run_demo(records, warehouse, announce=console.print, progress=reporter)
+        result = run_demo(
+            records,
+            warehouse,
+            announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            progress=reporter,
+        )
+        finish_objects(reporter, result.crm)
     print_sync_report(result.crm)
     print_table(
         "clarify-sync timeseries summary",
@@ -306,3 +323,21 @@ def demo(
     )
     for title, (columns, rows) in result.answers.items():
         print_table(f"{title} ({duckdb_path})", columns, rows)
+
+
+def run(argv: list[str] | None = None, prog_name: str = "clarify-sync") -> None:
+    """The console script: like `app()`, but a usage error (unknown option, bad value) is one line too."""
+    try:
+        code = app(args=argv, prog_name=prog_name, standalone_mode=False)
+    except typer.Abort:
+        print_error("interrupted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # typer's own click: usage errors and bad values
+        message = str(exc.format_message()) if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        if "\n" in message.strip():  # not an error: the help screen of a bare `clarify-sync`
+            exc.show()  # type: ignore[attr-defined]
+        else:
+            print_error(f"{message.rstrip('.')}: see `{ctx.command_path if ctx else prog_name} --help`")
+        sys.exit(int(getattr(exc, "exit_code", ExitCode.SETTINGS)))
+    sys.exit(code if isinstance(code, int) else 0)

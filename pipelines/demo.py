@@ -55,7 +55,7 @@ def run_demo(
     warehouse: WarehouseOptions,
     *,
     announce: Callable[[str], None],
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> DemoResult:
     from emulator import EmulatorConfig, run_in_thread
     from emulator.timeseries import credentials_file

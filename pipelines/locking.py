@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sources.common.errors import ClarifySyncError, WarehouseError
+from sources.common.errors import ClarifySyncError, ExitCode, WarehouseError
 
 POLL_SECONDS = 0.05
 
@@ -23,7 +23,7 @@ POLL_SECONDS = 0.05
 class SyncLockedError(ClarifySyncError):
     """Another sync holds the lock."""
 
-    exit_code = 3
+    exit_code = ExitCode.BUSY
 
 
 @contextmanager

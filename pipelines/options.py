@@ -8,10 +8,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from pipelines.console import print_error
+from pipelines.console import print_error, report_internal_error
 from pipelines.warehouse import WarehouseOptions
 from sources.common.connection import ClarifyConnection, resolve_connection
-from sources.common.errors import ClarifySyncError
+from sources.common.errors import ClarifySyncError, ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,7 +59,9 @@ def root_cause(exc: BaseException) -> ClarifySyncError | None:
 
 
 def reports_errors(command: F) -> F:
-    """Turn a `ClarifySyncError` anywhere in the chain into one line on stderr and a non-zero exit."""
+    """Every failure ends in one line on stderr and the exit code of its kind (`ExitCode`): a
+    `ClarifySyncError` anywhere in the chain prints its message; anything else names a log file holding the
+    traceback (printed too with `--verbose`)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -67,12 +69,16 @@ def reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:
+            print_error("interrupted: run the command again; a sync carries on from its last committed load")
+            raise typer.Exit(130) from None
         except Exception as exc:
             cause = root_cause(exc)
             if cause is None:
-                raise
+                report_internal_error(exc, command.__name__)
+                raise typer.Exit(ExitCode.INTERNAL) from None
             print_error(str(cause))
-            raise typer.Exit(cause.exit_code) from None
+            raise typer.Exit(int(cause.exit_code)) from None
 
     return wrapper  # type: ignore[return-value]
 

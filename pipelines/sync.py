@@ -50,7 +50,7 @@ from sources.common.http import RetryPolicy
 PIPELINE_NAME = "clarify_sync"
 DEFAULT_LOCK_TIMEOUT = 10.0
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[..., None]  # (object, records so far, pages so far, records expected or None)
 
 
 @dataclass
@@ -109,6 +109,7 @@ def run_sync(
     reconcile: bool | None = None,
     lag: float | timedelta = DEFAULT_LAG_SECONDS,
     progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     reconcile_interval: float | timedelta | None = None,
     max_pages_per_load: int = MAX_PAGES_PER_LOAD,
@@ -121,8 +122,10 @@ def run_sync(
     `reconcile`: True forces the deletion pass, False skips it, None runs it when the last one is older
     than `reconcile_interval` (seconds; default: `sources.clarify.reconcile_every_hours` in dlt config,
     else 24 h). `since` (ISO date/time) re-reads everything updated from then on.
-    `progress(object, records_so_far, pages_so_far)` is called after each page (from worker threads when
-    objects run in parallel).
+    `progress(object, records_so_far, pages_so_far, expected)` is called after each page (from worker threads
+    when objects run in parallel); `expected` is the records the object should reach, by the listing's
+    `meta.total_records` (None when the API does not say). `notice(line)` receives what a person should read
+    once (default: a log warning).
     """
     started = time.perf_counter()
     lag_seconds = _seconds(lag)
@@ -172,6 +175,8 @@ def run_sync(
                     progress=progress,
                     stats=stats,
                     **_lake_context(pipeline, warehouse),
+                    warehouse_ids=lambda obj: _warehouse_ids(pipeline, obj),  # objects without a cursor
+                    **({"notice": notice} if notice is not None else {}),
                 )
                 source = clarify_source(objects=pending, context=ctx, parallel=parallel)
                 _load(pipeline, source, warehouse, refresh="drop_resources" if full_refresh and first else None)
@@ -373,6 +378,8 @@ def _table_exists(pipeline: dlt.Pipeline, table: str) -> bool:
 
 
 def _warehouse_ids(pipeline: dlt.Pipeline, obj: str) -> set[str]:
+    if not pipeline.default_schema_name:  # nothing loaded yet
+        return set()
     table = pipeline.default_schema.naming.normalize_table_identifier(obj)
     if not _table_exists(pipeline, table):
         return set()

@@ -15,7 +15,7 @@ from pipelines.console import console, print_table, progress_reporter
 from pipelines.options import Dataset, Destination, DuckdbPath, PostgresDsn, reports_errors, warehouse_from
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from sources.clarify_timeseries import settings as s
-from sources.common.errors import ConfigError
+from sources.common.errors import ConfigError, RowsRejectedError
 
 timeseries_app = typer.Typer(
     name="timeseries",
@@ -155,12 +155,9 @@ def push(
         ],
     )
     if report.errors:
-        console.print(
-            f"{len(report.errors)} call(s) rejected; rows kept in _clarify_ts_push_rejects. First: {report.errors[0]}",
-            highlight=False,
-            markup=False,
+        raise RowsRejectedError(
+            f"{len(report.errors)} call(s) rejected; rows kept in _clarify_ts_push_rejects. First: {report.errors[0]}"
         )
-        raise typer.Exit(1)
 
 
 @timeseries_app.command()

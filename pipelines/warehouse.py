@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass, field
@@ -82,7 +83,12 @@ class WarehouseOptions:
         return self.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
 
     def resolved_pipelines_dir(self) -> str:
-        return str(Path(self.pipelines_dir).expanduser()) if self.pipelines_dir else get_dlt_pipelines_dir()
+        """dlt's pipelines folder, one subfolder per warehouse: each warehouse keeps its own local state and
+        pending loads, and a run against another warehouse neither discards them nor makes dlt warn that the
+        state's destination differs. (`dlt pipeline --pipelines-dir <this> clarify_sync info` inspects it.)"""
+        base = Path(self.pipelines_dir).expanduser() if self.pipelines_dir else Path(get_dlt_pipelines_dir())
+        digest = hashlib.sha256(self.identity().encode()).hexdigest()[:12]
+        return str(base / f"{self.destination}-{digest}")
 
     def is_missing(self) -> bool:
         """True when a DuckDB warehouse file does not exist, so no local state can describe it."""

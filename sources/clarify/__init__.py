@@ -11,9 +11,11 @@ see `pagination.py`. `pipelines/sync.py` wraps this with locking, chunked loads,
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,8 +24,9 @@ import dlt
 
 from sources.clarify.api import ClarifyApi
 from sources.clarify.cursor import Position, finish_cursor, format_state_ts, parse_ts, start_position
+from sources.clarify.freshness import STATE_KEY as WINDOW_KEY
 from sources.clarify.freshness import remember_window
-from sources.clarify.pagination import UpdatedAtWalk
+from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
 from sources.clarify.records import PageConverter
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
@@ -70,12 +73,15 @@ class SourceContext:
     page_limit: int = PAGE_LIMIT
     max_pages: int | None = None
     warehouse_ids: Callable[[str], set[str]] | None = None
-    progress: Callable[[str, int, int], None] | None = None
+    # progress(object, records so far, pages so far, records expected or None), after each page
+    progress: Callable[..., None] | None = None
     stats: dict[str, ObjectStats] = field(default_factory=dict)
     # Destinations without delete-insert (Delta: `upsert`) change the strategy and rewrite child/link batches:
     # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see pipelines/lake.py).
     merge: dict[str, str] = field(default_factory=lambda: dict(MERGE))
     child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
+    # One line a person should read (an object that falls back to full reads); a log warning by default.
+    notice: Callable[[str], None] = field(default=logging.getLogger("clarify_sync").warning)
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0, root_key=False)
@@ -151,55 +157,117 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
     started = time.perf_counter()
     converter = PageConverter(ctx.schemas[obj], state.setdefault("inferred", {}))
     hints: dict[str, Any] = {}
+    fetch = functools.partial(ctx.api.list_page, obj)
     try:
         if ctx.mode == "reconcile":
             yield from _reconcile(obj, ctx, state, converter, hints)
             return
-        start = start_position(state, since=ctx.since, lag_seconds=ctx.lag_seconds)
-        if start.after is None and state.get("cursor") is None:
-            state["full_walk"] = True  # a first walk from the beginning: nothing can be stale yet
-        walk = UpdatedAtWalk(
-            lambda params: ctx.api.list_page(obj, params),
-            start,
-            limit=ctx.page_limit,
-            max_pages=ctx.max_pages,
-            recent_seconds=ctx.lag_seconds,
-        )
-        # Pages are converted and yielded in batches: dlt's per-item cost (schema merge, writer calls) and our
-        # per-table cost are paid once per BATCH_ROWS records, not once per page. State is committed only when
-        # the extract finishes, and the buffer is flushed before that, so saving positions per page stays exact.
-        buffer: list[dict[str, Any]] = []
-        for page in walk:
-            buffer.extend(page.records)
-            if len(buffer) >= BATCH_ROWS:
-                yield from _mark(converter.convert(buffer), converter, hints, ctx)
-                buffer = []
-            stats.records += len(page.records)
-            stats.pages += 1
-            _save_position(state, page.position, walk)
-            if ctx.progress is not None:
-                ctx.progress(obj, stats.records, stats.pages)
-            if stats.pages == 2 and os.environ.get(CRASH_ENV) == "extract":
-                os._exit(97)
-        if buffer:
-            yield from _mark(converter.convert(buffer), converter, hints, ctx)
-        if walk.done:
-            rewind = [t for t in (walk.rewind_to, _opt_ts(state.pop("rewind_to", None))) if t is not None]
-            state["cursor"] = finish_cursor(state, walk.max_seen, min(rewind) if rewind else None)
-            state["offset"] = 0
-            state["complete"] = True
-            remember_window(state, walk.recent(), ctx.lag_seconds)
-            state["last_run_at"] = format_state_ts(datetime.now(UTC))
-            if state.pop("full_walk", False):
-                state.setdefault("last_reconcile_at", state["last_run_at"])
+        emitted: set[str] = set()
+        if not state.get("cursorless"):
+            start = start_position(state, since=ctx.since, lag_seconds=ctx.lag_seconds)
+            if start.after is None and state.get("cursor") is None:
+                state["full_walk"] = True  # a first walk from the beginning: nothing can be stale yet
+            walk = UpdatedAtWalk(
+                fetch, start, limit=ctx.page_limit, max_pages=ctx.max_pages, recent_seconds=ctx.lag_seconds
+            )
+            yield from _emit_pages(obj, walk, converter, hints, ctx, functools.partial(_save_position, state, walk))
+            if not walk.cursorless:
+                if walk.done:
+                    _finish_walk(state, walk, ctx.lag_seconds)
+                return
+            emitted = walk.emitted
+            state["cursorless"] = True
+            ctx.notice(
+                f"{obj}: its records carry no usable _updated_at (or the listing ignores the filter): "
+                "it is read in full and mirrored on every run"
+            )
+        yield from _mirror(obj, ctx, state, converter, hints, FullWalk(fetch, limit=ctx.page_limit, emitted=emitted))
     finally:
         stats.seconds += time.perf_counter() - started
 
 
-def _save_position(state: dict[str, Any], position: Position, walk: UpdatedAtWalk) -> None:
+def _emit_pages(
+    obj: str,
+    pages: Iterable[Page],
+    converter: PageConverter,
+    hints: dict[str, Any],
+    ctx: SourceContext,
+    on_page: Callable[[Page], None] | None = None,
+) -> Iterator[Any]:
+    """Convert and yield the records of a walk, in batches: dlt's per-item cost (schema merge, writer calls) and
+    our per-table cost are paid once per BATCH_ROWS records, not once per page. State is committed only when the
+    extract finishes, and the buffer is flushed before that, so saving positions per page stays exact."""
+    stats = ctx.stats[obj]
+    buffer: list[dict[str, Any]] = []
+    for page in pages:
+        # What this object should reach: read so far, plus what the listing still holds from this page on, less
+        # what this page repeats (the filter starts at the last instant already read).
+        repeated = page.fetched - len(page.records)
+        expected = stats.records + page.remaining - repeated if page.remaining is not None else None
+        buffer.extend(page.records)
+        if len(buffer) >= BATCH_ROWS:
+            yield from _mark(converter.convert(buffer), converter, hints, ctx)
+            buffer = []
+        stats.records += len(page.records)
+        stats.pages += 1
+        if on_page is not None:
+            on_page(page)
+        if ctx.progress is not None:
+            ctx.progress(obj, stats.records, stats.pages, expected)
+        if stats.pages == 2 and os.environ.get(CRASH_ENV) == "extract":
+            os._exit(97)
+    if buffer:
+        yield from _mark(converter.convert(buffer), converter, hints, ctx)
+
+
+def _finish_walk(state: dict[str, Any], walk: UpdatedAtWalk, lag_seconds: float) -> None:
+    rewind = [t for t in (walk.rewind_to, _opt_ts(state.pop("rewind_to", None))) if t is not None]
+    state["cursor"] = finish_cursor(state, walk.max_seen, min(rewind) if rewind else None)
+    state["offset"] = 0
+    state["complete"] = True
+    remember_window(state, walk.recent(), lag_seconds)
+    state["last_run_at"] = format_state_ts(datetime.now(UTC))
+    if state.pop("full_walk", False):
+        state.setdefault("last_reconcile_at", state["last_run_at"])
+
+
+def _mirror(
+    obj: str,
+    ctx: SourceContext,
+    state: dict[str, Any],
+    converter: PageConverter,
+    hints: dict[str, Any],
+    walk: FullWalk,
+) -> Iterator[Any]:
+    """An object without a usable cursor: load every record (new and changed alike, merged on id) and delete the
+    rows whose record is no longer listed, so each run leaves an exact copy."""
+    yield from _emit_pages(obj, walk, converter, hints, ctx)
+    if not walk.done:
+        return
+    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
+    now = format_state_ts(datetime.now(UTC))
+    state.update(cursor=None, offset=0, complete=True, last_run_at=now, last_reconcile_at=now)
+    for stale in (WINDOW_KEY, "full_walk", "rewind_to"):  # left by the cursor walk this one replaced
+        state.pop(stale, None)
+
+
+def _delete_missing(
+    obj: str, ctx: SourceContext, converter: PageConverter, hints: dict[str, Any], live: set[str]
+) -> Iterator[Any]:
+    stats = ctx.stats[obj]
+    stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
+    gone = sorted(stored - live)
+    for i in range(0, len(gone), DELETE_BATCH):
+        yield from _mark(converter.deletion_batches(gone[i : i + DELETE_BATCH]), converter, hints, ctx)
+    stats.deleted += len(gone)
+    stats.deleted_ids.extend(gone)
+
+
+def _save_position(state: dict[str, Any], walk: UpdatedAtWalk, page: Page) -> None:
     """Where an unfinished walk resumes (committed with the load; overwritten when the walk finishes)."""
     if walk.done:
         return
+    position = page.position
     state["cursor"] = format_state_ts(position.after) if position.after is not None else None
     state["offset"] = position.offset
     state["complete"] = False
@@ -217,9 +285,10 @@ def _reconcile(
 ) -> Iterator[Any]:
     """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
     stats = ctx.stats[obj]
-    walk = UpdatedAtWalk(lambda params: ctx.api.list_page(obj, params), Position(), limit=ctx.page_limit)
+    fetch = functools.partial(ctx.api.list_page, obj)
+    walk = UpdatedAtWalk(fetch, Position(), limit=ctx.page_limit)
     links = {t for t in converter.child_tables() if t.split("__", 1)[1] in ctx.schemas[obj].relationships}
-    for page in walk:
+    for page in _then_full(walk, fetch, ctx.page_limit):
         stats.pages += 1
         # Link tables are refreshed in full: an edit through the other side of a relationship does not
         # touch this record's `_updated_at`, so the incremental walk cannot see it.
@@ -228,11 +297,15 @@ def _reconcile(
             yield from _mark(batches, converter, hints, ctx)
         if ctx.progress is not None:
             ctx.progress(obj, stats.records, stats.pages)
-    live = walk.emitted
-    stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
-    gone = sorted(stored - live)
-    for i in range(0, len(gone), DELETE_BATCH):
-        yield from _mark(converter.deletion_batches(gone[i : i + DELETE_BATCH]), converter, hints, ctx)
-    stats.deleted += len(gone)
-    stats.deleted_ids.extend(gone)
+    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
     state["last_reconcile_at"] = format_state_ts(datetime.now(UTC))
+
+
+def _then_full(walk: UpdatedAtWalk, fetch: Callable[[dict[str, Any]], dict[str, Any]], limit: int) -> Iterator[Page]:
+    """The walk's pages, then, if the listing turned out to have no usable cursor, the rest of a full listing
+    (its ids join `walk.emitted`)."""
+    yield from walk
+    if walk.cursorless:
+        full = FullWalk(fetch, limit=limit, emitted=walk.emitted)
+        yield from full
+        walk.emitted = full.emitted

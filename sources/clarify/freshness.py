@@ -15,9 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sources.clarify.cursor import filter_instant, format_state_ts, parse_ts, start_position
-from sources.clarify.pagination import UpdatedAtWalk
-from sources.clarify.records import system_value
-from sources.clarify.settings import CURSOR_FIELD
+from sources.clarify.pagination import UpdatedAtWalk, cursor_stamp
 
 STATE_KEY = "window"
 
@@ -64,5 +62,5 @@ def up_to_date(
     records = [r for page in walk for r in page.records]
     if not walk.done:
         return False
-    pairs = [(str(r.get("id")), parse_ts(system_value(r, CURSOR_FIELD))) for r in records]
-    return fingerprint(pairs) == window.get("digest")
+    stamped = ((str(r.get("id")), cursor_stamp(r)) for r in records)
+    return fingerprint((rid, ts) for rid, ts in stamped if ts is not None) == window.get("digest")

@@ -10,6 +10,14 @@ emitted in this walk are dropped (de-duplication by id makes every re-read harml
 The walk ends on a page shorter than the page size (the smaller of ours and `meta.limit`); `links.next` is
 never trusted (the live API sends stray ones, on empty pages too, with a scheme that does not answer).
 
+Without `meta.limit` a short page may be the server's own page size (one that ignores `page[limit]`), so the
+walk then ends only on a page that brings nothing new.
+
+A record without `_updated_at` is emitted but cannot move the filter. When the listing cannot be walked this
+way at all (no record on the first page has `_updated_at`, or the server ignored the filter or the sort), the
+walk stops with `cursorless` set, before handing out the page that showed it; `FullWalk` reads such an object
+in full instead.
+
 A record met again with a newer `_updated_at` was updated while we walked. It is not emitted twice in one
 load (child tables would get both versions' items); instead `rewind_to` remembers the oldest such instant
 and the caller keeps the cursor at or before it, so the next run re-reads and loads the newer version.
@@ -40,6 +48,10 @@ class Page:
     fetched: int  # records on the page, duplicates included
     position: Position  # where the next page starts (resume point)
     done: bool
+    remaining: int | None = None  # records the listing still had from this page on (`meta.total_records`)
+
+
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def page_params(position: Position, limit: int) -> dict[str, Any]:
@@ -53,6 +65,41 @@ def page_params(position: Position, limit: int) -> dict[str, Any]:
     if position.offset:
         params["page[offset]"] = position.offset
     return params
+
+
+def page_records(body: Any) -> list[dict[str, Any]]:
+    """The records of a list answer (a bare array is accepted too); anything that is not an object is skipped."""
+    data = body.get("data") if isinstance(body, dict) else body
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+
+def meta_limit(body: Any) -> int:
+    """`meta.limit` as a positive int, 0 when the answer has no usable one (`meta` is optional)."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    try:
+        limit = int(meta["limit"]) if isinstance(meta, dict) and meta.get("limit") else 0
+    except (TypeError, ValueError):
+        return 0
+    return max(limit, 0)
+
+
+def remaining(body: Any, offset: int) -> int | None:
+    """How many records the listing holds from `offset` on, by `meta.total_records` (None without it)."""
+    meta = body.get("meta") if isinstance(body, dict) else None
+    total = meta.get("total_records") if isinstance(meta, dict) else None
+    return max(0, total - offset) if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def cursor_stamp(record: dict[str, Any]) -> datetime | None:
+    """A record's `_updated_at`, or None when it has none (or not a timestamp): such a record is still loaded,
+    but cannot move the cursor, and a filtered listing does not return it again."""
+    value = system_value(record, CURSOR_FIELD)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_ts(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 class UpdatedAtWalk:
@@ -81,22 +128,28 @@ class UpdatedAtWalk:
         self.rewind_to: datetime | None = None
         self.pages_fetched = 0
         self.done = False
+        self.cursorless = False  # set when the listing cannot be walked by `_updated_at` (see FullWalk)
 
     def __iter__(self) -> Iterator[Page]:
         while not self.done:
             if self.max_pages is not None and self.pages_fetched >= self.max_pages:
                 return
+            asked_offset = self.position.offset
             body = self.fetch(page_params(self.position, self.limit))
             self.pages_fetched += 1
-            data = body.get("data") if isinstance(body, dict) else body
-            data = [r for r in (data or []) if isinstance(r, dict)]
+            data = page_records(body)
             page_size = self._page_size(body)
             new: list[dict[str, Any]] = []
             stamps: list[datetime] = []
             for record in data:
-                ts = parse_ts(system_value(record, CURSOR_FIELD))
-                stamps.append(ts)
+                ts = cursor_stamp(record)
                 rid = str(record.get("id"))
+                if ts is None:  # kept, but it cannot move the cursor (see `cursor_stamp`)
+                    if rid not in self.emitted:
+                        self.emitted.add(rid)
+                        new.append(record)
+                    continue
+                stamps.append(ts)
                 if rid not in self.emitted:
                     self.emitted.add(rid)
                     self._readable[rid] = ts
@@ -109,12 +162,39 @@ class UpdatedAtWalk:
                 seen = self._readable.get(rid)  # None: emitted below the filter, so this is a newer version
                 if (seen is None or ts > seen) and (self.rewind_to is None or ts < self.rewind_to):
                     self.rewind_to = ts
-            if len(data) < page_size or not data:
+            if self._cursor_unusable(data, stamps, page_size):
+                self.cursorless = True
+                self.emitted.difference_update(str(r.get("id")) for r in new)  # this page was never handed out
+                return
+            if self._last_page(body, data, new, stamps):
                 self.done = True
             else:
                 self.position = self._advance(stamps[0], stamps[-1], page_size)
                 self._forget_unreadable()
-            yield Page(new, len(data), Position(self.position.after, self.position.offset), self.done)
+            position = Position(self.position.after, self.position.offset)
+            yield Page(new, len(data), position, self.done, remaining(body, asked_offset))
+
+    def _cursor_unusable(self, data: list[dict[str, Any]], stamps: list[datetime], page_size: int) -> bool:
+        """The listing cannot be walked by `_updated_at`: its records carry none (on the first page, or a whole
+        page of them), or the server ignored the filter (a stamp below it) or the sort (stamps out of order)."""
+        if not data:
+            return False
+        if not stamps:
+            return self.pages_fetched == 1 or len(data) >= page_size
+        after = self.position.after
+        if after is not None and stamps[0] < filter_instant(after):
+            return True
+        # Within one millisecond the API may order by id (its filter sees milliseconds): not a broken sort.
+        return any(b < a - _ONE_MS for a, b in zip(stamps, stamps[1:], strict=False))
+
+    def _last_page(self, body: Any, data: list[dict[str, Any]], new: list[Any], stamps: list[datetime]) -> bool:
+        """A short page ends the walk; without `meta.limit` a short page may be the server's own page size, so
+        only a page that brings nothing new does (one more request per walk)."""
+        if not data or not stamps:
+            return True
+        if meta_limit(body):
+            return len(data) < min(self.limit, meta_limit(body))
+        return not new if len(data) < self.limit else False
 
     def recent(self) -> list[tuple[str, datetime]]:
         """(id, `_updated_at`) of the emitted records within `recent_seconds` of the newest one."""
@@ -131,12 +211,8 @@ class UpdatedAtWalk:
                 self._recent.popleft()
 
     def _page_size(self, body: Any) -> int:
-        meta = body.get("meta") if isinstance(body, dict) else None
-        try:
-            server_limit = int(meta.get("limit")) if isinstance(meta, dict) and meta.get("limit") else 0
-        except (TypeError, ValueError):
-            server_limit = 0
-        return min(self.limit, server_limit) if server_limit > 0 else self.limit
+        server_limit = meta_limit(body)
+        return min(self.limit, server_limit) if server_limit else self.limit
 
     def _advance(self, first: datetime, last: datetime, page_size: int) -> Position:
         overlap = self.overlap if self.overlap is not None else max(1, page_size // 10)
@@ -153,3 +229,44 @@ class UpdatedAtWalk:
         if here is not None and nxt.after == here.after and nxt.offset <= here.offset:
             nxt = Position(here.after, here.offset + step)  # never stand still
         return nxt
+
+
+class FullWalk:
+    """Every record of an object whose listing cannot be walked by `_updated_at` (see `UpdatedAtWalk.cursorless`).
+
+    Pages by `page[offset]` in the server's own order (no filter, no sort on a field that changes under us),
+    stepping by the page length minus an overlap so a record deleted while we page cannot make us skip the one
+    after it; ids met again are dropped. `emitted` starts with what an abandoned `UpdatedAtWalk` already loaded.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        limit: int = PAGE_LIMIT,
+        emitted: set[str] | None = None,
+    ) -> None:
+        self.fetch = fetch
+        self.limit = limit
+        self.emitted: set[str] = set(emitted or ())
+        self.done = False
+
+    def __iter__(self) -> Iterator[Page]:
+        offset, longest = 0, 0
+        while not self.done:
+            params: dict[str, Any] = {"page[limit]": self.limit}
+            if offset:
+                params["page[offset]"] = offset
+            body = self.fetch(params)
+            data = page_records(body)
+            new = [r for r in data if str(r.get("id")) not in self.emitted]
+            self.emitted.update(str(r.get("id")) for r in new)
+            longest = max(longest, len(data))
+            server_limit = meta_limit(body)
+            short = len(data) < (min(self.limit, server_limit) if server_limit else longest)
+            # A page with nothing new also ends it: each step leaves most of a page unread, so only a server
+            # that ignores `page[offset]` (or deletes a page's worth while we read) can send one.
+            self.done = short or not new
+            left = remaining(body, offset)
+            offset += max(1, len(data) - max(1, len(data) // 10))
+            yield Page(new, len(data), Position(None, offset), self.done, left)

@@ -217,12 +217,15 @@ def _normalise_row(row: dict[str, Any], expected: dict[str, Any]) -> dict[str, A
 
 
 def assert_synced(emu: Any, wh: WarehouseOptions, objects: list[str] | None = None) -> None:
-    """Every table equals the emulator: ids, `_updated_at`, every attribute, child items and links."""
+    """Every table equals the emulator, as it serves records (its answer variants applied): ids, `_updated_at`,
+    every attribute, child items and links."""
+    from emulator import variants
     from emulator.schemas import OBJECTS
 
+    config = emu.emulator.config
     for slug in objects or list(OBJECTS):
         obj_def = OBJECTS[slug]
-        records = emu.store.records(slug)
+        records = variants.shape_records(config, slug, emu.store.records(slug))
         rows = {r["id"]: r for r in table(wh, slug)}
         assert len(rows) == len(table(wh, slug)), f"{slug}: duplicate ids"
         assert set(rows) == {r["id"] for r in records}, f"{slug}: ids differ"
@@ -244,7 +247,10 @@ def assert_synced(emu: Any, wh: WarehouseOptions, objects: list[str] | None = No
             got = sorted((r[f"{slug}_id"], r["position"], r["value"]) for r in table(wh, f"{slug}__{name}"))
             assert got == want, f"{slug}__{name} differs"
         for rel_name, rel in obj_def.relationships.items():
-            want_links = sorted(emu.store.links(slug, rel_name))
+            want_links = sorted(
+                (variants.uuid_for(a), variants.uuid_for(b)) if config.uuid_ids else (a, b)
+                for a, b in emu.store.links(slug, rel_name)
+            )
             target_col = f"related_{rel.target}_id" if rel.target == slug else f"{rel.target}_id"
             got_links = sorted((r[f"{slug}_id"], r[target_col]) for r in table(wh, f"{slug}__{rel_name}"))
             assert got_links == want_links, f"{slug}__{rel_name} differs"

@@ -138,3 +138,57 @@ def test_walk_keeps_only_what_it_needs_and_decides_as_with_every_timestamp(
     recent = set(walk.recent())
     assert recent <= set(versions.items())  # only emitted versions
     assert {(rid, ts) for rid, ts in versions.items() if ts >= newest - timedelta(seconds=30)} <= recent
+
+
+class IgnoresFilter(Listing):
+    """A server that ignores the `_updated_at` filter (and, with `sort=False`, the sort as well)."""
+
+    def __init__(self, stamps: dict[str, datetime], sort: bool = True) -> None:
+        super().__init__(stamps)
+        self.sort = sort
+
+    def fetch(self, params: dict[str, Any]) -> dict[str, Any]:
+        params = {k: v for k, v in params.items() if not k.startswith("filter")}
+        body = super().fetch(params)
+        if not self.sort:
+            body["data"].reverse()
+        return body
+
+
+def test_a_listing_that_ignores_the_filter_or_the_sort_is_found_cursorless() -> None:
+    stamps = {f"r{i:03d}": T0 + timedelta(seconds=i) for i in range(120)}
+    for listing in (IgnoresFilter(stamps), IgnoresFilter(stamps, sort=False)):
+        walk = UpdatedAtWalk(listing.fetch, Position(), limit=50)
+        pages = list(walk)
+        assert walk.cursorless and not walk.done
+        assert walk.emitted == {r["id"] for p in pages for r in p.records}  # what it handed out, nothing more
+
+
+def test_records_without_updated_at_are_emitted_and_do_not_move_the_cursor() -> None:
+    listing = Listing({f"r{i:03d}": T0 + timedelta(seconds=i) for i in range(30)})
+    plain = listing.fetch
+
+    def fetch(params: dict[str, Any]) -> dict[str, Any]:
+        body = plain(params)
+        for record in body["data"]:
+            if record["id"] in ("r000", "r029"):
+                del record["attributes"]["_updated_at"]
+        return body
+
+    walk = UpdatedAtWalk(fetch, Position(), limit=10)
+    ids = [r["id"] for page in walk for r in page.records]
+    assert sorted(ids) == sorted(listing.stamps) and len(ids) == len(set(ids))
+    assert walk.done and not walk.cursorless and walk.max_seen == T0 + timedelta(seconds=28)
+
+
+def test_without_meta_a_short_page_of_a_server_default_size_does_not_end_the_walk() -> None:
+    listing = Listing({f"r{i:03d}": T0 + timedelta(seconds=i) for i in range(60)}, cap=25)
+    plain = listing.fetch
+
+    def fetch(params: dict[str, Any]) -> dict[str, Any]:
+        body = plain(params)
+        del body["meta"]
+        return body
+
+    walk = UpdatedAtWalk(fetch, Position(), limit=100)
+    assert sorted(r["id"] for page in walk for r in page.records) == sorted(listing.stamps)

@@ -61,7 +61,7 @@ def test_two_syncs_at_once(make_emu: Any, make_warehouse: Any) -> None:
     wh = make_warehouse("duckdb")
     seen: list[subprocess.CompletedProcess[str]] = []
 
-    def start_second(obj: str, records: int, pages: int) -> None:
+    def start_second(obj: str, records: int, pages: int, expected: int | None = None) -> None:
         if not seen:  # while the first holds the locks, deterministically
             seen.append(child(emu, wh, lock_timeout=0.2))
 

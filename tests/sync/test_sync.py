@@ -59,7 +59,7 @@ def test_changes_during_a_sync_converge_after_the_next_run(make_emu: Any, make_w
     first_id, last_id = people[0]["id"], people[-1]["id"]  # on the first page / on the last page
     done: list[str] = []
 
-    def mutate(obj: str, records: int, pages: int) -> None:
+    def mutate(obj: str, records: int, pages: int, expected: int | None = None) -> None:
         # On the first page of `person`: update one record already read and one not yet read, create one,
         # delete one. Deterministic: driven by the page walk, not by time.
         if obj == "person" and pages == 1 and not done:
@@ -96,7 +96,7 @@ def test_tie_group_while_records_leave_it(make_emu: Any, make_warehouse: Any) ->
     ids = [emu.store.create("task", {"title": f"bulk {i}"})["id"] for i in range(1200)]
     state = {"moved": False}
 
-    def move(obj: str, records: int, pages: int) -> None:
+    def move(obj: str, records: int, pages: int, expected: int | None = None) -> None:
         if obj == "task" and pages == 1 and not state["moved"]:
             state["moved"] = True
             emu.clock.advance(1)

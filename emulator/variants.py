@@ -1,0 +1,89 @@
+"""Answer variants the live API may send and our notes cannot rule out, each behind an `EmulatorConfig` switch.
+
+- `bare_objects`: records of these objects carry no system fields (`_created_at`, `_updated_at`, ...), as an
+  independent stand-in served `GET /users`; their listing ignores filters and sorting on those fields.
+- `links`: `full` (prev/next URLs), `null` (both keys, always null) or `absent` (no `links` key).
+- `meta`: False leaves `meta` out of list answers.
+- `ignore_page_limit`: `page[limit]` is ignored and every page holds the server default of 25.
+- `uuid_ids`: record ids (and relationship targets) are served as UUIDs. A read-side rewrite: writes still
+  address records by their stored ids, so keep it off for push tests.
+- `unknown_field_types`: `GET /schemas` describes some fields with types no client knows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from emulator.config import EmulatorConfig
+from emulator.schemas import SYSTEM_FIELDS
+
+IGNORED_LIMIT_PAGE = 25
+_UUID_NAMESPACE = uuid.UUID("5f0c6a57-3c43-4a5e-9b8e-0d6b7f3f1c2a")
+# Field name -> a type name from outside the documented set (the values stay as they are).
+UNKNOWN_TYPES = {"tier": "status", "lead_score": "formula", "industry": "ai-classification", "stage": "pipeline-stage"}
+
+
+def uuid_for(record_id: str) -> str:
+    """The UUID a record id is served as under `uuid_ids` (deterministic, so tests can predict it)."""
+    return str(uuid.uuid5(_UUID_NAMESPACE, record_id))
+
+
+def rewrites_records(config: EmulatorConfig, slug: str) -> bool:
+    """Whether records must be parsed (not embedded raw) to apply a variant."""
+    return config.uuid_ids or slug in config.bare_objects
+
+
+def listing_query(config: EmulatorConfig, slug: str, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The query parameters the server acts on: a bare object's server knows no system fields to filter or sort."""
+    if slug not in config.bare_objects:
+        return query
+    return [
+        (key, value)
+        for key, value in query
+        if not any(f"[{name}]" in key for name in SYSTEM_FIELDS)
+        and not (key.startswith("sortOrder") and value in SYSTEM_FIELDS)
+    ]
+
+
+def page_limit(config: EmulatorConfig, asked: int) -> int:
+    return IGNORED_LIMIT_PAGE if config.ignore_page_limit else asked
+
+
+def shape_records(config: EmulatorConfig, slug: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records as this variant serves them (parsed records only: see `rewrites_records`)."""
+    if slug in config.bare_objects:
+        for record in records:
+            attrs = record["attributes"]
+            for name in SYSTEM_FIELDS:
+                attrs.pop(name, None)
+    if config.uuid_ids:
+        for record in records:
+            record["id"] = uuid_for(record["id"])
+            for rel in (record.get("relationships") or {}).values():
+                for ref in rel["data"]:
+                    ref["id"] = uuid_for(ref["id"])
+    return records
+
+
+def shape_body(config: EmulatorConfig, body: dict[str, Any]) -> dict[str, Any]:
+    """`meta` and `links` of a list answer as this variant sends them."""
+    if not config.meta:
+        body.pop("meta", None)
+    if config.links == "absent":
+        body.pop("links", None)
+    elif config.links == "null":
+        body["links"] = {"prev": None, "next": None}
+    return body
+
+
+def shape_properties(config: EmulatorConfig, slug: str, props: dict[str, Any]) -> dict[str, Any]:
+    """An object's schema properties as this variant describes them."""
+    if slug in config.bare_objects:
+        props = {name: prop for name, prop in props.items() if name not in SYSTEM_FIELDS}
+    if config.unknown_field_types:
+        props = {
+            name: {**prop, "type": UNKNOWN_TYPES[name]} if name in UNKNOWN_TYPES else prop
+            for name, prop in props.items()
+        }
+    return props
