@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator.timefmt import parse_ts
 from emulator.timeseries.data import DAY_MS, SIGNAL_DEFAULTS, iso
 from emulator.timeseries.durations import duration_ms
 from emulator.timeseries.faults import Fault
 from emulator.timeseries.query import ParamIssues, parse_query, run_query
-
-if TYPE_CHECKING:
-    from emulator.timeseries.app import TimeseriesState
+from emulator.timeseries.state import TimeseriesState
 
 
 class RpcError(Exception):
-    """A JSON-RPC error response: code, message and optional `data.params`."""
+    """A JSON-RPC error response: code, message, optional `data.params` and other `data` members."""
 
-    def __init__(self, code: int, message: str, params: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        params: dict[str, list[str]] | None = None,
+        data: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.params = params
+        self.data = data
 
 
 class Call:
@@ -354,6 +359,14 @@ METHODS: dict[str, Method] = {
     "integration.saveSignals": save_signals,
     "admin.publishSignals": publish_signals,
 }
+
+
+_BY_LOWER = {name.lower(): name for name in METHODS}
+
+
+def canonical_method(name: str) -> str | None:
+    """The method's own spelling, matched case-insensitively (older pyclarify sent `clarify.SelectItems`)."""
+    return _BY_LOWER.get(name.lower())
 
 
 def invoke(call: Call, method: str, raw_params: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from emulator.timeseries.data import DAY_MS, iso
 def http(base_url: str, ts: TimeseriesState) -> httpx.Client:
     cfg = ts.config
     token = httpx.post(
-        f"{base_url}/oauth/token",
-        json={
+        f"{base_url}/v1/oauth/token",
+        data={
             "grant_type": "client_credentials",
             "client_id": cfg.client_id,
             "client_secret": cfg.client_secret,
@@ -210,19 +210,63 @@ def test_bad_bearer_is_a_transport_error(base_url: str, auth: str | None) -> Non
     assert response.status_code == 401
 
 
+def _token_form(base_url: str, **changes: str) -> dict[str, str]:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "demo-client",
+        "client_secret": "demo-secret",
+        "audience": f"{base_url}/v1/",
+    }
+    return {k: v for k, v in {**form, **changes}.items() if v}
+
+
+def test_token_endpoint_sits_below_api_url_and_answers_like_the_sdks_expect(base_url: str) -> None:
+    """pyclarify `jsonrpc/oauth2.py` posts the form to `{apiUrl}oauth/token`, parses `OAuthResponse`."""
+    response = httpx.post(f"{base_url}/v1/oauth/token", data=_token_form(base_url))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"access_token", "scope", "expires_in", "token_type"}
+    assert (body["scope"], body["expires_in"], body["token_type"]) == ("invoke:integration", 86_400, "Bearer")
+    assert httpx.post(f"{base_url}/oauth/token", data=_token_form(base_url)).status_code == 404  # the old, wrong path
+
+
+def test_token_endpoint_takes_http_basic_client_authentication(base_url: str) -> None:
+    """golang.org/x/oauth2 (clarify-go `credentials.go`) sends the URL-encoded id and secret in a Basic header."""
+    form = _token_form(base_url, client_id="", client_secret="")
+    assert httpx.post(f"{base_url}/v1/oauth/token", data=form, auth=("demo-client", "demo-secret")).status_code == 200
+    assert httpx.post(f"{base_url}/v1/oauth/token", data=form, auth=("demo-client", "nope")).status_code == 401
+
+
 @pytest.mark.parametrize(
-    "form",
+    "changes, status",
     [
-        {"grant_type": "client_credentials", "client_id": "demo-client", "client_secret": "wrong"},
-        {"grant_type": "client_credentials", "client_id": "other", "client_secret": "demo-secret"},
+        ({"client_secret": "wrong"}, 401),
+        ({"client_id": "other"}, 401),
+        ({"grant_type": "password"}, 400),
+        ({"audience": ""}, 400),
+        ({"audience": "https://api.example.com/v2/"}, 403),
     ],
 )
-def test_token_endpoint_refuses_bad_client_credentials(base_url: str, form: dict[str, str]) -> None:
-    assert httpx.post(f"{base_url}/oauth/token", data=form).status_code == 401
+def test_token_endpoint_refuses_bad_requests(base_url: str, changes: dict[str, str], status: int) -> None:
+    assert httpx.post(f"{base_url}/v1/oauth/token", data=_token_form(base_url, **changes)).status_code == status
 
 
-def test_token_endpoint_needs_client_credentials_grant(base_url: str) -> None:
-    assert httpx.post(f"{base_url}/oauth/token", data={"grant_type": "password"}).status_code == 400
+def test_token_endpoint_refuses_a_json_body(base_url: str) -> None:
+    """Both SDKs send `application/x-www-form-urlencoded`; a JSON body is a client bug to surface."""
+    response = httpx.post(f"{base_url}/v1/oauth/token", json=_token_form(base_url))
+    assert response.status_code == 400 and "form" in response.json()["error_description"]
+
+
+def test_basic_auth_credentials_call_the_rpc_endpoint(base_url: str, ts: TimeseriesState) -> None:
+    """`basic-auth` credentials: HTTP Basic with integration id and password on every call (clarify-go)."""
+    good = (ts.config.integration, ts.config.password)
+    headers = {"X-API-Version": "1.1"}
+    ok = httpx.post(
+        f"{base_url}/v1/rpc", json=req("clarify.selectItems", {"query": {"limit": 1}}), auth=good, headers=headers
+    )
+    assert ok.status_code == 200 and len(ok.json()["result"]["data"]) == 1
+    bad = httpx.post(f"{base_url}/v1/rpc", json=req("clarify.selectItems"), auth=(good[0], "nope"), headers=headers)
+    assert bad.status_code == 401
 
 
 def test_rate_limit_is_a_transport_error_with_retry_after(http: httpx.Client, ts: TimeseriesState) -> None:
