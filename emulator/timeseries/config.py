@@ -30,9 +30,7 @@ class TimeseriesConfig:
     rate_limit: int | None = None  # requests per rate_window; over it -> HTTP 429
     rate_window: float = 60.0
     select_max: int = 1000
-    frame_items_max: int = 50
-    frame_days_max: int = 40
-    rollup_days_max: int = 400
+    frame_items_max: int = 50  # items per dataFrame call; time windows per rollup: see rollup.py
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_versions", frozenset(self.api_versions))

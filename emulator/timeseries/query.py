@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+
+from emulator.timefmt import parse_ts
 
 COMPARISONS = ("$eq", "$ne", "$regex", "$in", "$nin", "$lt", "$lte", "$gt", "$gte")
 
@@ -29,7 +32,19 @@ def _lookup(doc: dict[str, Any], path: str) -> list[Any]:
     return current
 
 
+def _as_time(arg: Any) -> Any:
+    """A filter argument compared with a timestamp field (`createdAt`), parsed; unparseable text never matches."""
+    if isinstance(arg, list):
+        return [_as_time(a) for a in arg]
+    try:
+        return parse_ts(arg) if isinstance(arg, str) else arg
+    except ValueError:
+        return arg
+
+
 def _compare(op: str, value: Any, arg: Any) -> bool:
+    if isinstance(value, datetime):
+        arg = _as_time(arg)
     try:
         if op == "$eq":
             return value == arg
