@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+import sources.clarify_timeseries.settings as s
 from pipelines.console import console, print_table, progress_reporter
 from pipelines.options import Dataset, Destination, DuckdbPath, PostgresDsn, reports_errors, warehouse_from
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
-from sources.clarify_timeseries import settings as s
 from sources.common.errors import ConfigError
 
 timeseries_app = typer.Typer(
@@ -136,11 +136,11 @@ def push(
     publish: Annotated[bool, typer.Option("--publish", help="Publish pushed signals as items")] = False,
 ) -> None:
     """Rows newer than the last push → integration.insert; signal metadata → integration.saveSignals."""
-    from destinations.clarify_timeseries import run_timeseries_push
+    from pipelines.timeseries_sync import run_timeseries_push
 
     warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
     with _client(credentials) as client:
-        report = run_timeseries_push(client, warehouse, sql=sql, signals_from=signals_from, publish=publish)
+        report = run_timeseries_push(client, warehouse, query=sql, signals_from=signals_from, publish=publish)
     print_table(
         "clarify-sync timeseries push",
         ["what", "count"],

@@ -1,4 +1,9 @@
-"""Runs the time-series sync: preflight the API, then one dlt pipeline run into the CRM's dataset."""
+"""Runs the time-series sync (preflight the API, then one dlt pipeline run into the CRM's dataset) and push.
+
+The run is dlt's extract, normalize and load in turn, with one step between the first two: the data points
+of items the extract found deleted in Clarify are removed. Before the load commits the state that forgets
+those items, so a crash anywhere leaves them to be found and removed again by the next run.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,13 @@ from typing import Any
 
 import dlt
 
+import sources.clarify_timeseries.settings as s
+from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
 from pipelines.warehouse import WarehouseOptions, open_pipeline
 from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
-from sources.clarify_timeseries import settings as s
-from sources.clarify_timeseries.frames import parse_ms
+from sources.clarify_timeseries.frames import parse_us
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.common.errors import ClarifySyncError, ConfigError
+from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
 
 
 class PartialSyncError(ClarifySyncError):
@@ -50,14 +56,14 @@ def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
 
 def preflight(client: RpcClient) -> None:
     """A token and one cheap call: bad credentials, a wrong URL or version fail here, before any write."""
-    client.call("clarify.selectItems", {"query": {"limit": 1}})
+    client.call("clarify.selectItems", {"query": {"limit": 1}, "format": s.SELECTION_FORMAT})
 
 
 def parse_since(since: str | None) -> int | None:
     if not since:
         return None
     try:
-        return parse_ms(since if "T" in since else f"{since}T00:00:00Z")
+        return parse_us(since if "T" in since else f"{since}T00:00:00Z")
     except ValueError:
         raise ConfigError(f"--since {since!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
 
@@ -67,7 +73,7 @@ def run_timeseries_sync(
     warehouse: WarehouseOptions,
     *,
     since: str | None = None,
-    until_ms: int | None = None,
+    until_us: int | None = None,
     lag_seconds: int = s.DEFAULT_LAG_SECONDS,
     rollup: str | None = None,
     item_filter: dict[str, Any] | None = None,
@@ -76,14 +82,14 @@ def run_timeseries_sync(
     progress: Callable[[str, int, int], None] | None = None,
     raise_on_failures: bool = True,
 ) -> TimeseriesReport:
-    since_ms = parse_since(since)
+    since_us = parse_since(since)
     preflight(client)
     report = TimeseriesReport()
     pipeline = make_pipeline(warehouse)
     source = clarify_timeseries(
         client,
-        since_ms=since_ms,
-        until_ms=until_ms,
+        since_us=since_us,
+        until_us=until_us,
         lag_seconds=lag_seconds,
         rollup=rollup,
         item_filter=item_filter,
@@ -91,10 +97,61 @@ def run_timeseries_sync(
         report=report,
         progress=progress,
     )
-    pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+    pipeline.extract(source, refresh="drop_sources" if full_refresh else None)
+    if report.deleted.get("items"):
+        _delete_item_data(pipeline, report.deleted["items"])
+    pipeline.normalize()
+    pipeline.load()
     if report.failures and raise_on_failures:
         raise PartialSyncError(report)
     return report
+
+
+def run_timeseries_push(
+    client: RpcClient,
+    warehouse: WarehouseOptions,
+    *,
+    query: str | None = None,
+    signals_from: str | None = None,
+    publish: bool = False,
+    chunk_size: int = s.INSERT_TIMES,
+) -> TimeseriesPushReport:
+    """Credentials and version checked before the warehouse is opened and anything is written."""
+    if not query and not signals_from:
+        raise ConfigError("nothing to push: pass --sql 'select time, input_id, value from ...' and/or --signals-from")
+    preflight(client)
+    try:
+        db = make_pipeline(warehouse).sql_client()
+    except Exception as exc:
+        raise WarehouseError(
+            f"cannot open the warehouse ({exc.__class__.__name__}): check --destination and its settings"
+        ) from None
+    with db:
+        return push_timeseries(
+            client, db, query=query, signals_from=signals_from, publish=publish, chunk_size=chunk_size
+        )
+
+
+def _delete_item_data(pipeline: dlt.Pipeline, item_ids: list[str]) -> None:
+    """Remove the samples and rollups of deleted items (dlt's hard delete needs every (item_id, time) key)."""
+    with pipeline.sql_client() as sql:
+        for table in ("data_points", "data_rollups"):
+            if not _has_table(sql, table):
+                continue
+            name = sql.make_qualified_table_name(table)
+            for start in range(0, len(item_ids), 1000):
+                chunk = item_ids[start : start + 1000]
+                marks = ", ".join(["%s"] * len(chunk))
+                sql.execute_sql(f"delete from {name} where item_id in ({marks})", *chunk)
+
+
+def _has_table(sql: Any, table: str) -> bool:
+    rows = sql.execute_sql(
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+        sql.dataset_name,
+        table,
+    )
+    return bool(rows)
 
 
 @dataclass(frozen=True)
@@ -115,7 +172,8 @@ def timeseries_status(warehouse: WarehouseOptions) -> tuple[list[TimeseriesStatu
         pass
     state = pipeline.state.get("sources", {}).get("clarify_timeseries", {}).get("resources", {})
     for name in ("data_points", "data_rollups"):
-        cursors[name] = len((state.get(name) or {}).get("cursors") or {})
+        resource = state.get(name) or {}
+        cursors[name] = len(resource.get("cursors_us") or resource.get("cursors") or {})
     with pipeline.sql_client() as sql:
         for table, latest_col in (
             ("items", "updated_at"),

@@ -9,11 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from emulator.timeseries import TimeseriesState
-from emulator.timeseries.data import DAY_MS
 from pipelines.timeseries import timeseries_app
 from pipelines.timeseries_sync import run_timeseries_sync
 from pipelines.warehouse import WarehouseOptions
-from sources.clarify_timeseries import settings as s
+import sources.clarify_timeseries.settings as s
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.frames import iso
 from sources.clarify_timeseries.rpc import (
@@ -26,7 +25,7 @@ from sources.clarify_timeseries.rpc import (
 from sources.common.errors import ApiError, ConfigError
 from sources.common.http import RetryPolicy
 from tests.timeseries.conftest import FAST_RETRY
-from tests.timeseries.helpers import cause, expected_points, warehouse_points
+from tests.timeseries.helpers import DAY_US, cause, expected_points, warehouse_points
 
 
 @pytest.mark.parametrize("code", [-32015, -32603, -32000, -32009])
@@ -72,7 +71,7 @@ def test_forbidden_gives_an_access_hint(
     ts.configure(forbidden_methods=frozenset({"admin.selectSignals"}))
     with pytest.raises(Exception) as info:
         run_timeseries_sync(
-            client, duckdb_warehouse, since=iso(ts.store.now_ms() - DAY_MS), until_ms=ts.store.now_ms() + 1
+            client, duckdb_warehouse, since=iso(ts.store.now_us() - DAY_US), until_us=ts.store.now_us() + 1
         )
     err = cause(info.value)
     assert isinstance(err, ForbiddenError) and "access" in str(err) and err.trace in str(err)
@@ -81,14 +80,14 @@ def test_forbidden_gives_an_access_hint(
 def test_partial_failure_keeps_what_succeeded(
     client: RpcClient, ts: TimeseriesState, duckdb_warehouse: WarehouseOptions
 ) -> None:
-    since = ts.store.now_ms() - 2 * DAY_MS
+    since = ts.store.now_us() - 2 * DAY_US
     bad = sorted(ts.store.items)[7]
     ts.faults.add(-32021, method="clarify.dataFrame", times=None, ids=[bad])
     report = run_timeseries_sync(
         client,
         duckdb_warehouse,
         since=iso(since),
-        until_ms=ts.store.now_ms() + 1,
+        until_us=ts.store.now_us() + 1,
         with_signals=False,
         raise_on_failures=False,
     )
@@ -97,7 +96,7 @@ def test_partial_failure_keeps_what_succeeded(
     got = warehouse_points(duckdb_warehouse)
     assert got == {k: v for k, v in expected.items() if k[0] != bad}
     ts.faults.clear()
-    run_timeseries_sync(client, duckdb_warehouse, since=iso(since), until_ms=ts.store.now_ms() + 1, with_signals=False)
+    run_timeseries_sync(client, duckdb_warehouse, since=iso(since), until_us=ts.store.now_us() + 1, with_signals=False)
     assert warehouse_points(duckdb_warehouse) == expected
 
 

@@ -1,0 +1,153 @@
+"""The data resources' reads: clarify.dataFrame per chunk of items and window of time, from each item's cursor.
+
+Each item has its own cursor (its latest sample time, microseconds, in dlt state); each run re-reads `lag`
+before it to catch late samples. Calls respect the API's limits (50 items; 40 days raw, 400 days rolled up).
+A -32021 partial failure keeps what its `data.partialResult` holds and reports the items it lacks; those
+keep their cursor, so the next run reads them again. An answer without a partial result is read again one
+item at a time, so no item that can be read is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pendulum
+import pyarrow as pa
+
+import sources.clarify_timeseries.settings as s
+from sources.clarify_timeseries.frames import answered, chunks, iso, points_table, rollup_table, windows
+from sources.clarify_timeseries.report import TimeseriesReport
+from sources.clarify_timeseries.rpc import PartialFailureError, RpcClient
+from sources.common.errors import ConfigError
+
+Progress = Callable[[str, int, int], None]
+
+
+def rollup_us(rollup: str) -> int:
+    """A fixed rollup's length; calendar ones (P1M, P1Y) have no fixed bucket to keep a cursor on."""
+    try:
+        parsed = pendulum.parse(rollup)
+    except Exception:
+        parsed = None
+    if not isinstance(parsed, pendulum.Duration) or parsed.months or parsed.years or parsed.total_seconds() <= 0:
+        raise ConfigError(f"rollup {rollup!r} is not a fixed ISO 8601 duration: use e.g. PT1H or P1D")
+    return int(parsed.total_seconds()) * 1_000_000 + parsed.microseconds
+
+
+def _frame(result: Any) -> dict[str, Any]:
+    data = result.get("data") if isinstance(result, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class FrameReader:
+    """clarify.dataFrame for a set of items and a window, with partial failures handled."""
+
+    rpc: RpcClient
+    rollup: str | None
+    report: TimeseriesReport
+    failed: set[str] = field(default_factory=set)
+
+    def read(self, ids: list[str], lo: int, hi: int) -> dict[str, Any]:
+        data: dict[str, Any] = {"filter": {"times": {"$gte": iso(lo), "$lt": iso(hi)}}}
+        if self.rollup:
+            data["rollup"] = self.rollup
+        params = {
+            "query": {"filter": {"id": {"$in": ids}}, "limit": len(ids)},
+            "data": data,
+            "format": s.FRAME_FORMAT,
+        }
+        self.report.call("clarify.dataFrame")
+        return _frame(self.rpc.call("clarify.dataFrame", params))
+
+    def frames(self, ids: list[str], lo: int, hi: int) -> Iterator[tuple[dict[str, Any], list[str]]]:
+        """(frame, the ids it answers) for `ids` in [lo, hi)."""
+        try:
+            yield self.read(ids, lo, hi), ids
+            return
+        except PartialFailureError as exc:
+            partial = exc.partial_result
+            if partial is not None and isinstance(partial.get("data"), dict):
+                frame = _frame(partial)
+                done = answered(frame, ids, self.rollup)
+                if done:
+                    yield frame, done
+                for item_id in sorted(set(ids) - set(done)):
+                    self._fail(item_id, lo, hi, exc)
+                return
+        for item_id in ids:  # no partial result to keep: every item that reads alone is kept
+            try:
+                yield self.read([item_id], lo, hi), [item_id]
+            except PartialFailureError as exc:
+                self._fail(item_id, lo, hi, exc)
+
+    def _fail(self, item_id: str, lo: int, hi: int, exc: PartialFailureError) -> None:
+        self.failed.add(item_id)
+        self.report.failures.append(f"{item_id} [{iso(lo)} .. {iso(hi)}): {exc}")
+
+
+def item_cursors(state: dict[str, Any]) -> dict[str, int]:
+    """Per-item cursors in microseconds; cursors kept in milliseconds by earlier versions are converted."""
+    cursors: dict[str, int] = state.setdefault("cursors_us", {})
+    for item_id, ms in (state.pop("cursors", None) or {}).items():
+        cursors.setdefault(item_id, ms * 1000)
+    return cursors
+
+
+def enum_texts(views: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {
+        view["id"]: {str(k): v for k, v in ((view.get("attributes") or {}).get("enumValues") or {}).items()}
+        for view in views
+        if (view.get("attributes") or {}).get("valueType") == "enum"
+    }
+
+
+@dataclass
+class DataWindow:
+    """What to read: from `since` (or each item's cursor minus `lag`) up to `now`, all in microseconds."""
+
+    since: int
+    now: int
+    lag: int
+    rollup: str | None = None
+
+
+def data_tables(
+    reader: FrameReader,
+    views: list[dict[str, Any]],
+    cursors: dict[str, int],
+    window: DataWindow,
+    table_name: str,
+    tick: Progress,
+) -> Iterator[pa.Table]:
+    """Arrow tables of samples (or rollups) newer than each item's start; cursors move as tables are made."""
+    bucket = rollup_us(window.rollup) if window.rollup else None
+    starts: dict[str, int] = {}
+    for view in views:
+        cursor = cursors.get(view["id"])
+        start = window.since if cursor is None else max(window.since, cursor - window.lag)
+        starts[view["id"]] = start - start % bucket if bucket else start
+    enums = enum_texts(views)
+    span = s.ROLLUP_DAYS if bucket and bucket > 60_000_000 else s.FRAME_DAYS
+    total = calls = 0
+    for chunk in chunks(starts, s.FRAME_ITEMS):
+        for lo, hi in windows(min(starts[i] for i in chunk), window.now, span):
+            ids = [i for i in chunk if starts[i] < hi and i not in reader.failed]
+            if not ids:
+                continue
+            for frame, done in reader.frames(ids, lo, hi):
+                calls += 1
+                selection = {i: starts[i] for i in done}
+                if bucket:
+                    table, latest = rollup_table(frame, selection, window.rollup or "")
+                else:
+                    table, latest = points_table(frame, selection, enums)
+                for item_id, us in latest.items():
+                    cursors[item_id] = max(cursors.get(item_id, 0), us)
+                if table.num_rows:
+                    total += table.num_rows
+                    reader.report.add(table_name, table.num_rows)
+                    tick(table_name, total, calls)
+                    yield table
