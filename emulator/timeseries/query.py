@@ -119,6 +119,8 @@ def parse_query(query: Any, path: str, limit_default: int, limit_max: int) -> di
         query = {}
     if not isinstance(query, dict):
         raise ParamIssues({path: ["must be an object"]})
+    # pyclarify's ResourceQuery sends unset members as null: null means "the default".
+    query = {key: value for key, value in query.items() if value is not None}
     issues: dict[str, list[str]] = {}
     unknown = set(query) - {"filter", "sort", "limit", "skip", "total"}
     for key in sorted(unknown):
