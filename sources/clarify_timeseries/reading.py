@@ -2,9 +2,9 @@
 
 Each item has its own cursor (its latest sample time, microseconds, in dlt state); each run re-reads `lag`
 before it to catch late samples. Calls respect the API's limits (50 items; 40 days raw, 400 days rolled up).
-A -32021 partial failure keeps what its `data.partialResult` holds and reports the items it lacks; those
-keep their cursor, so the next run reads them again. An answer without a partial result is read again one
-item at a time, so no item that can be read is lost.
+A -32021 partial failure keeps what its `data.partialResult` holds (a result of the items that were read,
+as the API documents it) and reports the items it lacks; those keep their cursor, so the next run reads them
+again. Nothing is read twice to find out which items failed.
 """
 
 from __future__ import annotations
@@ -62,30 +62,17 @@ class FrameReader:
         self.report.call("clarify.dataFrame")
         return _frame(self.rpc.call("clarify.dataFrame", params))
 
-    def frames(self, ids: list[str], lo: int, hi: int) -> Iterator[tuple[dict[str, Any], list[str]]]:
-        """(frame, the ids it answers) for `ids` in [lo, hi)."""
+    def frame(self, ids: list[str], lo: int, hi: int) -> tuple[dict[str, Any], list[str]]:
+        """The frame for `ids` in [lo, hi) and the ids it answers (all of them, unless a -32021 says otherwise)."""
         try:
-            yield self.read(ids, lo, hi), ids
-            return
+            return self.read(ids, lo, hi), ids
         except PartialFailureError as exc:
-            partial = exc.partial_result
-            if partial is not None and isinstance(partial.get("data"), dict):
-                frame = _frame(partial)
-                done = answered(frame, ids, self.rollup)
-                if done:
-                    yield frame, done
-                for item_id in sorted(set(ids) - set(done)):
-                    self._fail(item_id, lo, hi, exc)
-                return
-        for item_id in ids:  # no partial result to keep: every item that reads alone is kept
-            try:
-                yield self.read([item_id], lo, hi), [item_id]
-            except PartialFailureError as exc:
-                self._fail(item_id, lo, hi, exc)
-
-    def _fail(self, item_id: str, lo: int, hi: int, exc: PartialFailureError) -> None:
-        self.failed.add(item_id)
-        self.report.failures.append(f"{item_id} [{iso(lo)} .. {iso(hi)}): {exc}")
+            frame = _frame(exc.partial_result)
+            done = answered(frame, ids, self.rollup)
+            for item_id in sorted(set(ids) - set(done)):
+                self.failed.add(item_id)
+                self.report.failures.append(f"{item_id} [{iso(lo)} .. {iso(hi)}): {exc}")
+            return frame, done
 
 
 def item_cursors(state: dict[str, Any]) -> dict[str, int]:
@@ -137,17 +124,17 @@ def data_tables(
             ids = [i for i in chunk if starts[i] < hi and i not in reader.failed]
             if not ids:
                 continue
-            for frame, done in reader.frames(ids, lo, hi):
-                calls += 1
-                selection = {i: starts[i] for i in done}
-                if bucket:
-                    table, latest = rollup_table(frame, selection, window.rollup or "")
-                else:
-                    table, latest = points_table(frame, selection, enums)
-                for item_id, us in latest.items():
-                    cursors[item_id] = max(cursors.get(item_id, 0), us)
-                if table.num_rows:
-                    total += table.num_rows
-                    reader.report.add(table_name, table.num_rows)
-                    tick(table_name, total, calls)
-                    yield table
+            frame, done = reader.frame(ids, lo, hi)
+            calls += 1
+            selection = {i: starts[i] for i in done}
+            if bucket:
+                table, latest = rollup_table(frame, selection, window.rollup or "")
+            else:
+                table, latest = points_table(frame, selection, enums)
+            for item_id, us in latest.items():
+                cursors[item_id] = max(cursors.get(item_id, 0), us)
+            if table.num_rows:
+                total += table.num_rows
+                reader.report.add(table_name, table.num_rows)
+                tick(table_name, total, calls)
+                yield table

@@ -110,9 +110,9 @@ def _common(view: dict[str, Any], owner: str) -> dict[str, Any]:
 
 
 def item_row(view: dict[str, Any]) -> dict[str, Any]:
+    """An item's row. Items carry no link to their signal (clarify-go views/item.go): `signals.item_id` has it."""
     row = _common(view, "item_id")
     row["visible"] = (view.get("attributes") or {}).get("visible")
-    row["signal_id"] = _rel_id(view, "source")
     return row
 
 

@@ -8,11 +8,11 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+import sources.clarify_timeseries.settings as s
 from emulator.timeseries import TimeseriesState
 from pipelines.timeseries import timeseries_app
 from pipelines.timeseries_sync import run_timeseries_sync
 from pipelines.warehouse import WarehouseOptions
-import sources.clarify_timeseries.settings as s
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.frames import iso
 from sources.clarify_timeseries.rpc import (
@@ -83,6 +83,7 @@ def test_partial_failure_keeps_what_succeeded(
     since = ts.store.now_us() - 2 * DAY_US
     bad = sorted(ts.store.items)[7]
     ts.faults.add(-32021, method="clarify.dataFrame", times=None, ids=[bad])
+    before = len(ts.methods_called("clarify.dataFrame"))
     report = run_timeseries_sync(
         client,
         duckdb_warehouse,
@@ -92,6 +93,8 @@ def test_partial_failure_keeps_what_succeeded(
         raise_on_failures=False,
     )
     assert report.failures and all(f.startswith(bad) for f in report.failures) and "trace" in report.failures[0]
+    # the partial result is kept: one call per chunk of 50 items, none to re-read the others one by one
+    assert len(ts.methods_called("clarify.dataFrame")) - before == -(-len(ts.store.items) // 50)
     expected = expected_points(ts, since)
     got = warehouse_points(duckdb_warehouse)
     assert got == {k: v for k, v in expected.items() if k[0] != bad}

@@ -127,12 +127,10 @@ def test_deleted_items_and_signals_leave_the_warehouse(
     since = ts.store.now_us() - DAY_US
     _sync(client, ts, warehouse, since)
     item_id, kept = sorted(ts.store.items)[2], sorted(ts.store.items)[5]
-    signal_id = ts.store.items[item_id].signal_id
+    signal_id = next(s.resource.id for s in ts.store.signals.values() if s.item_id == item_id)
     assert query(warehouse, "select count(*) from items__labels where item_id = %s", item_id)[0][0] > 0
-    with ts.store.lock:
-        del ts.store.items[item_id]
-        signal = ts.store.signals.pop(signal_id)  # type: ignore[arg-type]
-        del ts.store.signals_by_input[(signal.integration, signal.input_id)]
+    ts.store.delete_item(item_id)
+    ts.store.delete_signal(signal_id)  # type: ignore[arg-type]
     # a filtered run lists only some items: the others are not taken for deleted
     report = _sync(client, ts, warehouse, since, item_filter={"id": {"$in": [kept]}})
     assert report.deleted == {"items": [item_id], "signals": [signal_id]}
