@@ -77,8 +77,13 @@ def test_forbidden_gives_an_access_hint(
     assert isinstance(err, ForbiddenError) and "access" in str(err) and err.trace in str(err)
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest) -> WarehouseOptions:
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
+
 def test_partial_failure_keeps_what_succeeded(
-    client: RpcClient, ts: TimeseriesState, duckdb_warehouse: WarehouseOptions
+    client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
 ) -> None:
     since = ts.store.now_us() - 2 * DAY_US
     bad = sorted(ts.store.items)[7]
@@ -86,7 +91,7 @@ def test_partial_failure_keeps_what_succeeded(
     before = len(ts.methods_called("clarify.dataFrame"))
     report = run_timeseries_sync(
         client,
-        duckdb_warehouse,
+        warehouse,
         since=iso(since),
         until_us=ts.store.now_us() + 1,
         with_signals=False,
@@ -96,11 +101,32 @@ def test_partial_failure_keeps_what_succeeded(
     # the partial result is kept: one call per chunk of 50 items, none to re-read the others one by one
     assert len(ts.methods_called("clarify.dataFrame")) - before == -(-len(ts.store.items) // 50)
     expected = expected_points(ts, since)
-    got = warehouse_points(duckdb_warehouse)
+    got = warehouse_points(warehouse)
     assert got == {k: v for k, v in expected.items() if k[0] != bad}
     ts.faults.clear()
-    run_timeseries_sync(client, duckdb_warehouse, since=iso(since), until_us=ts.store.now_us() + 1, with_signals=False)
-    assert warehouse_points(duckdb_warehouse) == expected
+    run_timeseries_sync(client, warehouse, since=iso(since), until_us=ts.store.now_us() + 1, with_signals=False)
+    assert warehouse_points(warehouse) == expected
+
+
+def test_sync_through_retried_faults_and_an_expired_token_is_exact(
+    client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
+) -> None:
+    since = ts.store.now_us() - 3 * DAY_US
+    ts.faults.add(-32015, method="clarify.dataFrame", times=2)
+    ts.faults.add(-32011, method="clarify.selectItems", times=1)
+    ts.faults.add(-32011, method="clarify.dataFrame", times=1)
+    report = run_timeseries_sync(client, warehouse, since=iso(since), until_us=ts.store.now_us() + 1)
+    assert report.failures == [] and ts.faults.pending() == []
+    assert warehouse_points(warehouse) == expected_points(ts, since)
+    ts.expire_tokens()  # the next run starts with a token the server no longer knows
+    ts.clock.advance(3600)
+    try:
+        fetched = client.auth.fetched
+        run_timeseries_sync(client, warehouse, since=iso(since), until_us=ts.store.now_us() + 1)
+        assert client.auth.fetched == fetched + 1
+        assert warehouse_points(warehouse) == expected_points(ts, since)
+    finally:
+        ts.clock.advance(-3600)
 
 
 def test_token_is_refreshed_before_expiry(client: RpcClient, ts: TimeseriesState) -> None:
