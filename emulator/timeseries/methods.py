@@ -13,6 +13,7 @@ from typing import Any
 
 from emulator.timeseries.data import SIGNAL_DEFAULTS, Signal
 from emulator.timeseries.durations import duration_ms
+from emulator.timeseries.evaluate import check_items, evaluate_frame, evaluation_query
 from emulator.timeseries.faults import Fault
 from emulator.timeseries.frames import frame, parse_data_query, time_param
 from emulator.timeseries.query import ParamIssues, parse_query, run_query
@@ -53,11 +54,13 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "clarify.selectItems": ("query", "include", "format"),
     "admin.selectSignals": ("integration", "query", "include", "format"),
     "clarify.dataFrame": ("query", "data", "include", "format"),
+    "clarify.evaluate": ("items", "calculations", "data", "include", "format", "groups"),
     "integration.insert": ("integration", "data"),
     "integration.saveSignals": ("integration", "signalsByInput", "createOnly", "inputs"),
     "admin.publishSignals": ("integration", "itemsBySignal", "createOnly"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
+    "clarify.evaluate": ("data",),
     "admin.selectSignals": ("integration",),
     "integration.insert": ("integration", "data"),
     "integration.saveSignals": ("integration",),
@@ -208,6 +211,27 @@ def data_frame(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def evaluate(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("groups"):
+        raise ParamIssues({"groups": ["group aggregations need API 1.2; this emulator serves 1.1"]})
+    items = check_items(params.get("items"))
+    if len(items) > call.state.config.frame_items_max:
+        raise RpcError(-32023, "Too many items selected", {"items": [f"at most {call.state.config.frame_items_max}"]})
+    store = call.state.store
+    query, wanted = evaluation_query(params.get("data"), store.now_us())
+    include = parse_include("clarify.evaluate", params.get("include"))
+    fmt = parse_format(params.get("format"))
+    with store.lock:
+        ids = list(dict.fromkeys(item["id"] for item in items))
+        missing = [f"items.{i}.id" for i, item in enumerate(items) if item["id"] not in store.items]
+        if missing:
+            raise ParamIssues({path: ["no such item"] for path in missing})
+        per_item = {item_id: store.samples_us(item_id, query.lo, query.hi) for item_id in ids}
+        included = {"items": [store.items[i].resource.view() for i in ids]} if "items" in include else {}
+    evaluated = evaluate_frame(items, params.get("calculations") or [], per_item, query, wanted)
+    return selection(evaluated, -1, fmt, included)
+
+
 def _check_insert_data(data: Any) -> list[int]:
     if (
         not isinstance(data, dict)
@@ -314,6 +338,7 @@ METHODS: dict[str, Method] = {
     "clarify.selectItems": select_items,
     "admin.selectSignals": select_signals,
     "clarify.dataFrame": data_frame,
+    "clarify.evaluate": evaluate,
     "integration.insert": insert,
     "integration.saveSignals": save_signals,
     "admin.publishSignals": publish_signals,

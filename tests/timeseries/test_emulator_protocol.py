@@ -512,3 +512,31 @@ def test_the_clock_setting_pins_the_demo_data(ts: TimeseriesState) -> None:
     frames = [[twin.store.samples(i, 0, twin.store.now_ms() + 1) for i in sorted(twin.store.items)] for twin in twins]
     assert frames[0] == frames[1] and any(frames[0])
     assert twins[0].store.now_ms() == 1_893_457_800_000
+
+
+@pytest.mark.parametrize(
+    "case, code, path",
+    [
+        ("groups", -32602, "groups"),
+        ("alias", -32602, "calculations.0.formula"),
+        ("state", -32602, "items.0.aggregation"),
+        ("syntax", -32602, "calculations.0.formula"),
+        ("no_rollup", -32602, "data.rollup"),
+        ("too_many", -32023, "items"),
+    ],
+)
+def test_evaluate_refusals(http: httpx.Client, ts: TimeseriesState, case: str, code: int, path: str) -> None:
+    item = _ids(ts, 1)[0]
+    agg = {"id": item, "aggregation": "avg", "alias": "i1"}
+    data = {**_window(ts, 1), "rollup": "PT1H"}
+    params: dict[str, Any] = {"items": [agg], "calculations": [{"alias": "c1", "formula": "i1 + 1"}], "data": data}
+    changes: dict[str, Any] = {
+        "groups": {"groups": [{"alias": "g1", "filter": {}, "timeAggregation": "avg", "groupAggregation": "sum"}]},
+        "alias": {"calculations": [{"alias": "c1", "formula": "i1 + nope"}]},
+        "state": {"items": [{**agg, "aggregation": "state-seconds", "state": 1}]},
+        "syntax": {"calculations": [{"alias": "c1", "formula": "__import__('os')"}]},
+        "no_rollup": {"data": _window(ts, 1)},
+        "too_many": {"items": [{**agg, "alias": f"i{n}"} for n in range(51)]},
+    }[case]
+    body = error_of(rpc(http, req("clarify.evaluate", {**params, **changes})))
+    assert body["error"]["code"] == code and path in body["error"]["data"]["params"], body["error"]

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from pyclarify import Client, DataFrame, Item, Signal
+from pyclarify import Calculation, Client, DataFrame, Item, ItemAggregation, Signal
 from pyclarify.query import Filter, In, Regex
 
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
@@ -62,7 +62,7 @@ def frame_points(result: Any, key: str) -> dict[datetime, float]:
 
 
 def test_select_items_with_a_filter_and_total(sdk: Client, ts: TimeseriesState) -> None:
-    oslo = sorted(i for i, it in ts.store.items.items() if "oslo" in it.resource.attributes["labels"]["site"])
+    oslo = sorted(i for i, it in ts.store.items.items() if "oslo" in it.resource.attributes["labels"].get("site", []))
     result = ok(sdk.select_items(filter=Filter(fields={"labels.site": In(value=["oslo"])}), limit=100, total=True))
     assert sorted(item.id for item in result.data) == oslo and result.meta.total == len(oslo)
     assert result.meta.format.groupIncludedByType is True
@@ -148,6 +148,40 @@ def test_data_frame_over_90_days_is_split_by_the_sdk_and_merges_exactly(
     for item_id in state.store.items:
         expected = samples(state, item_id, lo, hi)
         assert len(expected) >= 80 and frame_points(result, item_id) == expected
+
+
+def test_evaluate_aggregates_items_and_calculates(sdk: Client, ts: TimeseriesState) -> None:
+    a, b = sorted(ts.store.items)[:2]
+    hi = now(ts).replace(minute=0, second=0, microsecond=0)
+    lo = hi - 2 * DAY
+    items = [
+        ItemAggregation(id=a, aggregation="avg", alias="i1"),
+        ItemAggregation(id=b, aggregation="count", alias="i2", lag=1),
+    ]
+    calculations = [Calculation(formula="i1 * 2 + i2", alias="c1"), Calculation(formula="c1 - i1", alias="c2")]
+    result = ok(sdk.evaluate(rollup="PT1H", items=items, calculations=calculations, gte=lo, lt=hi, include=["items"]))
+    hourly: dict[datetime, list[float]] = {}
+    for t, value in samples(ts, a, lo, hi).items():
+        hourly.setdefault(t.replace(minute=0, second=0, microsecond=0), []).append(value)
+    assert frame_points(result, "i1") == pytest.approx({t: sum(v) / len(v) for t, v in hourly.items()})
+    columns = [result.data.series[alias] for alias in ("i1", "i2", "c1", "c2")]
+    both = [(i1, i2, c1, c2) for i1, i2, c1, c2 in zip(*columns, strict=True) if i1 is not None and i2 is not None]
+    assert both and all(c1 == pytest.approx(i1 * 2 + i2) and c2 == pytest.approx(i1 + i2) for i1, i2, c1, c2 in both)
+    assert all(c1 is None for i1, i2, c1, _ in zip(*columns, strict=True) if i1 is None or i2 is None)
+    assert {item.id for item in result.included.items} == {a, b}
+
+
+def test_evaluate_lag_shifts_buckets(sdk: Client, ts: TimeseriesState) -> None:
+    item = sorted(ts.store.items)[1]
+    hi = now(ts).replace(minute=0, second=0, microsecond=0)
+    lo = hi - DAY
+    plain = ItemAggregation(id=item, aggregation="sum", alias="now1")
+    lagged = ItemAggregation(id=item, aggregation="sum", alias="before1", lag=1)
+    result = ok(sdk.evaluate(rollup="PT1H", items=[plain, lagged], calculations=[], gte=lo, lt=hi))
+    hour = timedelta(hours=1)
+    plain_points = frame_points(result, "now1")
+    assert len(plain_points) >= 4
+    assert frame_points(result, "before1") == {t + hour: v for t, v in plain_points.items() if t + hour < hi}
 
 
 # --- writes -----------------------------------------------------------------------------------------
