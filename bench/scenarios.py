@@ -16,8 +16,9 @@ from bench import verify
 from bench.emulator_proc import EmulatorProcess, summarize_requests
 from bench.harness import REPO_ROOT, Measurement, python_command, run_measured
 
-# Canonical order: push/diff create records in the emulator, so they run after every sync scenario.
-ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff")
+# Canonical order: push/diff create records in the emulator, so they run after every sync scenario; the
+# time-series scenario reads the emulator's other API and runs last.
+ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff", "timeseries")
 DEFAULT_SCENARIOS = ALL_SCENARIOS
 CHANGED_SHARE = 0.01
 RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
@@ -303,6 +304,11 @@ class Bench:
         from bench import push
 
         push.scenario_diff(self)
+
+    def scenario_timeseries(self) -> None:
+        from bench import timeseries
+
+        timeseries.scenario_timeseries(self)
 
     # -- checks ------------------------------------------------------------------------------------
     def check_same_ids(self, scenario: str) -> None:
