@@ -126,3 +126,13 @@ def postgres_warehouse(tmp_path: Path) -> Iterator[WarehouseOptions]:
         for suffix in ("", "_staging"):
             cur.execute(f'drop schema if exists "{schema}{suffix}" cascade')
     conn.close()
+
+
+def demo_item_ids(state: TimeseriesState, interval: str | None = None) -> list[str]:
+    """Sorted ids of the generated demo items (optionally of one sample interval): items other tests
+    publish on the shared server have no samples and must not shift which item a test picks."""
+    return sorted(
+        item_id
+        for item_id, item in state.store.items.items()
+        if item.generator is not None and interval in (None, item.resource.attributes["sampleInterval"])
+    )

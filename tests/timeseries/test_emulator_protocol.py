@@ -10,6 +10,7 @@ import pytest
 
 from emulator.timeseries import TimeseriesState
 from emulator.timeseries.data import DAY_MS, iso
+from tests.timeseries.conftest import demo_item_ids
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_positional_params(http: httpx.Client) -> None:
 
 
 def _ids(ts: TimeseriesState, n: int) -> list[str]:
-    return sorted(ts.store.items)[:n]
+    return demo_item_ids(ts, "PT15M")[:n]
 
 
 def _window(ts: TimeseriesState, days: int) -> dict[str, Any]:

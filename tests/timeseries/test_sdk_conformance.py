@@ -21,7 +21,7 @@ from pyclarify.query import Filter, In, Regex
 
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
 from emulator.timeseries.times import US_PER_MS, iso_us, parse_us
-from tests.timeseries.conftest import Server
+from tests.timeseries.conftest import Server, demo_item_ids
 
 GOLDEN = Path(__file__).parent / "golden"
 DAY = timedelta(days=1)
@@ -103,7 +103,7 @@ def test_select_signals_with_filter_total_and_included_items(sdk: Client, ts: Ti
 
 
 def test_raw_data_frame_equals_the_store(sdk: Client, ts: TimeseriesState) -> None:
-    ids = sorted(ts.store.items)[:3]
+    ids = demo_item_ids(ts)[:3]
     hi = now(ts)
     lo = hi - 2 * DAY
     result = ok(sdk.data_frame(filter=Filter(fields={"id": In(value=ids)}), gte=lo, lt=hi, include=["items"]))
@@ -114,7 +114,7 @@ def test_raw_data_frame_equals_the_store(sdk: Client, ts: TimeseriesState) -> No
 
 @pytest.mark.parametrize("rollup, tz", [("PT1H", "UTC"), ("P1D", "Europe/Oslo"), ("P1W", "UTC"), ("P1M", "Asia/Tokyo")])
 def test_rolled_up_data_frame_counts_every_sample(sdk: Client, ts: TimeseriesState, rollup: str, tz: str) -> None:
-    item_id = sorted(ts.store.items)[4]
+    item_id = demo_item_ids(ts, "PT15M")[0]
     hi = now(ts)
     lo = hi - 15 * DAY
     result = ok(
@@ -151,7 +151,7 @@ def test_data_frame_over_90_days_is_split_by_the_sdk_and_merges_exactly(
 
 
 def test_evaluate_aggregates_items_and_calculates(sdk: Client, ts: TimeseriesState) -> None:
-    a, b = sorted(ts.store.items)[:2]
+    a, b = demo_item_ids(ts, "PT15M")[:2]
     hi = now(ts).replace(minute=0, second=0, microsecond=0)
     lo = hi - 2 * DAY
     items = [
@@ -172,7 +172,7 @@ def test_evaluate_aggregates_items_and_calculates(sdk: Client, ts: TimeseriesSta
 
 
 def test_evaluate_lag_shifts_buckets(sdk: Client, ts: TimeseriesState) -> None:
-    item = sorted(ts.store.items)[1]
+    item = demo_item_ids(ts, "PT1H")[0]
     hi = now(ts).replace(minute=0, second=0, microsecond=0)
     lo = hi - DAY
     plain = ItemAggregation(id=item, aggregation="sum", alias="now1")
@@ -307,7 +307,8 @@ GROUPED = {"dataAsArray": True, "groupIncludedByType": True}
 
 def test_select_signals_matches_the_recorded_shape(raw_rpc: Any, ts: TimeseriesState) -> None:
     golden = orjson.loads((GOLDEN / "result_admin_selectsignals.json").read_bytes())
-    params = {"integration": ts.config.integration, "query": {"limit": 2, "total": True}, "include": ["item"]}
+    query = {"filter": {"input": {"$regex": "^demo_"}}, "limit": 2, "total": True}
+    params = {"integration": ts.config.integration, "query": query, "include": ["item"]}
     answer = raw_rpc("admin.selectSignals", {**params, "format": GROUPED})
     assert len(answer["data"]) == 2 and len(answer["included"]["items"]) == 2
     assert sorted(shape_diff(golden, answer)) == []
@@ -318,7 +319,7 @@ def test_rolled_up_data_frame_matches_the_recorded_shape(raw_rpc: Any, ts: Times
     hi = ts.store.now_ms() * US_PER_MS
     window = {"$gte": iso_us(hi - 3 * 3_600_000_000), "$lt": iso_us(hi)}
     params = {
-        "query": {"limit": 2, "total": True},
+        "query": {"filter": {"id": {"$in": demo_item_ids(ts)[:2]}}, "limit": 2, "total": True},
         "data": {"filter": {"times": window}, "rollup": "PT1H"},
         "include": ["items"],
         "format": GROUPED,
