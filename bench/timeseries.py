@@ -67,16 +67,17 @@ def scenario_timeseries(bench: Any) -> None:
     emu.http.post("/_emulator/clock", json={"freeze": now.isoformat().replace("+00:00", "Z")})
     try:
         ids = _item_ids(credentials, items)
-        since = (now - timedelta(days=days)).isoformat()
+        since, until = (now - timedelta(days=days)).isoformat(), (now + timedelta(seconds=1)).isoformat()
         files = {variant: bench.out / f"ts-{variant}.duckdb" for variant in ("ours", "baseline")}
         commands = {
             "ours": [
                 *clarify_sync_command("timeseries", "sync", "--duckdb-path", str(files["ours"])),
-                *("--since", since, "--no-signals", "--items", orjson.dumps({"id": {"$in": ids}}).decode()),
+                *("--since", since, "--until", until, "--no-signals"),
+                *("--items", orjson.dumps({"id": {"$in": ids}}).decode()),
             ],
             "baseline": python_command(
                 "-m", "bench.baseline_pyclarify", "--credentials", credentials, "--duckdb-path",
-                str(files["baseline"]), "--since", since, "--until", (now + timedelta(seconds=1)).isoformat(),
+                str(files["baseline"]), "--since", since, "--until", until,
                 "--items", ",".join(ids),
             ),
         }  # fmt: skip

@@ -66,6 +66,10 @@ def sync(
         str | None,
         typer.Option("--since", help="First sync starts here (default: a year ago)", show_default=False),
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Read samples before this time only (default: now)", show_default=False),
+    ] = None,
     lag: Annotated[
         int, typer.Option("--lag-seconds", "--lag", help="Seconds re-read before each item's cursor (late samples)")
     ] = s.DEFAULT_LAG_SECONDS,
@@ -85,7 +89,7 @@ def sync(
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Drop the tables and cursors, reload")] = False,
 ) -> None:
     """Items, signals and data points into the warehouse, incrementally per item."""
-    from pipelines.timeseries_sync import run_timeseries_sync
+    from pipelines.timeseries_sync import parse_since, run_timeseries_sync
 
     warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
     reporter = progress_reporter()
@@ -94,6 +98,7 @@ def sync(
             client,
             warehouse,
             since=since,
+            until_us=parse_since(until, "--until"),
             lag_seconds=lag,
             rollup=rollup,
             item_filter=_filter(items),

@@ -59,13 +59,14 @@ def preflight(client: RpcClient) -> None:
     client.call("clarify.selectItems", {"query": {"limit": 1}, "format": s.SELECTION_FORMAT})
 
 
-def parse_since(since: str | None) -> int | None:
-    if not since:
+def parse_since(text: str | None, flag: str = "--since") -> int | None:
+    """A date (midnight UTC) or timestamp from the command line, in microseconds."""
+    if not text:
         return None
     try:
-        return parse_us(since if "T" in since else f"{since}T00:00:00Z")
+        return parse_us(text if "T" in text else f"{text}T00:00:00Z")
     except ValueError:
-        raise ConfigError(f"--since {since!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
+        raise ConfigError(f"{flag} {text!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
 
 
 def run_timeseries_sync(

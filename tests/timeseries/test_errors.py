@@ -14,7 +14,7 @@ from pipelines.timeseries import timeseries_app
 from pipelines.timeseries_sync import run_timeseries_sync
 from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
-from sources.clarify_timeseries.frames import iso
+from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import (
     ForbiddenError,
     InvalidParamsError,
@@ -24,7 +24,7 @@ from sources.clarify_timeseries.rpc import (
 )
 from sources.common.errors import ApiError, ConfigError
 from sources.common.http import RetryPolicy
-from tests.timeseries.conftest import FAST_RETRY
+from tests.timeseries.conftest import DEFAULT_TS_NOW, FAST_RETRY
 from tests.timeseries.helpers import DAY_US, cause, expected_points, warehouse_points
 
 
@@ -164,8 +164,10 @@ def _run(args: list[str]) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _sync_args(creds: Path, tmp_path: Path) -> list[str]:
-    return ["sync", "--credentials", str(creds), "--duckdb-path", str(tmp_path / "cli.duckdb"), "--since", "2025-05-31"]
+def _sync_args(creds: Path, tmp_path: Path, until: int = parse_us(DEFAULT_TS_NOW)) -> list[str]:
+    """A day up to the emulator's now (its clock, not the wall clock's)."""
+    window = ["--since", iso(until - DAY_US), "--until", iso(until + 1)]
+    return ["sync", "--credentials", str(creds), "--duckdb-path", str(tmp_path / "cli.duckdb"), *window]
 
 
 def _one_error_line(output: str) -> str:
@@ -212,7 +214,7 @@ def test_malformed_credentials_file(tmp_path: Path, content: bytes) -> None:
 
 
 def test_cli_sync_and_status(tmp_path: Path, creds_path: Path, ts: TimeseriesState) -> None:
-    code, output = _run(_sync_args(creds_path, tmp_path) + ["--no-signals"])
+    code, output = _run(_sync_args(creds_path, tmp_path, ts.store.now_us()) + ["--no-signals"])
     assert code == 0, output
     code, output = _run(["status", "--duckdb-path", str(tmp_path / "cli.duckdb")])
     assert code == 0 and "data_points" in output, output
