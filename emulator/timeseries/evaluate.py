@@ -8,6 +8,8 @@ names them. `groups` are API 1.2 (pyclarify refuses them for 1.1), so this 1.1 e
 Emulator limits, said in the error when hit: the state aggregations (`state-seconds`, `state-percent`,
 `state-rate`) are not computed; formulas know + - * / % ^, parentheses, numbers, aliases, `PI`,
 `time_seconds` and the functions in `FUNCTIONS`. Any null operand gives null, as does division by zero.
+Calculations are evaluated on the buckets where some item has a value (a formula of `time_seconds` alone
+gets no buckets of its own).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from emulator.timeseries.frames import DataQuery, parse_data_query
 from emulator.timeseries.query import ParamIssues
-from emulator.timeseries.rollup import boundaries, bucket_of
+from emulator.timeseries.rollup import Buckets
 from emulator.timeseries.times import US_PER_DAY, iso_us
 
 Values = list[float | None]
@@ -59,15 +61,19 @@ _BINARY = {
 }
 
 
-def _aggregated(samples: dict[int, float], item: dict[str, Any], starts: list[int]) -> Values:
-    """The item's values per bucket, with `lead`/`lag` shifting buckets forward/backward."""
+def _aggregated(samples: dict[int, float], item: dict[str, Any], grid: Buckets) -> dict[int, float]:
+    """The item's value per bucket start; `lead` n takes the value n buckets later, `lag` n the one n before."""
     grouped: dict[int, list[float]] = {}
     for t, value in samples.items():
-        grouped.setdefault(bucket_of(starts, t), []).append(value)
+        grouped.setdefault(grid.of(t), []).append(value)
     agg = TIME_AGGREGATIONS[item["aggregation"]]
-    values: Values = [float(agg(grouped[s])) if s in grouped else None for s in starts]
     shift = int(item.get("lead") or 0) - int(item.get("lag") or 0)
-    return [values[i + shift] if 0 <= i + shift < len(values) else None for i in range(len(values))]
+    out: dict[int, float] = {}
+    for start, values in grouped.items():
+        target = grid.shift(start, -shift)
+        if target is not None:
+            out[target] = float(agg(values))
+    return out
 
 
 def check_items(raw: Any) -> list[dict[str, Any]]:
@@ -169,19 +175,20 @@ def evaluate_frame(
     query: DataQuery,
     wanted: list[str] | None,
 ) -> dict[str, Any]:
-    """`{times, series}` by alias, buckets with no value anywhere left out."""
-    assert query.rollup is not None
-    starts = boundaries(query.rollup, query.lo, query.hi, query.tz, query.first_day, query.origin)
-    series: dict[str, Values] = {item["alias"]: _aggregated(per_item[item["id"]], item, starts) for item in items}
+    """`{times, series}` by alias, over the buckets where some item has a value."""
+    grid = query.buckets()
+    by_alias = {item["alias"]: _aggregated(per_item[item["id"]], item, grid) for item in items}
+    times = sorted({t for values in by_alias.values() for t in values})
+    series: dict[str, Values] = {alias: [values.get(t) for t in times] for alias, values in by_alias.items()}
     for alias, tree in _calculations(calculations, set(series)):
         series[alias] = [
-            _eval(tree, {**{k: v[i] for k, v in series.items()}, "time_seconds": start / 1_000_000})
-            for i, start in enumerate(starts)
+            _eval(tree, {**{k: v[i] for k, v in series.items()}, "time_seconds": t / 1_000_000})
+            for i, t in enumerate(times)
         ]
     if wanted is not None:
         series = {alias: values for alias, values in series.items() if alias in wanted}
-    keep = [i for i in range(len(starts)) if any(values[i] is not None for values in series.values())]
+    keep = [i for i in range(len(times)) if any(values[i] is not None for values in series.values())]
     return {
-        "times": [iso_us(starts[i]) for i in keep],
+        "times": [iso_us(times[i]) for i in keep],
         "series": {alias: [values[i] for i in keep] for alias, values in series.items()},
     }

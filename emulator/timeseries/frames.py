@@ -5,7 +5,8 @@ Parameters as the SDKs send them (pyclarify `query/query.py` `DataQuery`, `views
 `rollup`, `timeZone`, `firstDayOfWeek`, `origin`, `last` and `outsidePoints`. The answer is always
 `{times, series}` whatever `format.dataAsArray` says (pyclarify sends false and parses `{times, series}`;
 clarify-go `views/data_frame.go` reads the same), keyed `<itemId>` raw or `<itemId>_<aggregate>` rolled up,
-as in clarify-go `testdata/result_clarify_dataframe_rollup.json`.
+as in clarify-go `testdata/result_clarify_dataframe_rollup.json`. `outsidePoints` is accepted and has no
+effect here (the emulator never adds the neighbours outside the window).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from emulator.timeseries.query import ParamIssues
-from emulator.timeseries.rollup import RAW_WINDOW_DAYS, Rollup, boundaries, bucket_of, parse_rollup, zone
+from emulator.timeseries.rollup import RAW_WINDOW_DAYS, Buckets, Rollup, buckets, parse_rollup, zone
 from emulator.timeseries.times import US_PER_DAY, iso_us, parse_us
 
 DATA_FIELDS = frozenset({"filter", "rollup", "timeZone", "firstDayOfWeek", "origin", "last", "outsidePoints"})
@@ -31,6 +32,10 @@ class DataQuery:
     first_day: int
     origin: int | None
     last: int  # -1: every point
+
+    def buckets(self) -> Buckets:
+        assert self.rollup is not None
+        return buckets(self.rollup, self.lo, self.hi, self.tz, self.first_day, self.origin)
 
 
 def time_param(value: Any, path: str) -> int:
@@ -107,13 +112,12 @@ def _aggregate(values: list[float]) -> dict[str, float]:
 
 
 def _rolled(per_item: dict[str, dict[int, float]], q: DataQuery) -> tuple[list[int], dict[str, list[Any]]]:
-    assert q.rollup is not None
-    starts = boundaries(q.rollup, q.lo, q.hi, q.tz, q.first_day, q.origin)
+    grid = q.buckets()
     per_bucket: dict[str, dict[int, dict[str, float]]] = {}
     for item_id, samples in per_item.items():
         grouped: dict[int, list[float]] = {}
         for t, value in samples.items():
-            grouped.setdefault(bucket_of(starts, t), []).append(value)
+            grouped.setdefault(grid.of(t), []).append(value)
         per_bucket[item_id] = {start: _aggregate(values) for start, values in grouped.items()}
     times = sorted({t for buckets in per_bucket.values() for t in buckets})
     series = {

@@ -102,22 +102,44 @@ def _next_calendar(rollup: Rollup, start: date) -> date:
     return start + timedelta(days=rollup.days)
 
 
-def boundaries(rollup: Rollup, lo: int, hi: int, tz: ZoneInfo, first_day: int, origin: int | None) -> list[int]:
-    """Start times (µs) of every bucket that overlaps [lo, hi), ascending."""
+@dataclass(frozen=True)
+class Buckets:
+    """The rollup buckets over [lo, hi): which bucket a time falls in, and the bucket n steps away.
+
+    Fixed durations are arithmetic (a PT1S rollup over 40 days never lists its 3.5 million starts); calendar
+    buckets and "window" are few, so their starts are listed.
+    """
+
+    lo: int
+    hi: int
+    step_us: int  # fixed durations; 0 when `starts` is listed
+    base: int
+    starts: tuple[int, ...]
+
+    def of(self, us: int) -> int:
+        """The start of the bucket holding `us` (a time inside the window)."""
+        if self.step_us:
+            return self.base + ((us - self.base) // self.step_us) * self.step_us
+        return self.starts[bisect.bisect_right(self.starts, us) - 1]
+
+    def shift(self, start: int, steps: int) -> int | None:
+        """The start `steps` buckets after `start` (before, if negative); None outside the window."""
+        if self.step_us:
+            moved = start + steps * self.step_us
+            return moved if self.of(self.lo) <= moved < self.hi else None
+        index = bisect.bisect_left(self.starts, start) + steps
+        return self.starts[index] if 0 <= index < len(self.starts) else None
+
+
+def buckets(rollup: Rollup, lo: int, hi: int, tz: ZoneInfo, first_day: int, origin: int | None) -> Buckets:
     if rollup.window:
-        return [lo]
+        return Buckets(lo, hi, 0, lo, (lo,))
     if rollup.fixed_us:
         base = origin if origin is not None else _midnight(date(1970, 1, 1), tz)
-        first = base + ((lo - base) // rollup.fixed_us) * rollup.fixed_us
-        return list(range(first, hi, rollup.fixed_us))
+        return Buckets(lo, hi, rollup.fixed_us, base, ())
     day = _calendar_start(rollup, lo, tz, first_day, origin)
     starts = []
     while (start := _midnight(day, tz)) < hi:
         starts.append(start)
         day = _next_calendar(rollup, day)
-    return starts
-
-
-def bucket_of(starts: list[int], us: int) -> int:
-    """The start of the bucket holding `us` (`starts` from `boundaries`, `us` inside the window)."""
-    return starts[bisect.bisect_right(starts, us) - 1]
+    return Buckets(lo, hi, 0, starts[0], tuple(starts))
