@@ -226,6 +226,17 @@ def test_publish_signals_creates_then_updates(sdk: Client, ts: TimeseriesState) 
     assert [i.attributes.name for i in listed] == ["Published again"]
 
 
+@pytest.mark.parametrize("code", [-32015, -32021])
+def test_errors_reach_the_sdk_with_trace_params_and_partial_result(sdk: Client, ts: TimeseriesState, code: int) -> None:
+    ts.faults.add(code, method="integration.insert", ids=["sdk_err_b"] if code == -32021 else None)
+    t0 = datetime(2025, 3, 5, tzinfo=UTC)
+    response = sdk.insert(DataFrame(times=[t0], series={"sdk_err_a": [1.0], "sdk_err_b": [2.0]}))
+    assert response.error.code == code and response.error.data.trace
+    if code == -32021:
+        assert list(response.error.data.params) == ["data.series.sdk_err_b"]
+        assert list(response.error.data.partialResult["signalsByInput"]) == ["sdk_err_a"]
+
+
 # --- golden shapes from clarify-go's testdata/ ------------------------------------------------------
 
 # Maps keyed by data (ids, label keys), not by field names: their values are compared with each other.
