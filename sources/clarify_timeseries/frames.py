@@ -92,19 +92,21 @@ def points_table(
         kept_times = times.filter(keep)
         latest[item_id] = int(pc.max(pc.cast(kept_times, pa.int64())).as_py())
         mapping = enums.get(item_id)
-        if mapping:
-            texts = [mapping.get(str(int(v))) if v is not None else None for v in kept_values.to_pylist()]
-            enum_text = pa.array(texts, pa.string())
-        else:
-            enum_text = pa.nulls(len(kept_values), pa.string())
+        enum_text = _enum_texts(kept_values, mapping) if mapping else pa.nulls(len(kept_values), pa.string())
         parts.append(
             pa.table(
-                [pa.array([item_id] * len(kept_values), pa.string()), kept_times, kept_values, enum_text],
+                [pa.repeat(pa.scalar(item_id, pa.string()), len(kept_values)), kept_times, kept_values, enum_text],
                 schema=POINT_SCHEMA,
             )
         )
     table = pa.concat_tables(parts) if parts else POINT_SCHEMA.empty_table()
     return table, latest
+
+
+def _enum_texts(values: pa.Array, mapping: dict[str, str]) -> pa.Array:
+    """The text of each enum value (`enumValues` is keyed by the integer as a string); null if unknown."""
+    keys = pc.cast(pc.cast(values, pa.int64(), safe=False), pa.string())
+    return pc.take(pa.array(list(mapping.values()), pa.string()), pc.index_in(keys, pa.array(list(mapping))))
 
 
 def rollup_table(frame: dict[str, Any], starts: dict[str, int], rollup: str) -> tuple[pa.Table, dict[str, int]]:

@@ -58,9 +58,15 @@ def test_full_then_incremental_sync_equals_the_emulator(
     labels = ts.store.items[some].resource.attributes["labels"]
     rows = query(warehouse, "select key, value from items__labels where item_id = %s", some)
     assert sorted(rows) == sorted((k, v) for k, vs in labels.items() for v in vs)
-    # enum items carry their text
-    enum_rows = query(warehouse, "select count(*) from data_points where enum_text is not null")
-    assert enum_rows[0][0] > 0
+    # enum items carry their text, every sample of them
+    enums = {
+        i: it.resource.attributes["enumValues"]
+        for i, it in ts.store.items.items()
+        if it.resource.attributes["enumValues"]
+    }
+    texts = query(warehouse, "select item_id, value, enum_text from data_points where enum_text is not null")
+    assert len(texts) == sum(1 for (i, _) in expected_points(ts, since) if i in enums) > 0
+    assert all(text == enums[i][str(int(value))] for i, value, text in texts)
 
     ts.clock.advance(6 * 3600)
     try:
