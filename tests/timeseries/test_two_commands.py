@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,24 +10,17 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from bench.emulator_proc import EmulatorProcess
 from pipelines.timeseries import timeseries_app
 
 
 def test_emulator_writes_the_credentials_file_and_a_sync_uses_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root), "CLARIFY_EMULATOR_CACHE": str(tmp_path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--records", "50", "--rate-limit", "off"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    try:
-        assert proc.stdout is not None
-        settings = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(4))
+    monkeypatch.setenv("CLARIFY_EMULATOR_CACHE", str(tmp_path))
+    # `python -m emulator --port 0 --records 50 ...`, stopped with SIGTERM at the end of the block
+    with EmulatorProcess(records=50, seed=0, log_dir=tmp_path / "logs") as emu:
+        settings = emu.settings
         path = Path(settings["CLARIFY_TS_CREDENTIALS"])
         doc = orjson.loads(path.read_bytes())
         # the SDKs' credentials file, pointing at this emulator's v1 API
@@ -51,7 +40,4 @@ def test_emulator_writes_the_credentials_file_and_a_sync_uses_it(
         with duckdb.connect(warehouse, read_only=True) as db:
             assert db.sql("select count(*) from clarify.items").fetchall() == [(300,)]
             assert db.sql("select count(distinct item_id) > 0 from clarify.data_points").fetchall() == [(True,)]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
     assert not path.exists()  # gone with the emulator, like the credentials in it
