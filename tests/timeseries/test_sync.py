@@ -162,3 +162,15 @@ def test_item_filter_and_rollups(client: RpcClient, ts: TimeseriesState, duckdb_
     for item_id, count, low, high in rows:
         values = [v for (i, _), v in expected.items() if i == item_id]
         assert (count, low, high) == (len(values), min(values), max(values))
+
+
+def test_full_refresh_reloads_from_scratch(
+    client: RpcClient, ts: TimeseriesState, duckdb_warehouse: WarehouseOptions
+) -> None:
+    since = ts.store.now_us() - DAY_US
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
+    query(duckdb_warehouse, "delete from data_points where item_id = %s", sorted(ts.store.items)[0])
+    assert warehouse_points(duckdb_warehouse) != expected_points(ts, since)  # damage a plain sync cannot see
+    report = _sync(client, ts, duckdb_warehouse, since, with_signals=False, full_refresh=True)
+    assert report.unchanged == {} and report.rows["items"] == len(ts.store.items)  # hashes and cursors forgotten
+    assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
