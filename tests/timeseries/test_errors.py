@@ -24,7 +24,7 @@ from sources.clarify_timeseries.rpc import (
 )
 from sources.common.errors import ApiError, ConfigError
 from sources.common.http import RetryPolicy
-from tests.timeseries.conftest import DEFAULT_TS_NOW, FAST_RETRY
+from tests.timeseries.conftest import DEFAULT_TS_NOW, FAST_RETRY, demo_item_ids
 from tests.timeseries.helpers import DAY_US, cause, expected_points, warehouse_points
 
 
@@ -86,7 +86,7 @@ def test_partial_failure_keeps_what_succeeded(
     client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
 ) -> None:
     since = ts.store.now_us() - 2 * DAY_US
-    bad = sorted(ts.store.items)[7]
+    bad = demo_item_ids(ts)[7]
     ts.faults.add(-32021, method="clarify.dataFrame", times=None, ids=[bad])
     before = len(ts.methods_called("clarify.dataFrame"))
     report = run_timeseries_sync(

@@ -17,7 +17,7 @@ from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.frames import iso
 from sources.clarify_timeseries.rpc import RpcClient
-from tests.timeseries.conftest import FAST_RETRY, Server
+from tests.timeseries.conftest import FAST_RETRY, Server, demo_item_ids
 from tests.timeseries.helpers import DAY_US, HOUR_US, expected_points, query, warehouse_points
 
 
@@ -54,7 +54,7 @@ def test_full_then_incremental_sync_equals_the_emulator(
     # every item and label is there, labels queryable by key
     items = dict(query(warehouse, "select id, name from items"))
     assert set(items) == set(ts.store.items)
-    some = sorted(ts.store.items)[0]
+    some = demo_item_ids(ts)[0]
     labels = ts.store.items[some].resource.attributes["labels"]
     rows = query(warehouse, "select key, value from items__labels where item_id = %s", some)
     assert sorted(rows) == sorted((k, v) for k, vs in labels.items() for v in vs)
@@ -169,7 +169,7 @@ def test_full_refresh_reloads_from_scratch(
 ) -> None:
     since = ts.store.now_us() - DAY_US
     _sync(client, ts, duckdb_warehouse, since, with_signals=False)
-    query(duckdb_warehouse, "delete from data_points where item_id = %s", sorted(ts.store.items)[0])
+    query(duckdb_warehouse, "delete from data_points where item_id = %s", demo_item_ids(ts, "PT5M")[0])
     assert warehouse_points(duckdb_warehouse) != expected_points(ts, since)  # damage a plain sync cannot see
     report = _sync(client, ts, duckdb_warehouse, since, with_signals=False, full_refresh=True)
     assert report.unchanged == {} and report.rows["items"] == len(ts.store.items)  # hashes and cursors forgotten
