@@ -2,9 +2,9 @@
 the obvious alternative (pyclarify's `data_frame` per window → pandas → dlt, `bench/baseline_pyclarify.py`).
 
 Both read the same items and the same window from the same emulator, each as its own measured process, into
-their own DuckDB file. The emulator's clock is frozen for the scenario, so both see the same samples; the
-two files are compared point by point afterwards. Sizes: BENCH_TS_ITEMS (default 300, the emulator's demo
-items) and BENCH_TS_DAYS (default 365).
+their own DuckDB file, through a request-counting proxy (`request_counter.py`). The emulator's clock is frozen
+for the scenario, so both see the same samples; the two files are compared point by point afterwards.
+Sizes: BENCH_TS_ITEMS (default 300, the emulator's demo items) and BENCH_TS_DAYS (default 365).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import duckdb
 import orjson
 
 from bench.harness import clarify_sync_command, python_command
+from bench.request_counter import RequestCounter
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.resources import select_all
 from sources.clarify_timeseries.rpc import RpcClient
@@ -57,21 +58,36 @@ def compare_points(ours: Path, baseline: Path) -> dict[str, Any]:
     return {"same_ids": same, "tables": {"data_points": counts}}
 
 
+def _proxied(credentials: str, origin: str, path: Path) -> str:
+    """A copy of the credentials file whose apiUrl is the counting proxy."""
+    doc = orjson.loads(Path(credentials).read_bytes())
+    doc["apiUrl"] = f"{origin}/v1/"
+    path.write_bytes(orjson.dumps(doc))
+    path.chmod(0o600)
+    return str(path)
+
+
 def scenario_timeseries(bench: Any) -> None:
     """Measure both sides; rows and the point-by-point check go into the bench's results."""
     emu = bench.emu
-    credentials = emu.settings["CLARIFY_TS_CREDENTIALS"]
+    with RequestCounter(emu.origin) as proxy:
+        _measure(bench, proxy, _proxied(emu.settings["CLARIFY_TS_CREDENTIALS"], proxy.origin, bench.out / "ts.json"))
+
+
+def _measure(bench: Any, proxy: RequestCounter, credentials: str) -> None:
+    emu = bench.emu
     items = int(os.environ.get("BENCH_TS_ITEMS", DEFAULT_ITEMS))
     days = int(os.environ.get("BENCH_TS_DAYS", DEFAULT_DAYS))
     now = datetime.now(UTC).replace(microsecond=0)
     emu.http.post("/_emulator/clock", json={"freeze": now.isoformat().replace("+00:00", "Z")})
     try:
-        ids = _item_ids(credentials, items)
+        ids = _item_ids(emu.settings["CLARIFY_TS_CREDENTIALS"], items)
         since, until = (now - timedelta(days=days)).isoformat(), (now + timedelta(seconds=1)).isoformat()
         files = {variant: bench.out / f"ts-{variant}.duckdb" for variant in ("ours", "baseline")}
         commands = {
             "ours": [
-                *clarify_sync_command("timeseries", "sync", "--duckdb-path", str(files["ours"])),
+                *clarify_sync_command("timeseries", "sync", "--credentials", credentials),
+                *("--duckdb-path", str(files["ours"])),
                 *("--since", since, "--until", until, "--no-signals"),
                 *("--items", orjson.dumps({"id": {"$in": ids}}).decode()),
             ],
@@ -83,11 +99,12 @@ def scenario_timeseries(bench: Any) -> None:
         }  # fmt: skip
         bench.log(f"  {SCENARIO}: {len(ids)} items x {days} days")
         for variant in bench.variants():
-            before = _ts_requests(emu)
+            before = proxy.total
             row, m = bench.measure(SCENARIO, variant, commands[variant], None, env_variant=f"ts-{variant}")
             row.records = _points(files[variant]) if m.ok else None
             row.records_per_s = row.records / m.wall_s if row.records and m.wall_s > 0 else None
-            row.requests = _ts_requests(emu) - before if before is not None else None
+            row.requests = proxy.total - before
+            row.requests_by_status = {}
             row.extra = {
                 "items": len(ids),
                 "days": days,
@@ -97,11 +114,3 @@ def scenario_timeseries(bench: Any) -> None:
             bench.checks[SCENARIO] = compare_points(files["ours"], files["baseline"])
     finally:
         emu.http.post("/_emulator/clock", json={"resume": True})
-
-
-def _ts_requests(emu: Any) -> int | None:
-    """JSON-RPC and token requests the emulator answered so far (its time-series counter), if it keeps one."""
-    response = emu.http.get("/_emulator/timeseries/stats")
-    if response.status_code != 200:
-        return None
-    return int(response.json().get("requests", 0))
