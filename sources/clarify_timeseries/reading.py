@@ -69,10 +69,14 @@ class FrameReader:
         except PartialFailureError as exc:
             frame = _frame(exc.partial_result)
             done = answered(frame, ids, self.rollup)
-            for item_id in sorted(set(ids) - set(done)):
-                self.failed.add(item_id)
-                self.report.failures.append(f"{item_id} [{iso(lo)} .. {iso(hi)}): {exc}")
+            self.reject(sorted(set(ids) - set(done)), lo, hi, str(exc))
             return frame, done
+
+    def reject(self, ids: list[str], lo: int, hi: int, reason: str) -> None:
+        """These items are not read further this run and keep their cursors; the report names them."""
+        for item_id in ids:
+            self.failed.add(item_id)
+            self.report.failures.append(f"{item_id} [{iso(lo)} .. {iso(hi)}): {reason}")
 
 
 def item_cursors(state: dict[str, Any]) -> dict[str, int]:
@@ -127,10 +131,14 @@ def data_tables(
             frame, done = reader.frame(ids, lo, hi)
             calls += 1
             selection = {i: starts[i] for i in done}
-            if bucket:
-                table, latest = rollup_table(frame, selection, window.rollup or "")
-            else:
-                table, latest = points_table(frame, selection, enums)
+            try:
+                if bucket:
+                    table, latest = rollup_table(frame, selection, window.rollup or "")
+                else:
+                    table, latest = points_table(frame, selection, enums)
+            except (pa.ArrowException, TypeError, ValueError) as exc:  # one odd answer must not end the run
+                reader.reject(done, lo, hi, f"clarify.dataFrame answered what cannot be read ({exc}): report it")
+                continue
             for item_id, us in latest.items():
                 cursors[item_id] = max(cursors.get(item_id, 0), us)
             if table.num_rows:
