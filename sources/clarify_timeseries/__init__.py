@@ -23,7 +23,7 @@ from dlt.sources import DltResource
 
 import sources.clarify_timeseries.settings as s
 from sources.clarify_timeseries.frames import DAY_US, TIME_COLUMNS
-from sources.clarify_timeseries.reading import DataWindow, FrameReader, Progress, data_tables, item_cursors
+from sources.clarify_timeseries.reading import DataWindow, FrameReader, ItemMarks, Progress, data_tables
 from sources.clarify_timeseries.report import TimeseriesReport
 from sources.clarify_timeseries.resources import (
     RESOURCE_COLUMNS,
@@ -98,11 +98,10 @@ def clarify_timeseries(
     table_name = "data_rollups" if rollup else "data_points"
 
     def data() -> Iterator[Any]:
-        cursors = item_cursors(dlt.current.resource_state())
-        for item_id in listings.gone("items"):
-            cursors.pop(item_id, None)
+        marks = ItemMarks.of(dlt.current.resource_state())
+        marks.forget(listings.gone("items"))
         reader = FrameReader(rpc, rollup, rep)
-        yield from data_tables(reader, listings.views("items"), cursors, window, table_name, tick)
+        yield from data_tables(reader, listings.views("items"), marks, window, table_name, tick)
 
     yield _resource("items", listings, item_row, rep, tick)
     if with_signals:

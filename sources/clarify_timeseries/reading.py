@@ -79,12 +79,31 @@ class FrameReader:
             self.report.failures.append(f"{item_id} [{iso(lo)} .. {iso(hi)}): {reason}")
 
 
-def item_cursors(state: dict[str, Any]) -> dict[str, int]:
-    """Per-item cursors in microseconds; cursors kept in milliseconds by earlier versions are converted."""
-    cursors: dict[str, int] = state.setdefault("cursors_us", {})
-    for item_id, ms in (state.pop("cursors", None) or {}).items():
-        cursors.setdefault(item_id, ms * 1000)
-    return cursors
+@dataclass
+class ItemMarks:
+    """Per item, in dlt state: its latest sample (`cursors_us`) and how far it has been read (`read_to_us`).
+
+    The next read starts `lag` before the earlier of the two: before the latest sample, for late commits; at
+    the end of what was read, for an item without samples (so its empty history is not read again)."""
+
+    latest: dict[str, int]
+    read_to: dict[str, int]
+
+    @classmethod
+    def of(cls, state: dict[str, Any]) -> ItemMarks:
+        latest: dict[str, int] = state.setdefault("cursors_us", {})
+        for item_id, ms in (state.pop("cursors", None) or {}).items():  # kept in milliseconds by earlier versions
+            latest.setdefault(item_id, ms * 1000)
+        return cls(latest, state.setdefault("read_to_us", {}))
+
+    def start(self, item_id: str, window: DataWindow) -> int:
+        marks = [m for m in (self.latest.get(item_id), self.read_to.get(item_id)) if m is not None]
+        return max(window.since, min(marks) - window.lag) if marks else window.since
+
+    def forget(self, item_ids: list[str]) -> None:
+        for item_id in item_ids:
+            self.latest.pop(item_id, None)
+            self.read_to.pop(item_id, None)
 
 
 def enum_texts(views: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -108,17 +127,16 @@ class DataWindow:
 def data_tables(
     reader: FrameReader,
     views: list[dict[str, Any]],
-    cursors: dict[str, int],
+    marks: ItemMarks,
     window: DataWindow,
     table_name: str,
     tick: Progress,
 ) -> Iterator[pa.Table]:
-    """Arrow tables of samples (or rollups) newer than each item's start; cursors move as tables are made."""
+    """Arrow tables of samples (or rollups) newer than each item's start; marks move as tables are made."""
     bucket = rollup_us(window.rollup) if window.rollup else None
     starts: dict[str, int] = {}
     for view in views:
-        cursor = cursors.get(view["id"])
-        start = window.since if cursor is None else max(window.since, cursor - window.lag)
+        start = marks.start(view["id"], window)
         starts[view["id"]] = start - start % bucket if bucket else start
     enums = enum_texts(views)
     span = s.ROLLUP_DAYS if bucket and bucket > 60_000_000 else s.FRAME_DAYS
@@ -140,7 +158,9 @@ def data_tables(
                 reader.reject(done, lo, hi, f"clarify.dataFrame answered what cannot be read ({exc}): report it")
                 continue
             for item_id, us in latest.items():
-                cursors[item_id] = max(cursors.get(item_id, 0), us)
+                marks.latest[item_id] = max(marks.latest.get(item_id, us), us)
+            for item_id in done:
+                marks.read_to[item_id] = max(marks.read_to.get(item_id, hi), hi)
             if table.num_rows:
                 total += table.num_rows
                 reader.report.add(table_name, table.num_rows)

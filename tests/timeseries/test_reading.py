@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sources.clarify_timeseries.frames import DAY_US, iso
-from sources.clarify_timeseries.reading import DataWindow, FrameReader, data_tables
+from sources.clarify_timeseries.reading import DataWindow, FrameReader, ItemMarks, data_tables
 from sources.clarify_timeseries.report import TimeseriesReport
 
 
@@ -24,11 +24,12 @@ def test_an_unreadable_answer_fails_only_its_items() -> None:
     ids = [f"a{n:02d}" for n in range(50)] + ["odd"]  # two calls: 50 items, then "odd" alone
     report = TimeseriesReport()
     reader = OddAnswers(rpc=None, rollup=None, report=report)  # type: ignore[arg-type]
-    cursors: dict[str, int] = {"odd": 5}
+    marks = ItemMarks.of({"cursors_us": {"odd": 5}})
     window = DataWindow(since=0, now=DAY_US, lag=0)
-    tables = list(data_tables(reader, [{"id": i} for i in ids], cursors, window, "data_points", lambda *_: None))
+    tables = list(data_tables(reader, [{"id": i} for i in ids], marks, window, "data_points", lambda *_: None))
     assert sum(t.num_rows for t in tables) == 50
-    assert cursors == {"odd": 5} | {i: 0 for i in ids[:50]}  # the odd item keeps its cursor
+    assert marks.latest == {"odd": 5} | {i: 0 for i in ids[:50]}  # the odd item keeps its marks
+    assert marks.read_to == {i: DAY_US for i in ids[:50]}
     assert (
         len(report.failures) == 1 and report.failures[0].startswith("odd [") and "cannot be read" in report.failures[0]
     )

@@ -15,7 +15,7 @@ from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_f
 from pipelines.timeseries_sync import run_timeseries_sync
 from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
-from sources.clarify_timeseries.frames import iso
+from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import RpcClient
 from tests.timeseries.conftest import FAST_RETRY, Server, demo_item_ids
 from tests.timeseries.helpers import DAY_US, HOUR_US, expected_points, query, warehouse_points
@@ -173,4 +173,22 @@ def test_full_refresh_reloads_from_scratch(
     assert warehouse_points(duckdb_warehouse) != expected_points(ts, since)  # damage a plain sync cannot see
     report = _sync(client, ts, duckdb_warehouse, since, with_signals=False, full_refresh=True)
     assert report.unchanged == {} and report.rows["items"] == len(ts.store.items)  # hashes and cursors forgotten
+    assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
+
+
+def test_an_item_without_samples_is_not_read_again_from_the_start(
+    own: tuple[TimeseriesState, RpcClient], duckdb_warehouse: WarehouseOptions
+) -> None:
+    ts, client = own
+    saved = client.call("integration.saveSignals", {"integration": client.integration, "signalsByInput": {"e": {}}})
+    signal_id = saved["signalsByInput"]["e"]["id"]
+    client.call("admin.publishSignals", {"integration": client.integration, "itemsBySignal": {signal_id: {}}})
+    since = ts.store.now_us() - 5 * DAY_US
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
+    ts.clock.advance(3600)
+    ts.calls.clear()
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
+    starts = [parse_us(c["params"]["data"]["filter"]["times"]["$gte"]) for c in ts.methods_called("clarify.dataFrame")]
+    # every item starts near where the last run ended (the slowest demo item samples daily), none at `since`
+    assert starts and min(starts) >= ts.store.now_us() - 2 * DAY_US
     assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
