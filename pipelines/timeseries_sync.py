@@ -1,12 +1,15 @@
-"""Runs the time-series sync (preflight the API, then one dlt pipeline run into the CRM's dataset) and push.
+"""Runs the time-series sync (preflight the API, then dlt pipeline runs into the CRM's dataset) and push.
 
-The run is dlt's extract, normalize and load in turn, with one step between the first two: the data points
-of items the extract found deleted in Clarify are removed. Before the load commits the state that forgets
+A sync loads in parts of at most `frames_per_load` dataFrame calls, each committing its rows and the items'
+marks together, so a load's size is bounded and a crash costs at most a part. Each part is dlt's extract,
+normalize and load in turn; in the first, one step sits between extract and normalize: the data points of
+items the extract found deleted in Clarify are removed, before the load commits the state that forgets
 those items, so a crash anywhere leaves them to be found and removed again by the next run.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,27 +85,35 @@ def run_timeseries_sync(
     full_refresh: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
     raise_on_failures: bool = True,
+    frames_per_load: int = s.FRAMES_PER_LOAD,
 ) -> TimeseriesReport:
     since_us = parse_since(since)
     preflight(client)
     report = TimeseriesReport()
     pipeline = make_pipeline(warehouse)
-    source = clarify_timeseries(
-        client,
-        since_us=since_us,
-        until_us=until_us,
-        lag_seconds=lag_seconds,
-        rollup=rollup,
-        item_filter=item_filter,
-        with_signals=with_signals,
-        report=report,
-        progress=progress,
-    )
-    pipeline.extract(source, refresh="drop_sources" if full_refresh else None)
-    if report.deleted.get("items"):
-        _delete_item_data(pipeline, report.deleted["items"])
-    pipeline.normalize()
-    pipeline.load()
+    until_us = until_us if until_us is not None else time.time_ns() // 1000  # one "now" for every part
+    while report.loads == 0 or report.more_data:
+        first = report.loads == 0
+        report.more_data = False
+        source = clarify_timeseries(
+            client,
+            since_us=since_us,
+            until_us=until_us,
+            lag_seconds=lag_seconds,
+            rollup=rollup,
+            item_filter=item_filter,
+            with_signals=with_signals,
+            report=report,
+            progress=progress,
+            max_frames=frames_per_load,
+            metadata=first,
+        )
+        pipeline.extract(source, refresh="drop_sources" if full_refresh and first else None)
+        if first and report.deleted.get("items"):
+            _delete_item_data(pipeline, report.deleted["items"])
+        pipeline.normalize()
+        pipeline.load()
+        report.loads += 1
     if report.failures and raise_on_failures:
         raise PartialSyncError(report)
     return report

@@ -6,7 +6,8 @@
   Clarify no longer has is removed, with its labels (`report.deleted`); `pipelines/timeseries_sync.py`
   removes a deleted item's data points.
 - `data_points`: long table (`item_id`, `time`, `value`, `enum_text`), merged on (`item_id`, `time`), as
-  arrow tables, read incrementally per item (see `reading.py`).
+  arrow tables, read incrementally per item (see `reading.py`); at most `max_frames` calls per load, the
+  rest in the next part (`report.more_data`).
 - `data_rollups` (with `rollup="PT1H"` etc.): min/max/avg/sum/count per bucket, merged on
   (`item_id`, `time`, `rollup`), windows of up to 400 days.
 Times are microseconds since the epoch; nothing is skipped silently (`report.failures`).
@@ -87,7 +88,10 @@ def clarify_timeseries(
     with_signals: bool = True,
     report: Any = None,
     progress: Any = None,
+    max_frames: int | None = None,
+    metadata: bool = True,
 ) -> Iterator[DltResource]:
+    """`metadata=False` (the later parts of a sync) leaves out `items` and `signals`: the first part has them."""
     rpc: RpcClient = client
     rep: TimeseriesReport = report if report is not None else TimeseriesReport()
     tick: Progress = progress or (lambda name, records, pages: None)
@@ -100,11 +104,12 @@ def clarify_timeseries(
     def data() -> Iterator[Any]:
         marks = ItemMarks.of(dlt.current.resource_state())
         marks.forget(listings.gone("items"))
-        reader = FrameReader(rpc, rollup, rep)
-        yield from data_tables(reader, listings.views("items"), marks, window, table_name, tick)
+        reader = FrameReader(rpc, rollup, rep, rep.failed_items)
+        yield from data_tables(reader, listings.views("items"), marks, window, table_name, tick, max_frames)
 
-    yield _resource("items", listings, item_row, rep, tick)
-    if with_signals:
+    if metadata:
+        yield _resource("items", listings, item_row, rep, tick)
+    if metadata and with_signals:
         yield _resource("signals", listings, signal_row, rep, tick)
     key: tuple[str, ...] = ("item_id", "time", "rollup") if rollup else ("item_id", "time")
     columns = {**TIME_COLUMNS, "rollup": {"data_type": "text", "nullable": False}} if rollup else TIME_COLUMNS

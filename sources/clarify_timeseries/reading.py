@@ -131,11 +131,15 @@ def data_tables(
     window: DataWindow,
     table_name: str,
     tick: Progress,
+    max_frames: int | None = None,
 ) -> Iterator[pa.Table]:
-    """Arrow tables of samples (or rollups) newer than each item's start; marks move as tables are made."""
+    """Arrow tables of samples (or rollups) newer than each item's start; marks move as tables are made.
+    After `max_frames` calls it stops and sets `report.more_data`: the marks say where the next part starts."""
     bucket = rollup_us(window.rollup) if window.rollup else None
     starts: dict[str, int] = {}
     for view in views:
+        if view["id"] in reader.report.finished_items:
+            continue  # read to the end by an earlier part of this sync
         start = marks.start(view["id"], window)
         starts[view["id"]] = start - start % bucket if bucket else start
     enums = enum_texts(views)
@@ -146,6 +150,9 @@ def data_tables(
             ids = [i for i in chunk if starts[i] < hi and i not in reader.failed]
             if not ids:
                 continue
+            if max_frames is not None and calls >= max_frames:
+                reader.report.more_data = True
+                return
             frame, done = reader.frame(ids, lo, hi)
             calls += 1
             selection = {i: starts[i] for i in done}
@@ -161,6 +168,8 @@ def data_tables(
                 marks.latest[item_id] = max(marks.latest.get(item_id, us), us)
             for item_id in done:
                 marks.read_to[item_id] = max(marks.read_to.get(item_id, hi), hi)
+            if hi == window.now:
+                reader.report.finished_items.update(done)
             if table.num_rows:
                 total += table.num_rows
                 reader.report.add(table_name, table.num_rows)

@@ -21,6 +21,7 @@ FRAME_DAYS = 40  # clarify.dataFrame: raw window
 ROLLUP_DAYS = 400  # clarify.dataFrame: window with a rollup longer than one minute
 INSERT_TIMES = 10_000  # integration.insert: times per call (our choice)
 SAVE_SIGNALS = 100  # integration.saveSignals: inputs per call (our choice)
+FRAMES_PER_LOAD = 10  # clarify.dataFrame calls per load: bounds a load's size (memory) and what a crash costs
 CONFIRM_IDS = 1000  # ids per selection when confirming that resources missing from a listing are gone
 
 DEFAULT_LAG_SECONDS = 3600  # re-read this much before each item's cursor to catch late samples

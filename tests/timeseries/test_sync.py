@@ -192,3 +192,16 @@ def test_an_item_without_samples_is_not_read_again_from_the_start(
     # every item starts near where the last run ended (the slowest demo item samples daily), none at `since`
     assert starts and min(starts) >= ts.store.now_us() - 2 * DAY_US
     assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
+
+
+def test_a_sync_loads_in_parts_of_a_few_calls(
+    client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
+) -> None:
+    since = ts.store.now_us() - 50 * DAY_US  # two windows of 40 days x two chunks of items: four calls
+    report = _sync(client, ts, warehouse, since, frames_per_load=1)
+    assert report.loads == 4 and not report.more_data
+    assert report.unchanged == {} and report.rows["items"] == len(ts.store.items)
+    assert warehouse_points(warehouse) == expected_points(ts, since)
+    report = _sync(client, ts, warehouse, since, frames_per_load=1)  # nothing new: one part per chunk of items
+    assert report.loads == 2 and report.unchanged["items"] == len(ts.store.items)
+    assert warehouse_points(warehouse) == expected_points(ts, since)
