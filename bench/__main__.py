@@ -4,7 +4,8 @@ Sizes and scenarios come from flags or the environment:
     BENCH_RECORDS=1000000 make bench
     BENCH_SCENARIOS=full,noop make bench
     make bench ARGS='--records 20000 --scenarios full,noop,changed'
-Scenarios: full, noop, changed, ratelimit, push, diff, creates, lost (default: all, run in that order).
+Scenarios: full, noop, changed, ratelimit, push, diff, creates, lost, timeseries (default: all, run in that
+order). The time-series scenario's size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import httpx
 
 from bench.harness import REPO_ROOT
 
-SETTING_KEYS = ("CLARIFY_BASE_URL", "CLARIFY_WORKSPACE", "CLARIFY_API_KEY")
+SETTING_KEYS = ("CLARIFY_BASE_URL", "CLARIFY_WORKSPACE", "CLARIFY_API_KEY", "CLARIFY_TS_CREDENTIALS")
 
 
 class EmulatorError(RuntimeError):
@@ -151,7 +151,7 @@ class EmulatorProcess:
         return self._http
 
     def env(self) -> dict[str, str]:
-        """The environment a measured child gets: ours plus the three CLARIFY_* settings."""
+        """The environment a measured child gets: ours plus the CLARIFY_* settings the emulator printed."""
         return {**os.environ, **self.settings}
 
     # -- control routes --------------------------------------------------------------------------

@@ -14,8 +14,9 @@ from bench import push, verify
 from bench.emulator_proc import EmulatorProcess, summarize_requests
 from bench.harness import REPO_ROOT, Measurement, clarify_sync, cli_ok, python_command, run_measured
 
-# Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario.
-ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff", "creates", "lost")
+# Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario;
+# the time-series scenario reads the emulator's other API and runs last.
+ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff", "creates", "lost", "timeseries")
 DEFAULT_SCENARIOS = ALL_SCENARIOS
 CHANGED_SHARE = 0.01
 RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
@@ -301,6 +302,11 @@ class Bench:
 
     def scenario_lost(self) -> None:
         push.scenario_lost(self)
+
+    def scenario_timeseries(self) -> None:
+        from bench import timeseries
+
+        timeseries.scenario_timeseries(self)
 
     # -- checks ------------------------------------------------------------------------------------
     def check_same_ids(self, scenario: str) -> None:

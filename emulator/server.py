@@ -23,6 +23,7 @@ from emulator.state import Emulator
 from emulator.stats import Stats
 from emulator.store import Store, open_store
 from emulator.timeseries import TimeseriesState
+from emulator.timeseries.announce import ts_credentials_line
 
 STARTUP_TIMEOUT = 30.0
 
@@ -157,7 +158,8 @@ def settings_lines(config: EmulatorConfig, port: int) -> list[str]:
 
 
 def serve(config: EmulatorConfig) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM, after printing the three connection lines."""
+    """Serve in the foreground until SIGINT/SIGTERM, after printing the connection lines (CRM, and the
+    time-series credentials file)."""
     with tempfile.TemporaryDirectory(prefix="clarify-emulator-") as tmp:
         clock = Clock()
         emu = Emulator(config, open_store(tmp, config.records, config.seed, clock, config.cache_dir), clock)
@@ -165,6 +167,8 @@ def serve(config: EmulatorConfig) -> None:
         port = sock.getsockname()[1]
         for line in settings_lines(config, port):
             print(line, flush=True)
+        if ts_line := ts_credentials_line(emu.timeseries, f"http://{config.host}:{port}", tmp):
+            print(ts_line, flush=True)
         # uvicorn re-raises the signal it caught after a graceful shutdown; both end here, exit 0.
         signal.signal(signal.SIGTERM, _interrupt)
         try:

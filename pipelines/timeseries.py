@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+import sources.clarify_timeseries.settings as s
 from pipelines.console import console, print_table, progress_reporter
 from pipelines.options import Dataset, Destination, DuckdbPath, PostgresDsn, reports_errors, warehouse_from
 from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
-from sources.clarify_timeseries import settings as s
 from sources.common.errors import ConfigError, RowsRejectedError
 
 timeseries_app = typer.Typer(
@@ -66,6 +66,10 @@ def sync(
         str | None,
         typer.Option("--since", help="First sync starts here (default: a year ago)", show_default=False),
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Read samples before this time only (default: now)", show_default=False),
+    ] = None,
     lag: Annotated[
         int, typer.Option("--lag-seconds", "--lag", help="Seconds re-read before each item's cursor (late samples)")
     ] = s.DEFAULT_LAG_SECONDS,
@@ -85,7 +89,7 @@ def sync(
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Drop the tables and cursors, reload")] = False,
 ) -> None:
     """Items, signals and data points into the warehouse, incrementally per item."""
-    from pipelines.timeseries_sync import run_timeseries_sync
+    from pipelines.timeseries_sync import parse_since, run_timeseries_sync
 
     warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
     reporter = progress_reporter()
@@ -94,6 +98,7 @@ def sync(
             client,
             warehouse,
             since=since,
+            until_us=parse_since(until, "--until"),
             lag_seconds=lag,
             rollup=rollup,
             item_filter=_filter(items),
@@ -136,11 +141,11 @@ def push(
     publish: Annotated[bool, typer.Option("--publish", help="Publish pushed signals as items")] = False,
 ) -> None:
     """Rows newer than the last push → integration.insert; signal metadata → integration.saveSignals."""
-    from destinations.clarify_timeseries import run_timeseries_push
+    from pipelines.timeseries_sync import run_timeseries_push
 
     warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
     with _client(credentials) as client:
-        report = run_timeseries_push(client, warehouse, sql=sql, signals_from=signals_from, publish=publish)
+        report = run_timeseries_push(client, warehouse, query=sql, signals_from=signals_from, publish=publish)
     print_table(
         "clarify-sync timeseries push",
         ["what", "count"],

@@ -1,19 +1,28 @@
-"""Runs the time-series sync: preflight the API, then one dlt pipeline run into the CRM's dataset."""
+"""Runs the time-series sync (preflight the API, then dlt pipeline runs into the CRM's dataset) and push.
+
+A sync loads in parts of at most `frames_per_load` dataFrame calls, each committing its rows and the items'
+marks together, so a load's size is bounded and a crash costs at most a part. Each part is dlt's extract,
+normalize and load in turn; in the first, one step sits between extract and normalize: the data points of
+items the extract found deleted in Clarify are removed, before the load commits the state that forgets
+those items, so a crash anywhere leaves them to be found and removed again by the next run.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import dlt
 
+import sources.clarify_timeseries.settings as s
+from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
 from pipelines.warehouse import WarehouseOptions, open_pipeline
 from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
-from sources.clarify_timeseries import settings as s
-from sources.clarify_timeseries.frames import parse_ms
+from sources.clarify_timeseries.frames import parse_us
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.common.errors import ClarifySyncError, ConfigError
+from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
 
 
 class PartialSyncError(ClarifySyncError):
@@ -50,16 +59,17 @@ def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
 
 def preflight(client: RpcClient) -> None:
     """A token and one cheap call: bad credentials, a wrong URL or version fail here, before any write."""
-    client.call("clarify.selectItems", {"query": {"limit": 1}})
+    client.call("clarify.selectItems", {"query": {"limit": 1}, "format": s.SELECTION_FORMAT})
 
 
-def parse_since(since: str | None) -> int | None:
-    if not since:
+def parse_since(text: str | None, flag: str = "--since") -> int | None:
+    """A date (midnight UTC) or timestamp from the command line, in microseconds."""
+    if not text:
         return None
     try:
-        return parse_ms(since if "T" in since else f"{since}T00:00:00Z")
+        return parse_us(text if "T" in text else f"{text}T00:00:00Z")
     except ValueError:
-        raise ConfigError(f"--since {since!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
+        raise ConfigError(f"{flag} {text!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
 
 
 def run_timeseries_sync(
@@ -67,7 +77,7 @@ def run_timeseries_sync(
     warehouse: WarehouseOptions,
     *,
     since: str | None = None,
-    until_ms: int | None = None,
+    until_us: int | None = None,
     lag_seconds: int = s.DEFAULT_LAG_SECONDS,
     rollup: str | None = None,
     item_filter: dict[str, Any] | None = None,
@@ -75,26 +85,85 @@ def run_timeseries_sync(
     full_refresh: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
     raise_on_failures: bool = True,
+    frames_per_load: int = s.FRAMES_PER_LOAD,
 ) -> TimeseriesReport:
-    since_ms = parse_since(since)
+    since_us = parse_since(since)
     preflight(client)
     report = TimeseriesReport()
     pipeline = make_pipeline(warehouse)
-    source = clarify_timeseries(
-        client,
-        since_ms=since_ms,
-        until_ms=until_ms,
-        lag_seconds=lag_seconds,
-        rollup=rollup,
-        item_filter=item_filter,
-        with_signals=with_signals,
-        report=report,
-        progress=progress,
-    )
-    pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+    until_us = until_us if until_us is not None else time.time_ns() // 1000  # one "now" for every part
+    while report.loads == 0 or report.more_data:
+        first = report.loads == 0
+        report.more_data = False
+        source = clarify_timeseries(
+            client,
+            since_us=since_us,
+            until_us=until_us,
+            lag_seconds=lag_seconds,
+            rollup=rollup,
+            item_filter=item_filter,
+            with_signals=with_signals,
+            report=report,
+            progress=progress,
+            max_frames=frames_per_load,
+            metadata=first,
+        )
+        pipeline.extract(source, refresh="drop_sources" if full_refresh and first else None)
+        if first and report.deleted.get("items"):
+            _delete_item_data(pipeline, report.deleted["items"])
+        pipeline.normalize()
+        pipeline.load()
+        report.loads += 1
     if report.failures and raise_on_failures:
         raise PartialSyncError(report)
     return report
+
+
+def run_timeseries_push(
+    client: RpcClient,
+    warehouse: WarehouseOptions,
+    *,
+    query: str | None = None,
+    signals_from: str | None = None,
+    publish: bool = False,
+    chunk_size: int = s.INSERT_TIMES,
+) -> TimeseriesPushReport:
+    """Credentials and version checked before the warehouse is opened and anything is written."""
+    if not query and not signals_from:
+        raise ConfigError("nothing to push: pass --sql 'select time, input_id, value from ...' and/or --signals-from")
+    preflight(client)
+    try:
+        db = make_pipeline(warehouse).sql_client()
+    except Exception as exc:
+        raise WarehouseError(
+            f"cannot open the warehouse ({exc.__class__.__name__}): check --destination and its settings"
+        ) from None
+    with db:
+        return push_timeseries(
+            client, db, query=query, signals_from=signals_from, publish=publish, chunk_size=chunk_size
+        )
+
+
+def _delete_item_data(pipeline: dlt.Pipeline, item_ids: list[str]) -> None:
+    """Remove the samples and rollups of deleted items (dlt's hard delete needs every (item_id, time) key)."""
+    with pipeline.sql_client() as sql:
+        for table in ("data_points", "data_rollups"):
+            if not _has_table(sql, table):
+                continue
+            name = sql.make_qualified_table_name(table)
+            for start in range(0, len(item_ids), 1000):
+                chunk = item_ids[start : start + 1000]
+                marks = ", ".join(["%s"] * len(chunk))
+                sql.execute_sql(f"delete from {name} where item_id in ({marks})", *chunk)
+
+
+def _has_table(sql: Any, table: str) -> bool:
+    rows = sql.execute_sql(
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+        sql.dataset_name,
+        table,
+    )
+    return bool(rows)
 
 
 @dataclass(frozen=True)
@@ -115,7 +184,8 @@ def timeseries_status(warehouse: WarehouseOptions) -> tuple[list[TimeseriesStatu
         pass
     state = pipeline.state.get("sources", {}).get("clarify_timeseries", {}).get("resources", {})
     for name in ("data_points", "data_rollups"):
-        cursors[name] = len((state.get(name) or {}).get("cursors") or {})
+        resource = state.get(name) or {}
+        cursors[name] = len(resource.get("cursors_us") or resource.get("cursors") or {})
     with pipeline.sql_client() as sql:
         for table, latest_col in (
             ("items", "updated_at"),

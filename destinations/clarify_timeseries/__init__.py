@@ -1,13 +1,17 @@
 """Write-back to Clarify time series: warehouse rows → `integration.insert`, signal metadata → `saveSignals`.
 
-- `sql` selects `time, input_id, value`; only rows newer than the input's watermark (last successful push,
-  kept in `_clarify_ts_push_watermarks`) are sent, in calls of equal-length `times` and values.
+- `query` selects `time, input_id, value`; only rows newer than the input's watermark (last successful push,
+  kept in `_clarify_ts_push_watermarks`) are sent, in calls of equal-length `times` and values. Times go with
+  all six fraction digits: Clarify keeps microseconds, so samples within one millisecond stay apart.
 - A call the API rejects (-32602, retries exhausted) or partly rejects (-32021) puts the failed rows in
   `_clarify_ts_push_rejects` with the error and trace; every push sends the rejects again first, and a row
-  leaves that table when it is accepted. Watermarks move past rejected rows: they are tracked there instead.
+  leaves that table when it is accepted. What a -32021 did is read from its `data.partialResult` (shaped
+  like the result). Watermarks move past rejected rows: they are tracked there instead.
 - `signals_from` names a table (`input_id`, `name`, `description`, `eng_unit`, `labels`, ...) whose rows
-  are saved with `integration.saveSignals` when their content hash changed since the last push.
+  are saved with `integration.saveSignals` (`signalsByInput`, as pyclarify and clarify-go send it) when their
+  content hash changed since the last push.
 - -32003 (no access) and transport errors stop the push with one line; what was pushed stays recorded.
+`pipelines/` opens the warehouse and hands its SQL client (`db`) down.
 """
 
 from __future__ import annotations
@@ -20,9 +24,8 @@ from typing import Any
 
 import orjson
 
-from destinations.clarify_timeseries import tables as t
-from pipelines.warehouse import WarehouseOptions
-from sources.clarify_timeseries import settings as s
+import destinations.clarify_timeseries.tables as t
+import sources.clarify_timeseries.settings as s
 from sources.clarify_timeseries.frames import iso
 from sources.clarify_timeseries.rpc import (
     ForbiddenError,
@@ -31,7 +34,7 @@ from sources.clarify_timeseries.rpc import (
     RpcClient,
     RpcError,
 )
-from sources.common.errors import ConfigError, WarehouseError
+from sources.common.errors import ConfigError
 
 _SIGNAL_COLUMNS = {
     "name": "name",
@@ -48,7 +51,7 @@ _SIGNAL_COLUMNS = {
 
 
 @dataclass
-class PushReport:
+class TimeseriesPushReport:
     points_sent: int = 0
     points_rejected: int = 0
     retried_rejects: int = 0
@@ -59,7 +62,7 @@ class PushReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _query_points(sql: Any, query: str) -> list[tuple[str, int, float]]:
+def _query_points(sql: Any, query: str) -> list[tuple[str, int, float | None]]:
     try:
         with sql.execute_query(query) as cursor:
             names = [d[0].lower() for d in cursor.description]
@@ -75,11 +78,11 @@ def _query_points(sql: Any, query: str) -> list[tuple[str, int, float]]:
         if row[ii] is None or row[ti] is None:
             continue
         try:
-            ms = t.to_ms(row[ti])
+            us = t.as_us(row[ti])
         except ValueError:
             raise ConfigError(f"push query returned time {row[ti]!r}: select a timestamp column as time") from None
         value = row[vi]
-        out.append((str(row[ii]), ms, float(value) if value is not None else None))
+        out.append((str(row[ii]), us, float(value) if value is not None else None))
     return out
 
 
@@ -90,113 +93,106 @@ def _calls(points: dict[str, dict[int, float | None]], chunk: int, series_max: i
         samples = sorted(points[input_id].items())
         for start in range(0, len(samples), chunk):
             part = samples[start : start + chunk]
-            key = tuple(ms for ms, _ in part)
+            key = tuple(us for us, _ in part)
             group = by_times.setdefault(key, {})
             if len(group) >= series_max or input_id in group:
                 key = key + (-len(by_times),)  # a new call with the same times
                 group = by_times.setdefault(key, {})
             group[input_id] = [value for _, value in part]
-    return [{"times": [ms for ms in key if ms >= 0], "series": series} for key, series in by_times.items()]
+    return [{"times": [us for us in key if us >= 0], "series": series} for key, series in by_times.items()]
 
 
-def _failed_inputs(exc: RpcError, prefix: str, sent: list[str]) -> set[str]:
-    failed = {path[len(prefix) :] for path in exc.params if path.startswith(prefix)}
+def _failed_inputs(exc: RpcError, key: str, prefixes: tuple[str, ...], sent: list[str]) -> set[str]:
+    """Inputs a -32021 did not write: those missing from its partial result, else those its params name,
+    else (nothing to tell them apart) all of them."""
+    done = (exc.partial_result or {}).get(key)
+    if isinstance(done, dict):
+        return set(sent) - set(done)
+    failed = {path[len(p) :] for path in exc.params for p in prefixes if path.startswith(p)}
     return failed & set(sent) if failed else set(sent)
 
 
-def _open(warehouse: WarehouseOptions) -> Any:
-    from pipelines.timeseries_sync import make_pipeline
-
-    try:
-        return make_pipeline(warehouse).sql_client()
-    except Exception as exc:
-        raise WarehouseError(
-            f"cannot open the warehouse ({exc.__class__.__name__}): check --destination and its settings"
-        ) from None
-
-
-def run_timeseries_push(
+def push_timeseries(
     client: RpcClient,
-    warehouse: WarehouseOptions,
+    db: Any,
     *,
-    sql: str | None = None,
+    query: str | None = None,
     signals_from: str | None = None,
     publish: bool = False,
     chunk_size: int = s.INSERT_TIMES,
-) -> PushReport:
-    if not sql and not signals_from:
-        raise ConfigError("nothing to push: pass --sql 'select time, input_id, value from ...' and/or --signals-from")
-    report = PushReport()
-    client.call("clarify.selectItems", {"query": {"limit": 1}})  # credentials and version, before any write
-    with _open(warehouse) as db:
-        t.ensure_tables(db)
-        if signals_from:
-            _push_signals(client, db, signals_from, report)
-        if sql:
-            signal_ids = _push_points(client, db, sql, chunk_size, report)
-            if publish and signal_ids:
-                result = client.call(
-                    "admin.publishSignals",
-                    {
-                        "integration": client.integration,
-                        "createOnly": True,
-                        "itemsBySignal": {sid: {"visible": True} for sid in sorted(signal_ids)},
-                    },
-                )
-                report.published = sum(1 for v in (result.get("itemsBySignal") or {}).values() if v.get("created"))
+) -> TimeseriesPushReport:
+    """Push into Clarify through `client`, reading and recording in the warehouse's open SQL client `db`."""
+    report = TimeseriesPushReport()
+    t.ensure_tables(db)
+    if signals_from:
+        _push_signals(client, db, signals_from, report)
+    if query:
+        signal_ids = _push_points(client, db, query, chunk_size, report)
+        if publish and signal_ids:
+            result = client.call(
+                "admin.publishSignals",
+                {
+                    "integration": client.integration,
+                    "createOnly": True,
+                    "itemsBySignal": {sid: {"visible": True} for sid in sorted(signal_ids)},
+                },
+            )
+            report.published = sum(1 for v in (result.get("itemsBySignal") or {}).values() if v.get("created"))
     return report
 
 
-def _push_points(client: RpcClient, db: Any, query: str, chunk_size: int, report: PushReport) -> set[str]:
+def _push_points(client: RpcClient, db: Any, query: str, chunk_size: int, report: TimeseriesPushReport) -> set[str]:
     marks = t.watermarks(db)
     pending: dict[str, dict[int, float | None]] = defaultdict(dict)
     attempts: dict[tuple[str, int | None], int] = {}
-    for input_id, ms, value, tries in t.point_rejects(db):
-        pending[input_id][ms] = value
-        attempts[(input_id, ms)] = tries
+    for input_id, us, value, tries in t.point_rejects(db):
+        pending[input_id][us] = value
+        attempts[(input_id, us)] = tries
         report.retried_rejects += 1
-    for input_id, ms, value in _query_points(db, query):
-        if ms > marks.get(input_id, -1):
-            pending[input_id][ms] = value
+    for input_id, us, value in _query_points(db, query):
+        if us > marks.get(input_id, -1):
+            pending[input_id][us] = value
     signal_ids: set[str] = set()
     for payload in _calls(pending, chunk_size):
-        inputs = list(payload["series"])
         now = datetime.now(UTC)
-        failed: set[str] = set()
-        error: RpcError | None = None
-        try:
-            result = client.call(
-                "integration.insert",
-                {
-                    "integration": client.integration,
-                    "data": {"times": [iso(ms) for ms in payload["times"]], "series": payload["series"]},
-                },
-            )
-            signal_ids.update(v["id"] for v in (result.get("signalsByInput") or {}).values())
-        except (ForbiddenError, MethodNotFoundError):
-            raise
-        except PartialFailureError as exc:
-            failed, error = _failed_inputs(exc, "data.series.", inputs), exc
-        except RpcError as exc:  # -32602, or a transient code whose retries ran out: keep the rows, go on
-            failed, error = set(inputs), exc
+        failed, error = _insert(client, payload, signal_ids)
         report.calls += 1
+        times = payload["times"]
         with db.begin_transaction():
-            for input_id in inputs:
-                times = payload["times"]
+            for input_id, values in payload["series"].items():
                 if input_id in failed and error is not None:
-                    rows = [(input_id, ms, v) for ms, v in zip(times, payload["series"][input_id], strict=True)]
+                    rows = [(input_id, us, v) for us, v in zip(times, values, strict=True)]
                     t.add_rejects(db, "point", rows, str(error), error.trace, attempts, now)
                     report.points_rejected += len(rows)
                 else:
-                    t.clear_point_rejects(db, input_id, [ms for ms in times if (input_id, ms) in attempts])
+                    t.clear_point_rejects(db, input_id, [us for us in times if (input_id, us) in attempts])
                     report.points_sent += len(times)
-                newest = max(payload["times"])
-                if newest > marks.get(input_id, -1):
-                    marks[input_id] = newest
-                    t.set_watermark(db, input_id, newest, now)
+                if times[-1] > marks.get(input_id, -1):
+                    marks[input_id] = times[-1]
+                    t.set_watermark(db, input_id, times[-1], now)
         if error is not None:
             report.errors.append(str(error))
     return signal_ids
+
+
+def _insert(client: RpcClient, payload: dict[str, Any], signal_ids: set[str]) -> tuple[set[str], RpcError | None]:
+    """One integration.insert: the inputs it did not write and why; the signals it wrote go in `signal_ids`."""
+    inputs = list(payload["series"])
+    data = {"times": [iso(us) for us in payload["times"]], "series": payload["series"]}
+    try:
+        result = client.call("integration.insert", {"integration": client.integration, "data": data})
+    except (ForbiddenError, MethodNotFoundError):
+        raise
+    except PartialFailureError as exc:
+        result = exc.partial_result or {}
+        failed, error = _failed_inputs(exc, "signalsByInput", ("data.series.",), inputs), exc
+    except RpcError as exc:  # -32602, or a transient code whose retries ran out: keep the rows, go on
+        return set(inputs), exc
+    else:
+        failed, error = set(), None
+    done = result.get("signalsByInput")
+    signal_ids.update(v["id"] for v in (done if isinstance(done, dict) else {}).values() if isinstance(v, dict))
+    return failed, error
 
 
 def _signal_attrs(row: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +210,7 @@ def _signal_attrs(row: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
-def _push_signals(client: RpcClient, db: Any, table: str, report: PushReport) -> None:
+def _push_signals(client: RpcClient, db: Any, table: str, report: TimeseriesPushReport) -> None:
     try:
         with db.execute_query(f"select * from {db.make_qualified_table_name(table)}") as cursor:
             names = [d[0].lower() for d in cursor.description]
@@ -242,12 +238,12 @@ def _push_signals(client: RpcClient, db: Any, table: str, report: PushReport) ->
         try:
             client.call(
                 "integration.saveSignals",
-                {"integration": client.integration, "inputs": {i: changed[i][0] for i in batch}},
+                {"integration": client.integration, "signalsByInput": {i: changed[i][0] for i in batch}},
             )
         except (ForbiddenError, MethodNotFoundError):
             raise
         except PartialFailureError as exc:
-            failed, error = _failed_inputs(exc, "inputs.", batch), exc
+            failed, error = _failed_inputs(exc, "signalsByInput", ("signalsByInput.", "inputs."), batch), exc
         except RpcError as exc:
             failed, error = set(batch), exc
         with db.begin_transaction():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from sources.clarify_timeseries.frames import EPOCH, parse_us, to_us
 
 WATERMARKS = "_clarify_ts_push_watermarks"
 REJECTS = "_clarify_ts_push_rejects"
@@ -29,45 +31,44 @@ def ensure_tables(sql: Any) -> None:
     )
 
 
-def to_ms(value: Any) -> int:
+def as_us(value: Any) -> int:
+    """A warehouse timestamp (a datetime, or text from a database that returns it so) in microseconds."""
     if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return int(dt.timestamp() * 1000)
+        return to_us(value)
     if isinstance(value, str):
-        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-        return to_ms(datetime.fromisoformat(text))
+        return parse_us(value)
     raise ValueError(f"not a timestamp: {value!r}")
 
 
-def to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+def to_dt(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
 
 
 def watermarks(sql: Any) -> dict[str, int]:
     rows = sql.execute_sql(f"select input_id, last_time from {sql.make_qualified_table_name(WATERMARKS)}")
-    return {input_id: to_ms(last) for input_id, last in rows or []}
+    return {input_id: as_us(last) for input_id, last in rows or []}
 
 
-def set_watermark(sql: Any, input_id: str, last_ms: int, now: datetime) -> None:
+def set_watermark(sql: Any, input_id: str, last_us: int, now: datetime) -> None:
     q = sql.make_qualified_table_name(WATERMARKS)
     sql.execute_sql(f"delete from {q} where input_id = %s", input_id)
     sql.execute_sql(
-        f"insert into {q} (input_id, last_time, pushed_at) values (%s, %s, %s)", input_id, to_dt(last_ms), now
+        f"insert into {q} (input_id, last_time, pushed_at) values (%s, %s, %s)", input_id, to_dt(last_us), now
     )
 
 
 def point_rejects(sql: Any) -> list[tuple[str, int, float, int]]:
-    """(input_id, time ms, value, attempts) of rejected data points."""
+    """(input_id, time in microseconds, value, attempts) of rejected data points."""
     rows = sql.execute_sql(
         f"select input_id, time, value, attempts from {sql.make_qualified_table_name(REJECTS)} where kind = 'point'"
     )
-    return [(input_id, to_ms(time), value, attempts) for input_id, time, value, attempts in rows or []]
+    return [(input_id, as_us(time), value, attempts) for input_id, time, value, attempts in rows or []]
 
 
 def clear_point_rejects(sql: Any, input_id: str, times: list[int]) -> None:
     q = sql.make_qualified_table_name(REJECTS)
-    for ms in times:
-        sql.execute_sql(f"delete from {q} where kind = 'point' and input_id = %s and time = %s", input_id, to_dt(ms))
+    for us in times:
+        sql.execute_sql(f"delete from {q} where kind = 'point' and input_id = %s and time = %s", input_id, to_dt(us))
 
 
 def add_rejects(
@@ -80,8 +81,8 @@ def add_rejects(
     now: datetime,
 ) -> None:
     q = sql.make_qualified_table_name(REJECTS)
-    for input_id, ms, value in rows:
-        when = to_dt(ms) if ms is not None else None
+    for input_id, us, value in rows:
+        when = to_dt(us) if us is not None else None
         if when is None:
             sql.execute_sql(f"delete from {q} where kind = %s and input_id = %s and time is null", kind, input_id)
         else:
@@ -95,7 +96,7 @@ def add_rejects(
             value,
             error[:2000],
             trace,
-            attempts.get((input_id, ms), 0) + 1,
+            attempts.get((input_id, us), 0) + 1,
             now,
         )
 

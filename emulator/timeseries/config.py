@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from emulator.config import replace_live
 
 # Shape of the generated data cannot change while serving.
-FIXED_AT_START = frozenset({"seed", "items", "history_days", "integration"})
+FIXED_AT_START = frozenset({"seed", "items", "history_days", "integration", "now"})
 
 
 @dataclass(frozen=True)
@@ -17,18 +17,20 @@ class TimeseriesConfig:
     seed: int = 42
     items: int = 300
     history_days: int = 365
+    # The instant the demo data ends at (ISO 8601): the emulator's clock is frozen there, so tests get the
+    # same data at any hour. None follows the clock handed in (the wall clock for the interactive demo).
+    now: str | None = None
     integration: str = "c0demointegration000"
     client_id: str = "demo-client"
     client_secret: str = field(default="demo-secret", repr=False)
-    token_ttl: int = 3600
+    password: str = field(default="demo-password", repr=False)  # for `basic-auth` credentials
+    token_ttl: int = 86_400  # what the real token endpoint answers in `expires_in`
     api_versions: frozenset[str] = frozenset({"1.1"})
     forbidden_methods: frozenset[str] = frozenset()
     rate_limit: int | None = None  # requests per rate_window; over it -> HTTP 429
     rate_window: float = 60.0
     select_max: int = 1000
-    frame_items_max: int = 50
-    frame_days_max: int = 40
-    rollup_days_max: int = 400
+    frame_items_max: int = 50  # items per dataFrame call; time windows per rollup: see rollup.py
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_versions", frozenset(self.api_versions))

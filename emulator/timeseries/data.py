@@ -2,7 +2,8 @@
 
 A year of samples for hundreds of items is never stored: a demo item's samples are a pure function of
 (seed, item, sample index), computed for the window asked. Samples written with `integration.insert` (or by
-a test, as late commits) live in a per-signal overlay that wins over the generated values.
+a test, as late commits) live in a per-signal overlay, keyed by microseconds, that wins over the generated
+values. Generated samples fall on whole seconds; the `_ms` methods are views for callers in milliseconds.
 """
 
 from __future__ import annotations
@@ -17,19 +18,15 @@ from typing import Any
 import orjson
 
 from emulator.clock import Clock
-from emulator.timefmt import format_ts
 from emulator.timeseries.config import TimeseriesConfig
 from emulator.timeseries.durations import duration_ms
+from emulator.timeseries.times import US_PER_MS, iso
 
 DAY_MS = 86_400_000
 _INTERVALS = ("PT5M", "PT15M", "PT1H", "PT6H", "P1D")
 _SITES = ("oslo", "bergen", "trondheim", "stavanger")
 _KINDS = (("temperature", "°C"), ("pressure", "bar"), ("flow", "m³/h"), ("power", "kW"), ("level", "%"))
 _STATES = {"0": "off", "1": "idle", "2": "running"}
-
-
-def iso(ms: int) -> str:
-    return format_ts(datetime.fromtimestamp(ms / 1000, UTC))
 
 
 def make_id(seed: int, kind: str, n: int | str) -> str:
@@ -97,6 +94,16 @@ class Resource:
     def touch(self, now_ms: int) -> None:
         self.updated_ms = now_ms
 
+    def update(self, attributes: dict[str, Any], annotations: dict[str, str] | None, now_ms: int) -> bool:
+        """Merge attributes and annotations in; True (and a new `updatedAt`) when anything changed."""
+        merged = {**self.attributes, **attributes}
+        notes = {**self.annotations, **(annotations or {})}
+        if merged == self.attributes and notes == self.annotations:
+            return False
+        self.attributes, self.annotations = merged, notes
+        self.touch(now_ms)
+        return True
+
     def view(self) -> dict[str, Any]:
         return {
             "type": self.type,
@@ -113,11 +120,11 @@ class Resource:
         }
 
     def document(self) -> dict[str, Any]:
-        """The flat form filters run against: id, attributes at the top level, meta timestamps."""
+        """The flat form filters run against: id, attributes at the top level, meta timestamps as datetimes."""
         doc = dict(self.attributes)
         doc["id"] = self.id
-        doc["createdAt"] = iso(self.created_ms)
-        doc["updatedAt"] = iso(self.updated_ms)
+        doc["createdAt"] = datetime.fromtimestamp(self.created_ms / 1000, UTC)
+        doc["updatedAt"] = datetime.fromtimestamp(self.updated_ms / 1000, UTC)
         doc["annotations"] = dict(self.annotations)
         return doc
 
@@ -127,7 +134,7 @@ class Signal:
     resource: Resource
     integration: str
     input_id: str
-    overlay: dict[int, float | None] = field(default_factory=dict)
+    overlay: dict[int, float | None] = field(default_factory=dict)  # microseconds -> value (None deletes)
     item_id: str | None = None
 
 
@@ -170,6 +177,9 @@ class Store:
 
     def now_ms(self) -> int:
         return int(self.clock.now() * 1000)
+
+    def now_us(self) -> int:
+        return self.now_ms() * US_PER_MS
 
     def _add_demo(self, n: int) -> None:
         seed = self._seed
@@ -219,7 +229,7 @@ class Store:
                 "items",
                 item_id,
                 attributes,
-                {"source": {"data": {"type": "signals", "id": signal_id}}},
+                {},
                 created,
                 created,
             ),
@@ -229,29 +239,37 @@ class Store:
 
     # --- samples -------------------------------------------------------------------------------------
 
-    def samples(self, item_id: str, lo: int, hi: int) -> dict[int, float]:
-        """Samples of an item with lo <= time < hi and time not in the future."""
+    def samples_us(self, item_id: str, lo_us: int, hi_us: int) -> dict[int, float]:
+        """Samples of an item with lo <= time < hi and time not in the future, keyed by microseconds."""
         with self.lock:
             item = self.items[item_id]
-            hi = min(hi, self.now_ms() + 1)
-            out: dict[int, float] = dict(item.generator.samples(lo, hi)) if item.generator else {}
+            hi_us = min(hi_us, self.now_us() + 1)
+            out: dict[int, float] = {}
+            if item.generator:
+                lo_ms, hi_ms = -(-lo_us // US_PER_MS), -(-hi_us // US_PER_MS)
+                out = {t * US_PER_MS: v for t, v in item.generator.samples(lo_ms, hi_ms)}
             signal = self.signals.get(item.signal_id) if item.signal_id else None
             if signal:
                 for t, value in signal.overlay.items():
-                    if lo <= t < hi:
+                    if lo_us <= t < hi_us:
                         if value is None:
                             out.pop(t, None)
                         else:
                             out[t] = value
             return dict(sorted(out.items()))
 
+    def samples(self, item_id: str, lo: int, hi: int) -> dict[int, float]:
+        """`samples_us` in milliseconds (lo and hi too), for tests on the generated data."""
+        got = self.samples_us(item_id, lo * US_PER_MS, hi * US_PER_MS)
+        return {t // US_PER_MS: v for t, v in got.items()}
+
     def add_samples(self, item_id: str, samples: dict[int, float | None]) -> None:
-        """Write samples straight to an item's signal — a test's stand-in for a late commit upstream."""
+        """Write samples (keyed by milliseconds) straight to an item's signal: a test's late commit upstream."""
         with self.lock:
             item = self.items[item_id]
             if item.signal_id is None:
                 raise ValueError(f"item {item_id} has no signal")
-            self.signals[item.signal_id].overlay.update(samples)
+            self.signals[item.signal_id].overlay.update({t * US_PER_MS: v for t, v in samples.items()})
 
     # --- writes --------------------------------------------------------------------------------------
 
@@ -283,33 +301,40 @@ class Store:
             self.signals_by_input[(integration, input_id)] = signal_id
             return signal, True
 
-    def publish(self, signal: Signal, attributes: dict[str, Any], create_only: bool) -> tuple[Item, bool]:
+    def publish(
+        self, signal: Signal, attributes: dict[str, Any], annotations: dict[str, str] | None, create_only: bool
+    ) -> tuple[Item, bool, bool]:
+        """(the signal's item, created, updated): a new item, or the existing one merged unless create_only."""
         with self.lock:
             now = self.now_ms()
             if signal.item_id and signal.item_id in self.items:
                 item = self.items[signal.item_id]
-                if not create_only:
-                    merged = {**item.resource.attributes, **attributes}
-                    if merged != item.resource.attributes:
-                        item.resource.attributes = merged
-                        item.resource.touch(now)
-                return item, False
+                updated = not create_only and item.resource.update(attributes, annotations, now)
+                return item, False, updated
             item_id = make_id(self._seed, "item:published", signal.resource.id)
-            attrs = {**ITEM_DEFAULTS, **{k: v for k, v in signal.resource.attributes.items()}, **attributes}
-            item = Item(
-                Resource(
-                    "items",
-                    item_id,
-                    attrs,
-                    {"source": {"data": {"type": "signals", "id": signal.resource.id}}},
-                    now,
-                    now,
-                ),
-                signal.resource.id,
-                None,
-            )
+            attrs = {**ITEM_DEFAULTS, **signal.resource.attributes, **attributes}
+            resource = Resource("items", item_id, attrs, {}, now, now, dict(annotations or {}))
+            item = Item(resource, signal.resource.id, None)
             self.items[item_id] = item
             signal.item_id = item_id
             signal.resource.relationships["item"] = {"data": {"type": "items", "id": item_id}}
             signal.resource.touch(now)
-            return item, True
+            return item, True, False
+
+    def delete_item(self, item_id: str) -> None:
+        """Remove an item as Clarify's UI does: gone from selectItems and dataFrame; its signal is unpublished."""
+        with self.lock:
+            item = self.items.pop(item_id)
+            signal = self.signals.get(item.signal_id) if item.signal_id else None
+            if signal is not None:
+                signal.item_id = None
+                signal.resource.relationships["item"] = {"data": None}
+                signal.resource.touch(self.now_ms())
+
+    def delete_signal(self, signal_id: str) -> None:
+        """Remove a signal: gone from selectSignals; an item published from it stays, without new samples."""
+        with self.lock:
+            signal = self.signals.pop(signal_id)
+            self.signals_by_input.pop((signal.integration, signal.input_id), None)
+            if signal.item_id in self.items:
+                self.items[signal.item_id].signal_id = None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+
+from emulator.timefmt import parse_ts
 
 COMPARISONS = ("$eq", "$ne", "$regex", "$in", "$nin", "$lt", "$lte", "$gt", "$gte")
 
@@ -29,7 +32,19 @@ def _lookup(doc: dict[str, Any], path: str) -> list[Any]:
     return current
 
 
+def _as_time(arg: Any) -> Any:
+    """A filter argument compared with a timestamp field (`createdAt`), parsed; unparseable text never matches."""
+    if isinstance(arg, list):
+        return [_as_time(a) for a in arg]
+    try:
+        return parse_ts(arg) if isinstance(arg, str) else arg
+    except ValueError:
+        return arg
+
+
 def _compare(op: str, value: Any, arg: Any) -> bool:
+    if isinstance(value, datetime):
+        arg = _as_time(arg)
     try:
         if op == "$eq":
             return value == arg
@@ -104,6 +119,8 @@ def parse_query(query: Any, path: str, limit_default: int, limit_max: int) -> di
         query = {}
     if not isinstance(query, dict):
         raise ParamIssues({path: ["must be an object"]})
+    # pyclarify's ResourceQuery sends unset members as null: null means "the default".
+    query = {key: value for key, value in query.items() if value is not None}
     issues: dict[str, list[str]] = {}
     unknown = set(query) - {"filter", "sort", "limit", "skip", "total"}
     for key in sorted(unknown):

@@ -1,7 +1,13 @@
-"""OAuth 2.0 client credentials as an `httpx.Auth`: fetch a token, refresh it before it expires.
+"""Authentication as an `httpx.Auth`, for both credential types Clarify issues.
 
-The token request goes through the shared `HttpClient` (pinned to the token endpoint's origin), so it
-gets the same retries and error mapping. Neither the secret nor the token is ever logged or repr'd.
+- `client-credentials`: an OAuth 2.0 token from `{apiUrl}oauth/token`, requested with a form body
+  (`grant_type=client_credentials`, `client_id`, `client_secret`, `audience={apiUrl}`) exactly as pyclarify's
+  `jsonrpc/oauth2.py` posts it (clarify-go's `credentials.go` uses the same URL and audience), sent as
+  `Bearer` and refreshed before it expires. The token request goes through the shared `HttpClient`, so it
+  gets the same retries and error mapping.
+- `basic-auth`: HTTP Basic with the integration id and password on every call (clarify-go's
+  `basicAuthTransport`); there is no token.
+Neither the secret nor the token is ever logged or repr'd.
 """
 
 from __future__ import annotations
@@ -9,11 +15,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator
-from urllib.parse import urlsplit
 
 import httpx
 
-from sources.clarify_timeseries import settings as s
+import sources.clarify_timeseries.settings as s
 from sources.clarify_timeseries.credentials import TimeseriesCredentials
 from sources.common.errors import ApiError
 from sources.common.http import HttpClient
@@ -25,6 +30,8 @@ def _describe_token_error(status: int, path: str, detail: str) -> str:
             f"the token endpoint refused the integration's client credentials (HTTP {status}: {detail}): "
             f"download a fresh credentials file from the integration in Clarify ({s.ENV_CREDENTIALS_FILE})"
         )
+    if status == 404:
+        return f"no token endpoint at {path} (HTTP 404): check apiUrl in the credentials file"
     return f"token endpoint answered HTTP {status} on {path}: {detail or 'no detail'}"
 
 
@@ -47,17 +54,6 @@ class ClientCredentialsAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"ClientCredentialsAuth(integration={self._credentials.integration!r})"
 
-    @classmethod
-    def for_credentials(cls, credentials: TimeseriesCredentials, **http_kwargs: object) -> ClientCredentialsAuth:
-        parts = urlsplit(credentials.token_url)
-        http = HttpClient(
-            f"{parts.scheme}://{parts.netloc}",
-            describe_error=_describe_token_error,
-            unreachable_hint=f"check the token URL ({s.ENV_TOKEN_URL})",
-            **http_kwargs,
-        )  # type: ignore[arg-type]
-        return cls(credentials, http)
-
     def token(self, *, force: bool = False) -> str:
         with self._lock:
             if force or self._token is None or self._clock() >= self._expires_at - self._margin:
@@ -69,10 +65,10 @@ class ClientCredentialsAuth(httpx.Auth):
         c = self._credentials
         body = self._http.request_json(
             "POST",
-            urlsplit(c.token_url).path,
+            c.token_path,
             tag="token",
             idempotent=True,
-            json={
+            form={
                 "grant_type": "client_credentials",
                 "client_id": c.client_id,
                 "client_secret": c.client_secret,
@@ -80,7 +76,7 @@ class ClientCredentialsAuth(httpx.Auth):
             },
         )
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise ApiError("the token endpoint answered without an access_token: check CLARIFY_TS_TOKEN_URL")
+            raise ApiError(f"{c.token_path} answered without an access_token: check apiUrl in the credentials file")
         expires_in = body.get("expires_in")
         ttl = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
         self._token = body["access_token"]
@@ -98,3 +94,30 @@ class ClientCredentialsAuth(httpx.Auth):
 
     def close(self) -> None:
         self._http.close()
+
+
+class IntegrationBasicAuth(httpx.BasicAuth):
+    """HTTP Basic with the integration's id and password; nothing to fetch, nothing to close."""
+
+    def __init__(self, credentials: TimeseriesCredentials):
+        super().__init__(credentials.client_id, credentials.client_secret)
+        self._integration = credentials.integration
+
+    def __repr__(self) -> str:
+        return f"IntegrationBasicAuth(integration={self._integration!r})"
+
+    def close(self) -> None:
+        pass
+
+
+def auth_for(credentials: TimeseriesCredentials, **http_kwargs: object) -> ClientCredentialsAuth | IntegrationBasicAuth:
+    """The auth the credentials file asks for; a token client shares the API's origin and retry policy."""
+    if credentials.kind == s.BASIC_AUTH:
+        return IntegrationBasicAuth(credentials)
+    http = HttpClient(
+        credentials.origin,
+        describe_error=_describe_token_error,
+        unreachable_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
+        **http_kwargs,
+    )  # type: ignore[arg-type]
+    return ClientCredentialsAuth(credentials, http)

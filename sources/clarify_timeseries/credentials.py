@@ -1,12 +1,12 @@
 """Integration credentials: the JSON file downloaded from Clarify, or environment variables.
 
-File (`CLARIFY_TS_CREDENTIALS` or `--credentials`):
+File (`CLARIFY_TS_CREDENTIALS` or `--credentials`), as both SDKs read it (clarify-go credentials.go,
+pyclarify jsonrpc/oauth2.py):
     {"apiUrl": "https://api.clarify.io/v1/", "integration": "<id>",
-     "credentials": {"type": "client-credentials", "clientId": "...", "clientSecret": "..."}}
-Environment instead: CLARIFY_TS_API_URL, CLARIFY_TS_INTEGRATION, CLARIFY_TS_CLIENT_ID,
+     "credentials": {"type": "client-credentials" | "basic-auth", "clientId": "...", "clientSecret": "..."}}
+Environment instead (client credentials): CLARIFY_TS_API_URL, CLARIFY_TS_INTEGRATION, CLARIFY_TS_CLIENT_ID,
 CLARIFY_TS_CLIENT_SECRET.
-The token endpoint is login.clarify.io for the real API and `<origin>/oauth/token` elsewhere (the
-emulator); CLARIFY_TS_TOKEN_URL overrides it.
+Every URL derives from `apiUrl`: calls go to `{apiUrl}rpc`, tokens come from `{apiUrl}oauth/token`.
 """
 
 from __future__ import annotations
@@ -14,21 +14,24 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from sources.clarify_timeseries import settings as s
+import sources.clarify_timeseries.settings as s
 from sources.common.errors import ConfigError
+
+_TYPES = (s.CLIENT_CREDENTIALS, s.BASIC_AUTH)
 
 
 @dataclass(frozen=True)
 class TimeseriesCredentials:
-    api_url: str
+    api_url: str  # always ends with "/", as the SDKs make it
     integration: str
     client_id: str
     client_secret: str = field(repr=False)
-    token_url: str = ""
+    kind: str = s.CLIENT_CREDENTIALS
 
     @property
     def origin(self) -> str:
@@ -37,31 +40,25 @@ class TimeseriesCredentials:
 
     @property
     def rpc_path(self) -> str:
-        return urlsplit(self.api_url).path.rstrip("/") + "/rpc"
+        return urlsplit(self.api_url).path + s.RPC_PATH
+
+    @property
+    def token_path(self) -> str:
+        return urlsplit(self.api_url).path + s.TOKEN_PATH
 
     @property
     def audience(self) -> str:
-        return self.api_url if self.api_url.endswith("/") else self.api_url + "/"
+        return self.api_url
 
 
-def _token_url(api_url: str) -> str:
-    if os.environ.get(s.ENV_TOKEN_URL):
-        return os.environ[s.ENV_TOKEN_URL]
-    parts = urlsplit(api_url)
-    if parts.hostname == s.CLARIFY_API_HOST:
-        return s.DEFAULT_TOKEN_URL
-    return f"{parts.scheme}://{parts.netloc}/oauth/token"
-
-
-def _check_url(api_url: str, where: str) -> str:
-    parts = urlsplit(api_url)
+def _api_url(value: str, where: str) -> str:
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"apiUrl {api_url!r} in {where} is not an http(s) URL: use e.g. {s.DEFAULT_API_URL}")
-    return api_url
+        raise ConfigError(f"apiUrl {value!r} in {where} is not an http(s) URL: use e.g. {s.DEFAULT_API_URL}")
+    return value.rstrip("/") + "/"
 
 
-def parse_credentials_file(path: str | Path) -> TimeseriesCredentials:
-    where = f"credentials file {path}"
+def _read(path: str | Path, where: str) -> Any:
     try:
         raw = Path(path).expanduser().read_bytes()
     except OSError as exc:
@@ -70,33 +67,34 @@ def parse_credentials_file(path: str | Path) -> TimeseriesCredentials:
             f"in Clarify, or set {s.ENV_CREDENTIALS_FILE}"
         ) from None
     try:
-        doc = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ConfigError(f"{where} is not JSON: download it again from the integration's page in Clarify") from None
-    creds = doc.get("credentials") if isinstance(doc, dict) else None
-    missing = [
-        name
-        for name, value in (
-            ("apiUrl", doc.get("apiUrl") if isinstance(doc, dict) else None),
-            ("integration", doc.get("integration") if isinstance(doc, dict) else None),
-            ("credentials.clientId", creds.get("clientId") if isinstance(creds, dict) else None),
-            ("credentials.clientSecret", creds.get("clientSecret") if isinstance(creds, dict) else None),
-        )
-        if not isinstance(value, str) or not value
-    ]
+
+
+def parse_credentials_file(path: str | Path) -> TimeseriesCredentials:
+    where = f"credentials file {path}"
+    doc = _read(path, where)
+    doc = doc if isinstance(doc, dict) else {}
+    creds = doc.get("credentials") if isinstance(doc.get("credentials"), dict) else {}
+    fields = {
+        "apiUrl": doc.get("apiUrl"),
+        "integration": doc.get("integration"),
+        "credentials.clientId": creds.get("clientId"),
+        "credentials.clientSecret": creds.get("clientSecret"),
+    }
+    missing = [name for name, value in fields.items() if not isinstance(value, str) or not value]
     if missing:
         raise ConfigError(
-            f"{where} lacks {', '.join(missing)}: download it again from the integration's page "
-            "in Clarify (client credentials)"
+            f"{where} lacks {', '.join(missing)}: download it again from the integration's page in Clarify"
         )
-    assert isinstance(creds, dict) and isinstance(doc, dict)
-    if creds.get("type", "client-credentials") != "client-credentials":
+    kind = creds.get("type", s.CLIENT_CREDENTIALS)  # pyclarify reads files without a type as client credentials
+    if kind not in _TYPES:
         raise ConfigError(
-            f"{where} has credentials of type {creds.get('type')!r}: create client credentials for the integration"
+            f"{where} has credentials of type {kind!r}: Clarify issues {' or '.join(_TYPES)}; download it again"
         )
-    api_url = _check_url(doc["apiUrl"], where)
     return TimeseriesCredentials(
-        api_url, doc["integration"], creds["clientId"], creds["clientSecret"], _token_url(api_url)
+        _api_url(doc["apiUrl"], where), doc["integration"], creds["clientId"], creds["clientSecret"], kind
     )
 
 
@@ -112,11 +110,9 @@ def resolve_credentials(path: str | None = None) -> TimeseriesCredentials:
             f"no time-series credentials: set {s.ENV_CREDENTIALS_FILE} to the integration's "
             f"credentials file (or set {', '.join(missing)})"
         )
-    api_url = _check_url(os.environ.get(s.ENV_API_URL) or s.DEFAULT_API_URL, s.ENV_API_URL)
     return TimeseriesCredentials(
-        api_url,
+        _api_url(os.environ.get(s.ENV_API_URL) or s.DEFAULT_API_URL, s.ENV_API_URL),
         values[s.ENV_INTEGRATION] or "",
         values[s.ENV_CLIENT_ID] or "",
         values[s.ENV_CLIENT_SECRET] or "",
-        _token_url(api_url),
     )

@@ -1,15 +1,21 @@
-"""clarify.dataFrame: the windows and item chunks to ask for, and the answer as arrow tables (long form)."""
+"""clarify.dataFrame: the windows and item chunks to ask for, and the answer as arrow tables (long form).
+
+Times are integers of microseconds since the epoch throughout: Clarify stores microseconds (clarify-go
+`fields/timestamp.go` is an int64 of them), so two samples within one millisecond stay two samples.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-DAY_MS = 86_400_000
+DAY_US = 86_400_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
 TS = pa.timestamp("us", tz="UTC")
 
 _KEY = pa.field("item_id", pa.string(), nullable=False)
@@ -30,22 +36,24 @@ ROLLUP_SCHEMA = pa.schema(
 )
 
 
-def iso(ms: int) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+def iso(us: int) -> str:
+    """RFC 3339 in UTC with all six fraction digits (integer arithmetic: no float rounding)."""
+    return (EPOCH + us * _US).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_ms(text: str) -> int:
-    value = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    dt = datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+def to_us(value: datetime) -> int:
+    dt = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return (dt - EPOCH) // _US
+
+
+def parse_us(text: str) -> int:
+    """Any RFC 3339 timestamp (`Z` or an offset, 0 to 9 fraction digits) as microseconds since the epoch."""
+    return to_us(datetime.fromisoformat(text))
 
 
 def windows(lo: int, hi: int, days: int) -> Iterator[tuple[int, int]]:
     """[lo, hi) cut into spans of at most `days` days."""
-    step = days * DAY_MS
+    step = days * DAY_US
     start = lo
     while start < hi:
         end = min(hi, start + step)
@@ -68,31 +76,26 @@ def points_table(
     frame: dict[str, Any], starts: dict[str, int], enums: dict[str, dict[str, str]]
 ) -> tuple[pa.Table, dict[str, int]]:
     """Long table (item_id, time, value, enum_text) of non-null samples at or after each item's start,
-    and the latest sample time (epoch ms) seen per item."""
+    and the latest sample time seen per item."""
     times = _times(frame)
-    times_ms = pc.cast(times, pa.int64()) if len(times) else pa.array([], pa.int64())
+    times_us = pc.cast(times, pa.int64())
     parts: list[pa.Table] = []
     latest: dict[str, int] = {}
     for item_id, values in (frame.get("series") or {}).items():
         if item_id not in starts:
             continue
         column = pa.array(values, pa.float64())
-        # microseconds since epoch compared with the item's start in ms
-        keep = pc.and_(pc.is_valid(column), pc.greater_equal(times_ms, starts[item_id] * 1000))
+        keep = pc.and_(pc.is_valid(column), pc.greater_equal(times_us, starts[item_id]))
         kept_values = column.filter(keep)
         if not len(kept_values):
             continue
         kept_times = times.filter(keep)
-        latest[item_id] = int(pc.max(pc.cast(kept_times, pa.int64())).as_py()) // 1000
+        latest[item_id] = int(pc.max(pc.cast(kept_times, pa.int64())).as_py())
         mapping = enums.get(item_id)
-        if mapping:
-            texts = [mapping.get(str(int(v))) if v is not None else None for v in kept_values.to_pylist()]
-            enum_text = pa.array(texts, pa.string())
-        else:
-            enum_text = pa.nulls(len(kept_values), pa.string())
+        enum_text = _enum_texts(kept_values, mapping) if mapping else pa.nulls(len(kept_values), pa.string())
         parts.append(
             pa.table(
-                [pa.array([item_id] * len(kept_values), pa.string()), kept_times, kept_values, enum_text],
+                [pa.repeat(pa.scalar(item_id, pa.string()), len(kept_values)), kept_times, kept_values, enum_text],
                 schema=POINT_SCHEMA,
             )
         )
@@ -100,10 +103,16 @@ def points_table(
     return table, latest
 
 
+def _enum_texts(values: pa.Array, mapping: dict[str, str]) -> pa.Array:
+    """The text of each enum value (`enumValues` is keyed by the integer as a string); null if unknown."""
+    keys = pc.cast(pc.cast(values, pa.int64(), safe=False), pa.string())
+    return pc.take(pa.array(list(mapping.values()), pa.string()), pc.index_in(keys, pa.array(list(mapping))))
+
+
 def rollup_table(frame: dict[str, Any], starts: dict[str, int], rollup: str) -> tuple[pa.Table, dict[str, int]]:
     """Long table of aggregates per (item, bucket) from series keyed `<itemId>_<aggregate>`."""
     times = _times(frame)
-    times_ms = pc.cast(times, pa.int64()) if len(times) else pa.array([], pa.int64())
+    times_us = pc.cast(times, pa.int64())
     series = frame.get("series") or {}
     parts: list[pa.Table] = []
     latest: dict[str, int] = {}
@@ -111,12 +120,12 @@ def rollup_table(frame: dict[str, Any], starts: dict[str, int], rollup: str) -> 
         if f"{item_id}_count" not in series:
             continue
         count = pa.array(series[f"{item_id}_count"], pa.float64())
-        keep = pc.and_(pc.fill_null(pc.greater(count, 0), False), pc.greater_equal(times_ms, start * 1000))
+        keep = pc.and_(pc.fill_null(pc.greater(count, 0), False), pc.greater_equal(times_us, start))
         n = pc.sum(pc.cast(keep, pa.int64())).as_py() or 0
         if not n:
             continue
         kept_times = times.filter(keep)
-        latest[item_id] = int(pc.max(pc.cast(kept_times, pa.int64())).as_py()) // 1000
+        latest[item_id] = int(pc.max(pc.cast(kept_times, pa.int64())).as_py())
         columns = [pa.array([item_id] * n, pa.string()), kept_times, pa.array([rollup] * n, pa.string())]
         for name in AGGREGATES:
             values = pa.array(series.get(f"{item_id}_{name}") or [None] * len(times), pa.float64()).filter(keep)
@@ -130,3 +139,9 @@ TIME_COLUMNS: dict[str, dict[str, Any]] = {
     "item_id": {"data_type": "text", "nullable": False},
     "time": {"data_type": "timestamp", "timezone": True, "nullable": False},
 }
+
+
+def answered(frame: dict[str, Any], ids: list[str], rollup: str | None) -> list[str]:
+    """Which of `ids` a (partial) frame holds series for: `<id>`, or `<id>_count` with a rollup."""
+    series = frame.get("series") or {}
+    return [i for i in ids if (f"{i}_count" if rollup else i) in series]

@@ -1,12 +1,16 @@
-"""Items and signals: paged by a moving `id` filter, flattened, skipped when their hashes are unchanged."""
+"""Items and signals: paged by a moving `id` filter, flattened, skipped when their hashes are unchanged, and
+removed when Clarify no longer has them (the reconcile pass, as for CRM records)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from sources.clarify_timeseries import settings as s
+import sources.clarify_timeseries.settings as s
+from sources.clarify_timeseries.report import TimeseriesReport
 from sources.clarify_timeseries.rpc import RpcClient
+
+DELETED_COLUMN = "_deleted"  # dlt's hard-delete marker: a row carrying it removes the stored row and its labels
 
 
 def select_all(
@@ -25,13 +29,48 @@ def select_all(
         query: dict[str, Any] = {"sort": ["id"], "limit": page_size}
         if conditions:
             query["filter"] = conditions[0] if len(conditions) == 1 else {"$and": conditions}
-        result = client.call(method, {**extra, "query": query})
+        result = client.call(method, {**extra, "query": query, "format": s.SELECTION_FORMAT})
         page = result.get("data") or []
         if page:
             yield page
         if len(page) < page_size:
             return
         last = page[-1]["id"]
+
+
+def gone(client: RpcClient, method: str, extra: dict[str, Any], missing: list[str]) -> list[str]:
+    """Of ids missing from a listing, those Clarify no longer has (a filtered listing misses live ones too)."""
+    out: list[str] = []
+    for start in range(0, len(missing), s.CONFIRM_IDS):
+        chunk = missing[start : start + s.CONFIRM_IDS]
+        live = {view["id"] for page in select_all(client, method, extra, {"id": {"$in": chunk}}) for view in page}
+        out.extend(i for i in chunk if i not in live)
+    return out
+
+
+def changed_rows(
+    name: str,
+    views: list[dict[str, Any]],
+    hashes: dict[str, str],
+    removed: list[str],
+    to_row: Callable[[dict[str, Any]], dict[str, Any]],
+    report: TimeseriesReport,
+) -> Iterator[dict[str, Any]]:
+    """Rows of resources whose hashes changed since the last run, then a deletion row per removed id."""
+    rows = 0
+    for view in views:
+        digest = resource_hash(view)
+        if hashes.get(view["id"]) == digest:
+            report.unchanged[name] = report.unchanged.get(name, 0) + 1
+            continue
+        hashes[view["id"]] = digest
+        rows += 1
+        yield to_row(view)
+    for resource_id in removed:
+        hashes.pop(resource_id, None)
+        yield {"id": resource_id, DELETED_COLUMN: True}
+    report.add(name, rows)
+    report.deleted[name] = list(removed)
 
 
 def resource_hash(view: dict[str, Any]) -> str:
@@ -71,9 +110,9 @@ def _common(view: dict[str, Any], owner: str) -> dict[str, Any]:
 
 
 def item_row(view: dict[str, Any]) -> dict[str, Any]:
+    """An item's row. Items carry no link to their signal (clarify-go views/item.go): `signals.item_id` has it."""
     row = _common(view, "item_id")
     row["visible"] = (view.get("attributes") or {}).get("visible")
-    row["signal_id"] = _rel_id(view, "source")
     return row
 
 
@@ -91,4 +130,5 @@ RESOURCE_COLUMNS: dict[str, dict[str, Any]] = {
     "enum_values": {"data_type": "json"},
     "annotations": {"data_type": "json"},
     "visible": {"data_type": "bool"},
+    DELETED_COLUMN: {"data_type": "bool", "hard_delete": True},
 }

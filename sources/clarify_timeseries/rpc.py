@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import orjson
 
-from sources.clarify_timeseries import settings as s
-from sources.clarify_timeseries.auth import ClientCredentialsAuth
+import sources.clarify_timeseries.settings as s
+from sources.clarify_timeseries.auth import auth_for
 from sources.clarify_timeseries.credentials import TimeseriesCredentials
 from sources.common.errors import ApiError
 from sources.common.http import HttpClient, RetryPolicy
@@ -32,12 +32,14 @@ class RpcError(ApiError):
         code: int,
         trace: str | None,
         params: dict[str, list[str]] | None = None,
+        partial_result: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.method = method
         self.code = code
         self.trace = trace
         self.params = params or {}
+        self.partial_result = partial_result
 
 
 class InvalidParamsError(RpcError):
@@ -53,7 +55,8 @@ class ForbiddenError(RpcError):
 
 
 class PartialFailureError(RpcError):
-    """-32021: part of the operation was done; `params` names the parts that were not."""
+    """-32021: part of the operation was done. `partial_result` (the error's `data.partialResult`, shaped like
+    the method's result) holds what was done; `params` names the parts that were not."""
 
 
 class TooManyRequestsError(RpcError):
@@ -97,19 +100,22 @@ def error_from(method: str, error: dict[str, Any]) -> RpcError:
     data = error.get("data") if isinstance(error.get("data"), dict) else {}
     trace = data.get("trace") if isinstance(data.get("trace"), str) else None
     params = data.get("params") if isinstance(data.get("params"), dict) else {}
+    partial = data.get("partialResult") if isinstance(data.get("partialResult"), dict) else None
     shown = f" [{format_params(params)}]" if params else ""
     message = (
         f"{method} failed with {code} {error.get('message') or ''}{shown} "
         f"(trace {trace or 'none'}): {_FIXES.get(code, 'report the trace to Clarify support')}"
     )
-    return _CLASSES.get(code, RpcError)(" ".join(message.split()), method=method, code=code, trace=trace, params=params)
+    return _CLASSES.get(code, RpcError)(
+        " ".join(message.split()), method=method, code=code, trace=trace, params=params, partial_result=partial
+    )
 
 
 def _describe_transport(status: int, path: str, detail: str) -> str:
     if status == 401:
         return (
-            f"the time-series API refused the access token (HTTP 401: {detail}): check the integration's "
-            f"credentials file ({s.ENV_CREDENTIALS_FILE})"
+            f"the time-series API refused the integration's credentials (HTTP 401: {detail}): check the "
+            f"integration's credentials file ({s.ENV_CREDENTIALS_FILE})"
         )
     if status == 400 and "version" in detail.lower():
         return (
@@ -155,7 +161,7 @@ class RpcClient:
         if sleep is not None:
             extra["sleep"] = sleep
         self.credentials = credentials
-        self.auth = ClientCredentialsAuth.for_credentials(credentials, **extra)
+        self.auth = auth_for(credentials, **extra)
         self.http = HttpClient(
             credentials.origin,
             headers={"X-API-Version": s.API_VERSION},

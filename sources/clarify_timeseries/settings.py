@@ -4,8 +4,16 @@ from __future__ import annotations
 
 API_VERSION = "1.1"
 DEFAULT_API_URL = "https://api.clarify.io/v1/"
-DEFAULT_TOKEN_URL = "https://login.clarify.io/oauth/token"
-CLARIFY_API_HOST = "api.clarify.io"
+# Both SDKs derive these from the credentials file's apiUrl (pyclarify jsonrpc/oauth2.py, clarify-go credentials.go).
+TOKEN_PATH = "oauth/token"
+RPC_PATH = "rpc"
+CLIENT_CREDENTIALS = "client-credentials"  # OAuth 2.0 token, form-encoded request
+BASIC_AUTH = "basic-auth"  # HTTP Basic on every call: integration id and password
+
+# The `format` both SDKs send: selections as arrays with `included` grouped by type; dataFrame without
+# dataAsArray (pyclarify DataFrameParams sends false, clarify-go leaves it out), answered as {times, series}.
+SELECTION_FORMAT = {"dataAsArray": True, "groupIncludedByType": True}
+FRAME_FORMAT = {"dataAsArray": False, "groupIncludedByType": True}
 
 SELECT_LIMIT = 1000  # clarify.selectItems / admin.selectSignals: resources per call
 FRAME_ITEMS = 50  # clarify.dataFrame: items per call
@@ -13,6 +21,8 @@ FRAME_DAYS = 40  # clarify.dataFrame: raw window
 ROLLUP_DAYS = 400  # clarify.dataFrame: window with a rollup longer than one minute
 INSERT_TIMES = 10_000  # integration.insert: times per call (our choice)
 SAVE_SIGNALS = 100  # integration.saveSignals: inputs per call (our choice)
+FRAMES_PER_LOAD = 10  # clarify.dataFrame calls per load: bounds a load's size (memory) and what a crash costs
+CONFIRM_IDS = 1000  # ids per selection when confirming that resources missing from a listing are gone
 
 DEFAULT_LAG_SECONDS = 3600  # re-read this much before each item's cursor to catch late samples
 DEFAULT_HISTORY_DAYS = 365  # first sync starts this far back unless --since says otherwise
@@ -32,4 +42,3 @@ ENV_API_URL = "CLARIFY_TS_API_URL"
 ENV_INTEGRATION = "CLARIFY_TS_INTEGRATION"
 ENV_CLIENT_ID = "CLARIFY_TS_CLIENT_ID"
 ENV_CLIENT_SECRET = "CLARIFY_TS_CLIENT_SECRET"
-ENV_TOKEN_URL = "CLARIFY_TS_TOKEN_URL"

@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -175,6 +175,7 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         tag: str | None = None,
         idempotent: bool | None = None,
         retry_if: Callable[[httpx.Response], float | None] | None = None,
@@ -190,6 +191,8 @@ class HttpClient:
         safe_retry_all = idempotent if idempotent is not None else method.upper() != "POST"
         content = orjson.dumps(json) if json is not None else None
         headers = {"content-type": "application/json"} if content is not None else None
+        if form is not None:  # OAuth token requests are form-encoded (RFC 6749)
+            content, headers = urlencode(form).encode(), {"content-type": "application/x-www-form-urlencoded"}
         policy = self.retry
         connect_failures = 0
         attempt = 0

@@ -1,4 +1,12 @@
-"""Fixtures: the time-series emulator over real HTTP (uvicorn in a thread), credentials, warehouses."""
+"""Fixtures: the time-series emulator over real HTTP (uvicorn in a thread), credentials, warehouses.
+
+The clock: the emulator's demo data ends at `ts_now` (the session fixture; `TimeseriesConfig.now`), never at
+the wall clock, so every test gives the same answer at any hour. Tests derive their windows from
+`ts.store.now_ms()` (or `ts_now`), never from `time.time()`. To check that nothing depends on the chosen
+instant, run the module at another one:
+
+    CLARIFY_TEST_TS_NOW=2031-02-28T23:59:59.999Z .venv/bin/pytest -q tests/timeseries
+"""
 
 from __future__ import annotations
 
@@ -14,14 +22,13 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from emulator.clock import Clock
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file, routes
 from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.rpc import RpcClient
 from sources.common.http import RetryPolicy
 
-FROZEN_AT = "2025-06-01T12:00:00.000Z"
+DEFAULT_TS_NOW = "2025-06-01T12:00:00.000Z"
 PG_DSN = os.environ.get("CLARIFY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.001, backoff_max=0.002, retry_after_max=0.002, timeout=10.0)
 
@@ -52,10 +59,14 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def ts_server() -> Iterator[Server]:
-    clock = Clock()
-    clock.freeze(FROZEN_AT)
-    state = TimeseriesState(TimeseriesConfig(seed=7, items=60, history_days=20), clock)
+def ts_now() -> str:
+    """The emulator's "now" for this run: CLARIFY_TEST_TS_NOW, else a fixed instant (never the wall clock)."""
+    return os.environ.get("CLARIFY_TEST_TS_NOW") or DEFAULT_TS_NOW
+
+
+@pytest.fixture(scope="session")
+def ts_server(ts_now: str) -> Iterator[Server]:
+    state = TimeseriesState(TimeseriesConfig(seed=7, items=60, history_days=20, now=ts_now))
     server = Server(state)
     server.url = server.start()  # type: ignore[attr-defined]
     yield server
@@ -115,3 +126,13 @@ def postgres_warehouse(tmp_path: Path) -> Iterator[WarehouseOptions]:
         for suffix in ("", "_staging"):
             cur.execute(f'drop schema if exists "{schema}{suffix}" cascade')
     conn.close()
+
+
+def demo_item_ids(state: TimeseriesState, interval: str | None = None) -> list[str]:
+    """Sorted ids of the generated demo items (optionally of one sample interval): items other tests
+    publish on the shared server have no samples and must not shift which item a test picks."""
+    return sorted(
+        item_id
+        for item_id, item in state.store.items.items()
+        if item.generator is not None and interval in (None, item.resource.attributes["sampleInterval"])
+    )

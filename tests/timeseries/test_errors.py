@@ -8,14 +8,13 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+import sources.clarify_timeseries.settings as s
 from emulator.timeseries import TimeseriesState
-from emulator.timeseries.data import DAY_MS
 from pipelines.timeseries import timeseries_app
 from pipelines.timeseries_sync import run_timeseries_sync
 from pipelines.warehouse import WarehouseOptions
-from sources.clarify_timeseries import settings as s
 from sources.clarify_timeseries.credentials import parse_credentials_file
-from sources.clarify_timeseries.frames import iso
+from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import (
     ForbiddenError,
     InvalidParamsError,
@@ -25,8 +24,8 @@ from sources.clarify_timeseries.rpc import (
 )
 from sources.common.errors import ApiError, ConfigError
 from sources.common.http import RetryPolicy
-from tests.timeseries.conftest import FAST_RETRY
-from tests.timeseries.helpers import cause, expected_points, warehouse_points
+from tests.timeseries.conftest import DEFAULT_TS_NOW, FAST_RETRY, demo_item_ids
+from tests.timeseries.helpers import DAY_US, cause, expected_points, warehouse_points
 
 
 @pytest.mark.parametrize("code", [-32015, -32603, -32000, -32009])
@@ -72,33 +71,62 @@ def test_forbidden_gives_an_access_hint(
     ts.configure(forbidden_methods=frozenset({"admin.selectSignals"}))
     with pytest.raises(Exception) as info:
         run_timeseries_sync(
-            client, duckdb_warehouse, since=iso(ts.store.now_ms() - DAY_MS), until_ms=ts.store.now_ms() + 1
+            client, duckdb_warehouse, since=iso(ts.store.now_us() - DAY_US), until_us=ts.store.now_us() + 1
         )
     err = cause(info.value)
     assert isinstance(err, ForbiddenError) and "access" in str(err) and err.trace in str(err)
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest) -> WarehouseOptions:
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
+
 def test_partial_failure_keeps_what_succeeded(
-    client: RpcClient, ts: TimeseriesState, duckdb_warehouse: WarehouseOptions
+    client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
 ) -> None:
-    since = ts.store.now_ms() - 2 * DAY_MS
-    bad = sorted(ts.store.items)[7]
+    since = ts.store.now_us() - 2 * DAY_US
+    bad = demo_item_ids(ts)[7]
     ts.faults.add(-32021, method="clarify.dataFrame", times=None, ids=[bad])
+    before = len(ts.methods_called("clarify.dataFrame"))
     report = run_timeseries_sync(
         client,
-        duckdb_warehouse,
+        warehouse,
         since=iso(since),
-        until_ms=ts.store.now_ms() + 1,
+        until_us=ts.store.now_us() + 1,
         with_signals=False,
         raise_on_failures=False,
     )
     assert report.failures and all(f.startswith(bad) for f in report.failures) and "trace" in report.failures[0]
+    # the partial result is kept: one call per chunk of 50 items, none to re-read the others one by one
+    assert len(ts.methods_called("clarify.dataFrame")) - before == -(-len(ts.store.items) // 50)
     expected = expected_points(ts, since)
-    got = warehouse_points(duckdb_warehouse)
+    got = warehouse_points(warehouse)
     assert got == {k: v for k, v in expected.items() if k[0] != bad}
     ts.faults.clear()
-    run_timeseries_sync(client, duckdb_warehouse, since=iso(since), until_ms=ts.store.now_ms() + 1, with_signals=False)
-    assert warehouse_points(duckdb_warehouse) == expected
+    run_timeseries_sync(client, warehouse, since=iso(since), until_us=ts.store.now_us() + 1, with_signals=False)
+    assert warehouse_points(warehouse) == expected
+
+
+def test_sync_through_retried_faults_and_an_expired_token_is_exact(
+    client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
+) -> None:
+    since = ts.store.now_us() - 3 * DAY_US
+    ts.faults.add(-32015, method="clarify.dataFrame", times=2)
+    ts.faults.add(-32011, method="clarify.selectItems", times=1)
+    ts.faults.add(-32011, method="clarify.dataFrame", times=1)
+    report = run_timeseries_sync(client, warehouse, since=iso(since), until_us=ts.store.now_us() + 1)
+    assert report.failures == [] and ts.faults.pending() == []
+    assert warehouse_points(warehouse) == expected_points(ts, since)
+    ts.expire_tokens()  # the next run starts with a token the server no longer knows
+    ts.clock.advance(3600)
+    try:
+        fetched = client.auth.fetched
+        run_timeseries_sync(client, warehouse, since=iso(since), until_us=ts.store.now_us() + 1)
+        assert client.auth.fetched == fetched + 1
+        assert warehouse_points(warehouse) == expected_points(ts, since)
+    finally:
+        ts.clock.advance(-3600)
 
 
 def test_token_is_refreshed_before_expiry(client: RpcClient, ts: TimeseriesState) -> None:
@@ -136,8 +164,10 @@ def _run(args: list[str]) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _sync_args(creds: Path, tmp_path: Path) -> list[str]:
-    return ["sync", "--credentials", str(creds), "--duckdb-path", str(tmp_path / "cli.duckdb"), "--since", "2025-05-31"]
+def _sync_args(creds: Path, tmp_path: Path, until: int = parse_us(DEFAULT_TS_NOW)) -> list[str]:
+    """A day up to the emulator's now (its clock, not the wall clock's)."""
+    window = ["--since", iso(until - DAY_US), "--until", iso(until + 1)]
+    return ["sync", "--credentials", str(creds), "--duckdb-path", str(tmp_path / "cli.duckdb"), *window]
 
 
 def _one_error_line(output: str) -> str:
@@ -184,7 +214,7 @@ def test_malformed_credentials_file(tmp_path: Path, content: bytes) -> None:
 
 
 def test_cli_sync_and_status(tmp_path: Path, creds_path: Path, ts: TimeseriesState) -> None:
-    code, output = _run(_sync_args(creds_path, tmp_path) + ["--no-signals"])
+    code, output = _run(_sync_args(creds_path, tmp_path, ts.store.now_us()) + ["--no-signals"])
     assert code == 0, output
     code, output = _run(["status", "--duckdb-path", str(tmp_path / "cli.duckdb")])
     assert code == 0 and "data_points" in output, output

@@ -1,16 +1,24 @@
-"""Full and incremental syncs against the emulator, into DuckDB and Postgres."""
+"""Full and incremental syncs against the emulator, into DuckDB and Postgres: late samples, renames, deletions.
+
+Windows come from the emulator's own clock (`ts.store.now_us()`), never from the wall clock.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
 import pytest
 
-from emulator.timeseries import TimeseriesState
-from emulator.timeseries.data import DAY_MS
+from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
 from pipelines.timeseries_sync import run_timeseries_sync
 from pipelines.warehouse import WarehouseOptions
-from sources.clarify_timeseries.frames import iso
+from sources.clarify_timeseries.credentials import parse_credentials_file
+from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import RpcClient
-from tests.timeseries.helpers import expected_points, query, warehouse_points
+from tests.timeseries.conftest import FAST_RETRY, Server, demo_item_ids
+from tests.timeseries.helpers import DAY_US, HOUR_US, expected_points, query, warehouse_points
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -18,79 +26,182 @@ def warehouse(request: pytest.FixtureRequest) -> WarehouseOptions:
     return request.getfixturevalue(f"{request.param}_warehouse")
 
 
+@pytest.fixture
+def own(ts_now: str, tmp_path: Path) -> Iterator[tuple[TimeseriesState, RpcClient]]:
+    """An emulator of the test's own, for tests that change the upstream data (rename, delete, late samples)."""
+    server = Server(TimeseriesState(TimeseriesConfig(seed=11, items=12, history_days=5, now=ts_now)))
+    url = server.start()
+    path = tmp_path / "own-credentials.json"
+    path.write_bytes(orjson.dumps(credentials_file(server.state, url)))
+    try:
+        with RpcClient(parse_credentials_file(path), retry=FAST_RETRY, sleep=lambda _s: None) as rpc:
+            yield server.state, rpc
+    finally:
+        server.stop()
+
+
+def _sync(client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions, since: int, **kwargs: object):  # noqa: ANN202
+    return run_timeseries_sync(client, warehouse, since=iso(since), until_us=ts.store.now_us() + 1, **kwargs)  # type: ignore[arg-type]
+
+
 def test_full_then_incremental_sync_equals_the_emulator(
     client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
 ) -> None:
-    since = ts.store.now_ms() - 10 * DAY_MS
-    until = ts.store.now_ms() + 1
-    report = run_timeseries_sync(client, warehouse, since=iso(since), until_ms=until, lag_seconds=1800)
+    since = ts.store.now_us() - 10 * DAY_US
+    report = _sync(client, ts, warehouse, since, lag_seconds=1800)
     assert report.failures == []
     assert warehouse_points(warehouse) == expected_points(ts, since)
     # every item and label is there, labels queryable by key
     items = dict(query(warehouse, "select id, name from items"))
     assert set(items) == set(ts.store.items)
-    some = sorted(ts.store.items)[0]
+    some = demo_item_ids(ts)[0]
     labels = ts.store.items[some].resource.attributes["labels"]
     rows = query(warehouse, "select key, value from items__labels where item_id = %s", some)
     assert sorted(rows) == sorted((k, v) for k, vs in labels.items() for v in vs)
-    # enum items carry their text
-    enum_rows = query(warehouse, "select count(*) from data_points where enum_text is not null")
-    assert enum_rows[0][0] > 0
+    # enum items carry their text, every sample of them
+    enums = {
+        i: it.resource.attributes["enumValues"]
+        for i, it in ts.store.items.items()
+        if it.resource.attributes["enumValues"]
+    }
+    texts = query(warehouse, "select item_id, value, enum_text from data_points where enum_text is not null")
+    assert len(texts) == sum(1 for (i, _) in expected_points(ts, since) if i in enums) > 0
+    assert all(text == enums[i][str(int(value))] for i, value, text in texts)
 
     ts.clock.advance(6 * 3600)
     try:
-        report = run_timeseries_sync(
-            client, warehouse, since=iso(since), until_ms=ts.store.now_ms() + 1, lag_seconds=1800
-        )
+        report = _sync(client, ts, warehouse, since, lag_seconds=1800)
         assert report.unchanged.get("items") == len(ts.store.items)  # hashes unchanged: not reloaded
-        assert 0 < report.rows["data_points"] < 10_000  # only the new hours (plus the lag window)
+        new = {k: v for k, v in expected_points(ts, since).items() if k[1] >= ts.store.now_us() - 6 * HOUR_US}
+        assert len(new) <= report.rows["data_points"] < len(new) + 60 * 12  # the new hours plus the lag window
         assert warehouse_points(warehouse) == expected_points(ts, since)
     finally:
         ts.clock.advance(-6 * 3600)
 
 
+def _late(ts: TimeseriesState, item_id: str, samples: dict[int, float | None]) -> None:
+    """A late commit upstream, at microsecond times (the overlay the emulator's signals keep)."""
+    with ts.store.lock:
+        ts.store.signals[ts.store.items[item_id].signal_id].overlay.update(samples)  # type: ignore[index]
+
+
 def test_late_samples_inside_the_lag_window_arrive(
-    client: RpcClient, ts: TimeseriesState, duckdb_warehouse: WarehouseOptions
+    own: tuple[TimeseriesState, RpcClient], warehouse: WarehouseOptions
 ) -> None:
-    since = ts.store.now_ms() - 2 * DAY_MS
-    run_timeseries_sync(
-        client, duckdb_warehouse, since=iso(since), until_ms=ts.store.now_ms() + 1, lag_seconds=3600, with_signals=False
-    )
-    item_id = sorted(ts.store.items)[5]
-    last = max(ts.store.samples(item_id, since, ts.store.now_ms() + 1))
-    late = {last - 20 * 60_000 + 7: 1234.5}  # committed late, 20 minutes before the newest sample
-    ts.store.add_samples(item_id, late)
-    try:
-        run_timeseries_sync(
-            client,
-            duckdb_warehouse,
-            since=iso(since),
-            until_ms=ts.store.now_ms() + 1,
-            lag_seconds=3600,
-            with_signals=False,
-        )
-        assert warehouse_points(duckdb_warehouse)[(item_id, last - 20 * 60_000 + 7)] == 1234.5
-        assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
-    finally:
-        ts.store.add_samples(item_id, {ms: None for ms in late})
+    ts, client = own
+    since = ts.store.now_us() - 2 * DAY_US
+    _sync(client, ts, warehouse, since, lag_seconds=3600, with_signals=False)
+    # the item with the most recent sample: its cursor is at that sample, whatever the clock says
+    newest = {i: max(ts.store.samples_us(i, since, ts.store.now_us() + 1), default=0) for i in ts.store.items}
+    item_id = max(sorted(newest), key=lambda i: newest[i])
+    assert newest[item_id] > since
+    late = newest[item_id] - 20 * 60_000_000  # committed late, 20 minutes before the newest sample
+    # two samples within one millisecond stay two samples, at their exact microsecond
+    _late(ts, item_id, {late + 7: 1234.5, late + 8: 1234.25})
+    report = _sync(client, ts, warehouse, since, lag_seconds=3600, with_signals=False)
+    got = warehouse_points(warehouse)
+    assert (got[(item_id, late + 7)], got[(item_id, late + 8)]) == (1234.5, 1234.25)
+    assert got == expected_points(ts, since)
+    assert report.rows["data_points"] < len(got) / 4  # an incremental read, not a reload
+
+    # outside the lag window a late sample is not looked for (documented: --lag-seconds bounds it)
+    older = newest[item_id] - 3 * HOUR_US + 1
+    _late(ts, item_id, {older: 99.0})
+    _sync(client, ts, warehouse, since, lag_seconds=3600, with_signals=False)
+    assert (item_id, older) not in warehouse_points(warehouse)
+
+
+def test_renamed_item_is_updated_in_place(own: tuple[TimeseriesState, RpcClient], warehouse: WarehouseOptions) -> None:
+    ts, client = own
+    since = ts.store.now_us() - DAY_US
+    _sync(client, ts, warehouse, since)
+    item_id = sorted(ts.store.items)[3]
+    points = warehouse_points(warehouse)
+    with ts.store.lock:
+        ts.store.items[item_id].resource.update({"name": "Renamed pump"}, None, ts.store.now_ms())
+    report = _sync(client, ts, warehouse, since)
+    assert report.rows["items"] == 1 and report.unchanged["items"] == len(ts.store.items) - 1
+    assert query(warehouse, "select name from items where id = %s", item_id) == [("Renamed pump",)]
+    assert query(warehouse, "select count(*) from items") == [(len(ts.store.items),)]
+    assert warehouse_points(warehouse) == points  # data points keep their item
+
+
+def test_deleted_items_and_signals_leave_the_warehouse(
+    own: tuple[TimeseriesState, RpcClient], warehouse: WarehouseOptions
+) -> None:
+    ts, client = own
+    since = ts.store.now_us() - DAY_US
+    _sync(client, ts, warehouse, since)
+    item_id, kept = sorted(ts.store.items)[2], sorted(ts.store.items)[5]
+    signal_id = next(s.resource.id for s in ts.store.signals.values() if s.item_id == item_id)
+    assert query(warehouse, "select count(*) from items__labels where item_id = %s", item_id)[0][0] > 0
+    ts.store.delete_item(item_id)
+    ts.store.delete_signal(signal_id)  # type: ignore[arg-type]
+    # a filtered run lists only some items: the others are not taken for deleted
+    report = _sync(client, ts, warehouse, since, item_filter={"id": {"$in": [kept]}})
+    assert report.deleted == {"items": [item_id], "signals": [signal_id]}
+    assert item_id not in {r[0] for r in query(warehouse, "select id from items")}
+    assert signal_id not in {r[0] for r in query(warehouse, "select id from signals")}
+    assert query(warehouse, "select count(*) from items__labels where item_id = %s", item_id) == [(0,)]
+    assert query(warehouse, "select count(*) from signals__labels where signal_id = %s", signal_id) == [(0,)]
+    assert query(warehouse, "select count(*) from items") == [(len(ts.store.items),)]
+    assert query(warehouse, "select count(*) from items where _deleted is not null") == [(0,)]
+    assert warehouse_points(warehouse) == expected_points(ts, since)  # its data points are gone too
+    report = _sync(client, ts, warehouse, since)
+    assert report.deleted == {"items": [], "signals": []}
 
 
 def test_item_filter_and_rollups(client: RpcClient, ts: TimeseriesState, duckdb_warehouse: WarehouseOptions) -> None:
-    since = ts.store.now_ms() - 3 * DAY_MS
+    since = ts.store.now_us() - 3 * DAY_US
     flt = {"labels.site": "oslo"}
     oslo = [i for i, it in ts.store.items.items() if "oslo" in it.resource.attributes["labels"].get("site", [])]
-    run_timeseries_sync(
-        client,
-        duckdb_warehouse,
-        since=iso(since),
-        until_ms=ts.store.now_ms() + 1,
-        rollup="P1D",
-        item_filter=flt,
-        with_signals=False,
-    )
+    _sync(client, ts, duckdb_warehouse, since, rollup="P1D", item_filter=flt, with_signals=False)
     rows = query(duckdb_warehouse, "select item_id, sum(count), min(min), max(max) from data_rollups group by 1")
-    expected = expected_points(ts, since - since % DAY_MS, oslo)
+    expected = expected_points(ts, since - since % DAY_US, oslo)
     assert {r[0] for r in rows} == set(oslo)
     for item_id, count, low, high in rows:
         values = [v for (i, _), v in expected.items() if i == item_id]
         assert (count, low, high) == (len(values), min(values), max(values))
+
+
+def test_full_refresh_reloads_from_scratch(
+    client: RpcClient, ts: TimeseriesState, duckdb_warehouse: WarehouseOptions
+) -> None:
+    since = ts.store.now_us() - DAY_US
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
+    query(duckdb_warehouse, "delete from data_points where item_id = %s", demo_item_ids(ts, "PT5M")[0])
+    assert warehouse_points(duckdb_warehouse) != expected_points(ts, since)  # damage a plain sync cannot see
+    report = _sync(client, ts, duckdb_warehouse, since, with_signals=False, full_refresh=True)
+    assert report.unchanged == {} and report.rows["items"] == len(ts.store.items)  # hashes and cursors forgotten
+    assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
+
+
+def test_an_item_without_samples_is_not_read_again_from_the_start(
+    own: tuple[TimeseriesState, RpcClient], duckdb_warehouse: WarehouseOptions
+) -> None:
+    ts, client = own
+    saved = client.call("integration.saveSignals", {"integration": client.integration, "signalsByInput": {"e": {}}})
+    signal_id = saved["signalsByInput"]["e"]["id"]
+    client.call("admin.publishSignals", {"integration": client.integration, "itemsBySignal": {signal_id: {}}})
+    since = ts.store.now_us() - 5 * DAY_US
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
+    ts.clock.advance(3600)
+    ts.calls.clear()
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
+    starts = [parse_us(c["params"]["data"]["filter"]["times"]["$gte"]) for c in ts.methods_called("clarify.dataFrame")]
+    # every item starts near where the last run ended (the slowest demo item samples daily), none at `since`
+    assert starts and min(starts) >= ts.store.now_us() - 2 * DAY_US
+    assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
+
+
+def test_a_sync_loads_in_parts_of_a_few_calls(
+    client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
+) -> None:
+    since = ts.store.now_us() - 50 * DAY_US  # two windows of 40 days x two chunks of items: four calls
+    report = _sync(client, ts, warehouse, since, frames_per_load=1)
+    assert report.loads == 4 and not report.more_data
+    assert report.unchanged == {} and report.rows["items"] == len(ts.store.items)
+    assert warehouse_points(warehouse) == expected_points(ts, since)
+    report = _sync(client, ts, warehouse, since, frames_per_load=1)  # nothing new: one part per chunk of items
+    assert report.loads == 2 and report.unchanged["items"] == len(ts.store.items)
+    assert warehouse_points(warehouse) == expected_points(ts, since)

@@ -1,0 +1,116 @@
+"""The time-series scenario: a year of samples for a few hundred items, `clarify-sync timeseries sync` against
+the obvious alternative (pyclarify's `data_frame` per window → pandas → dlt, `bench/baseline_pyclarify.py`).
+
+Both read the same items and the same window from the same emulator, each as its own measured process, into
+their own DuckDB file, through a request-counting proxy (`request_counter.py`). The emulator's clock is frozen
+for the scenario, so both see the same samples; the two files are compared point by point afterwards.
+Sizes: BENCH_TS_ITEMS (default 300, the emulator's demo items) and BENCH_TS_DAYS (default 365).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from bench.harness import clarify_sync, python_command
+from bench.request_counter import RequestCounter
+from sources.clarify_timeseries.credentials import parse_credentials_file
+from sources.clarify_timeseries.resources import select_all
+from sources.clarify_timeseries.rpc import RpcClient
+
+SCENARIO = "timeseries"
+DEFAULT_ITEMS = 300
+DEFAULT_DAYS = 365
+
+
+def _item_ids(credentials: str, count: int) -> list[str]:
+    with RpcClient(parse_credentials_file(credentials)) as rpc:
+        ids = sorted(view["id"] for page in select_all(rpc, "clarify.selectItems", {}, None) for view in page)
+    return ids[:count]
+
+
+def _points(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    with duckdb.connect(str(path), read_only=True) as con:
+        return int(con.execute("select count(*) from clarify.data_points").fetchone()[0])
+
+
+def compare_points(ours: Path, baseline: Path) -> dict[str, Any]:
+    """Whether both files hold the same (item_id, time, value) rows, in the shape of the CRM id checks."""
+    counts = {"ours": _points(ours), "baseline": _points(baseline)}
+    same = False
+    if None not in counts.values():
+        with duckdb.connect() as con:
+            con.execute(f"attach '{ours}' as o (read_only)")
+            con.execute(f"attach '{baseline}' as b (read_only)")
+            rows = "select item_id, time, value from {}.clarify.data_points"
+            differ = con.execute(
+                f"select count(*) from (({rows.format('o')} except {rows.format('b')}) "
+                f"union all ({rows.format('b')} except {rows.format('o')}))"
+            ).fetchone()[0]
+            same = differ == 0 and counts["ours"] == counts["baseline"]
+    return {"same_ids": same, "tables": {"data_points": counts}}
+
+
+def _proxied(credentials: str, origin: str, path: Path) -> str:
+    """A copy of the credentials file whose apiUrl is the counting proxy."""
+    doc = orjson.loads(Path(credentials).read_bytes())
+    doc["apiUrl"] = f"{origin}/v1/"
+    path.write_bytes(orjson.dumps(doc))
+    path.chmod(0o600)
+    return str(path)
+
+
+def scenario_timeseries(bench: Any) -> None:
+    """Measure both sides; rows and the point-by-point check go into the bench's results."""
+    emu = bench.emu
+    with RequestCounter(emu.origin) as proxy:
+        _measure(bench, proxy, _proxied(emu.settings["CLARIFY_TS_CREDENTIALS"], proxy.origin, bench.out / "ts.json"))
+
+
+def _measure(bench: Any, proxy: RequestCounter, credentials: str) -> None:
+    emu = bench.emu
+    items = int(os.environ.get("BENCH_TS_ITEMS", DEFAULT_ITEMS))
+    days = int(os.environ.get("BENCH_TS_DAYS", DEFAULT_DAYS))
+    now = datetime.now(UTC).replace(microsecond=0)
+    emu.http.post("/_emulator/clock", json={"freeze": now.isoformat().replace("+00:00", "Z")})
+    try:
+        ids = _item_ids(emu.settings["CLARIFY_TS_CREDENTIALS"], items)
+        since, until = (now - timedelta(days=days)).isoformat(), (now + timedelta(seconds=1)).isoformat()
+        files = {variant: bench.out / f"ts-{variant}.duckdb" for variant in ("ours", "baseline")}
+        commands = {
+            "ours": [
+                *clarify_sync(), "timeseries", "sync", "--credentials", credentials,
+                *("--duckdb-path", str(files["ours"])),
+                *("--since", since, "--until", until, "--no-signals"),
+                *("--items", orjson.dumps({"id": {"$in": ids}}).decode()),
+            ],
+            "baseline": python_command(
+                "-m", "bench.baseline_pyclarify", "--credentials", credentials, "--duckdb-path",
+                str(files["baseline"]), "--since", since, "--until", until,
+                "--items", ",".join(ids),
+            ),
+        }  # fmt: skip
+        bench.log(f"  {SCENARIO}: {len(ids)} items x {days} days")
+        for variant in bench.variants():
+            before = proxy.total
+            row, m = bench.measure(SCENARIO, variant, commands[variant], None, env_variant=f"ts-{variant}")
+            row.records = _points(files[variant]) if m.ok else None
+            row.records_per_s = row.records / m.wall_s if row.records and m.wall_s > 0 else None
+            row.requests = proxy.total - before
+            row.requests_by_status = {}
+            row.extra = {
+                "items": len(ids),
+                "days": days,
+                "points_per_cpu_s": round(row.records / m.cpu_s) if row.records and m.cpu_s > 0 else None,
+            }
+        if {"ours", "baseline"} <= set(bench.variants()):
+            bench.checks[SCENARIO] = compare_points(files["ours"], files["baseline"])
+    finally:
+        emu.http.post("/_emulator/clock", json={"resume": True})
