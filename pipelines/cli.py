@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from pipelines.push import PushReport
     from pipelines.sync import SyncReport
 
+from core.errors import ConfigError, ExitCode, RowsRejectedError
+from core.http import RetryPolicy
+from core.warehouse.options import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from emulator.command import emulator as emulator_command
 from pipelines.console import ProgressReporter, console, print_error, print_table, progress_reporter, verbosity
 from pipelines.options import (
@@ -28,10 +31,7 @@ from pipelines.options import (
     warehouse_from,
 )
 from pipelines.timeseries import timeseries_app
-from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from sources.clarify.settings import DEFAULT_LAG_SECONDS
-from sources.common.errors import ConfigError, ExitCode, RowsRejectedError
-from sources.common.http import RetryPolicy
 
 app = typer.Typer(
     name="clarify-sync",

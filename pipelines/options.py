@@ -8,10 +8,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from core.errors import ClarifySyncError, ExitCode
+from core.warehouse.options import WarehouseOptions
 from pipelines.console import print_error, report_internal_error
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection, resolve_connection
-from sources.common.errors import ClarifySyncError, ExitCode
+from sources.clarify.connection import ClarifyConnection, resolve_connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -9,7 +9,7 @@ the diff must run inside the warehouse before any row moves (1,000,000 unchanged
 not a pass through dlt's extract/normalize), state must be committed to warehouse tables per request,
 and a refused atomic batch must be split, not retried. So the push is a plain module: it reads the
 warehouse directly (DuckDB / psycopg2, `destinations/clarify/warehouse_sql.py`) and writes through the
-shared HTTP client (`sources/common/http.py`), which alone does retries, 429 handling and pacing.
+shared HTTP client (`core/http.py`), which alone does retries, 429 handling and pacing.
 This module wires: it opens the warehouse and the API client and hands them to `destinations.clarify`.
 
 Contract:
@@ -34,14 +34,14 @@ import os
 import time
 from collections.abc import Callable, Mapping
 
+from core.errors import ConfigError
+from core.http import RetryPolicy
+from core.warehouse.options import POSTGRES_DSN_ENV, WarehouseOptions
 from destinations.clarify.report import Progress, PushReport
 from destinations.clarify.runner import DEFAULT_CONCURRENCY, PushRequest, push
 from destinations.clarify.warehouse_sql import DuckDBSQL, PostgresSQL, WarehouseSQL
-from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
 from sources.clarify.api import ClarifyApi
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ConfigError
-from sources.common.http import RetryPolicy
+from sources.clarify.connection import ClarifyConnection
 
 __all__ = ["PushReport", "run_push"]
 

@@ -25,12 +25,15 @@ from typing import Any
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines import lake
+from core.errors import ClarifySyncError, ConfigError, WarehouseError
+from core.http import RetryPolicy
+from core.warehouse import lake
+from core.warehouse.locking import file_lock, postgres_lock
+from core.warehouse.options import WarehouseOptions, load_workers, open_pipeline
 from pipelines.gc_tuning import tuned_gc
-from pipelines.locking import file_lock, postgres_lock
-from pipelines.warehouse import WarehouseOptions, load_workers, open_pipeline
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
+from sources.clarify.connection import ClarifyConnection
 from sources.clarify.cursor import parse_ts
 from sources.clarify.freshness import up_to_date
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
@@ -43,9 +46,6 @@ from sources.clarify.settings import (
     child_table,
     link_target_column,
 )
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
-from sources.common.http import RetryPolicy
 
 PIPELINE_NAME = "clarify_sync"
 DEFAULT_LOCK_TIMEOUT = 10.0

@@ -12,10 +12,10 @@ import orjson
 import typer
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ConfigError, RowsRejectedError
+from core.warehouse.options import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.console import console, print_table, progress_reporter
 from pipelines.options import Dataset, Destination, DuckdbPath, PostgresDsn, reports_errors, warehouse_from
-from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
-from sources.common.errors import ConfigError, RowsRejectedError
 
 timeseries_app = typer.Typer(
     name="timeseries",

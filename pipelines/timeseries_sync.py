@@ -17,12 +17,12 @@ from typing import Any
 import dlt
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ClarifySyncError, ConfigError, WarehouseError
+from core.warehouse.options import WarehouseOptions, open_pipeline
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
-from pipelines.warehouse import WarehouseOptions, open_pipeline
 from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
 from sources.clarify_timeseries.frames import parse_us
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
 
 
 class PartialSyncError(ClarifySyncError):

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import ConfigError, WarehouseError
 from destinations.clarify.batching import record_ids
 from destinations.clarify.classify import Classifier
 from destinations.clarify.diff import Diff, DiffCounts, relationship_source, salt
@@ -40,7 +41,6 @@ from destinations.clarify.state import PushState, load_schema, save_schema, stat
 from destinations.clarify.warehouse_sql import WarehouseSQL, one_line
 from sources.clarify.api import ClarifyApi
 from sources.clarify.schema import ObjectSchema, parse_schemas
-from sources.common.errors import ConfigError, WarehouseError
 
 MODES = ("upsert", "update")
 DEFAULT_CONCURRENCY = 4

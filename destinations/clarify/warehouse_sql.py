@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sources.common.errors import WarehouseError
+from core.errors import WarehouseError
 
 
 def quote(name: str) -> str:

@@ -26,6 +26,7 @@ import orjson
 
 import destinations.clarify_timeseries.tables as t
 import sources.clarify_timeseries.settings as s
+from core.errors import ConfigError
 from sources.clarify_timeseries.frames import iso
 from sources.clarify_timeseries.rpc import (
     ForbiddenError,
@@ -34,7 +35,6 @@ from sources.clarify_timeseries.rpc import (
     RpcClient,
     RpcError,
 )
-from sources.common.errors import ConfigError
 
 _SIGNAL_COLUMNS = {
     "name": "name",

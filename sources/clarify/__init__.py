@@ -23,6 +23,7 @@ from typing import Any
 import dlt
 
 from sources.clarify.api import ClarifyApi
+from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.cursor import Position, finish_cursor, format_state_ts, parse_ts, start_position
 from sources.clarify.freshness import STATE_KEY as WINDOW_KEY
 from sources.clarify.freshness import remember_window
@@ -37,7 +38,6 @@ from sources.clarify.settings import (
     SOURCE_NAME,
     parent_column,
 )
-from sources.common.connection import ClarifyConnection, resolve_connection
 
 __all__ = ["clarify_source", "ObjectStats", "SourceContext", "MERGE"]
 
@@ -77,7 +77,7 @@ class SourceContext:
     progress: Callable[..., None] | None = None
     stats: dict[str, ObjectStats] = field(default_factory=dict)
     # Destinations without delete-insert (Delta: `upsert`) change the strategy and rewrite child/link batches:
-    # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see pipelines/lake.py).
+    # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see core/warehouse/lake.py).
     merge: dict[str, str] = field(default_factory=lambda: dict(MERGE))
     child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
     # One line a person should read (an object that falls back to full reads); a log warning by default.

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError
-from sources.common.http import HttpClient, RetryPolicy
+from core.errors import ApiError
+from core.http import HttpClient, RetryPolicy
+from sources.clarify.connection import ClarifyConnection
 
 _OBJECT_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/(?:resources|records(?:/bulk)?)/?$")
 _RECORD_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/records/([^/]+)")

@@ -19,9 +19,9 @@ from collections.abc import Callable, Generator
 import httpx
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ApiError
+from core.http import HttpClient
 from sources.clarify_timeseries.credentials import TimeseriesCredentials
-from sources.common.errors import ApiError
-from sources.common.http import HttpClient
 
 
 def _describe_token_error(status: int, path: str, detail: str) -> str:

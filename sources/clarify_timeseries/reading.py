@@ -17,10 +17,10 @@ import pendulum
 import pyarrow as pa
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ConfigError
 from sources.clarify_timeseries.frames import answered, chunks, iso, points_table, rollup_table, windows
 from sources.clarify_timeseries.report import TimeseriesReport
 from sources.clarify_timeseries.rpc import PartialFailureError, RpcClient
-from sources.common.errors import ConfigError
 
 Progress = Callable[[str, int, int], None]
 

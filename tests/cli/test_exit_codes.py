@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import ExitCode
 from pipelines.cli import app
-from sources.common.errors import ExitCode
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pipelines.push import run_push
-from sources.common.connection import ClarifyConnection
+from sources.clarify.connection import ClarifyConnection
 
 
 def test_update_mode_patches_by_id(emu, conn, warehouse: Any) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
 from pipelines.timeseries_sync import run_timeseries_sync
-from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import RpcClient

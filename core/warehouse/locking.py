@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sources.common.errors import ClarifySyncError, ExitCode, WarehouseError
+from core.errors import ClarifySyncError, ExitCode, WarehouseError
 
 POLL_SECONDS = 0.05
 

@@ -40,7 +40,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 import orjson
 
-from sources.common.errors import ApiError, ApiUnreachableError
+from core.errors import ApiError, ApiUnreachableError
 
 log = logging.getLogger("clarify_sync.http")
 

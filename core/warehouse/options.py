@@ -14,7 +14,7 @@ import dlt
 from dlt.common.destination import Destination
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
-from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
+from core.errors import ClarifySyncError, ConfigError, WarehouseError
 
 DEFAULT_DATASET = "clarify"
 # Not `clarify.duckdb`: DuckDB names the catalog after the file, and a catalog named like the `clarify` schema
