@@ -117,7 +117,7 @@ def auth_for(credentials: TimeseriesCredentials, **http_kwargs: object) -> Clien
     http = HttpClient(
         credentials.origin,
         describe_error=_describe_token_error,
-        unreachable_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
+        origin_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
         **http_kwargs,
     )  # type: ignore[arg-type]
     return ClientCredentialsAuth(credentials, http)

@@ -168,7 +168,7 @@ class RpcClient:
             describe_error=_describe_transport,
             auth=self.auth,
             transport=transport,
-            unreachable_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
+            origin_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
             **extra,
         )
         self._ids = itertools.count(1)

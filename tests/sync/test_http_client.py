@@ -135,7 +135,7 @@ def test_pacing_spaces_low_budget_requests_by_window_over_limit() -> None:
 
 
 def test_endpoint_key_keeps_objects_and_collapses_ids() -> None:
-    from core.http import endpoint_key
+    from sources.clarify.api import endpoint_key
 
     base = "/v1/workspaces/w/objects"
     assert endpoint_key("get", f"{base}/person/resources") == f"GET {base}/person/resources"
