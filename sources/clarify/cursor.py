@@ -17,6 +17,8 @@ from typing import Any
 
 import pendulum
 
+from core.timefmt import iso_ms, iso_us, parse_iso, to_us
+
 
 def parse_ts(value: Any) -> datetime:
     """An aware UTC datetime from any ISO-8601 form (`Z`, `+00:00`, naive = UTC) or a datetime/date."""
@@ -27,7 +29,7 @@ def parse_ts(value: Any) -> datetime:
     else:
         text = str(value).strip()
         try:
-            dt = datetime.fromisoformat(text)
+            dt = parse_iso(text)
         except ValueError:
             dt = pendulum.parse(text)  # type: ignore[assignment]
             if not isinstance(dt, datetime):
@@ -37,13 +39,12 @@ def parse_ts(value: Any) -> datetime:
 
 def format_state_ts(dt: datetime) -> str:
     """Lossless text for state: `2026-01-01T10:00:00.123456Z`."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_us(to_us(dt))
 
 
 def format_filter_ts(dt: datetime) -> str:
     """The API's own form, floored to milliseconds so `Is on or after` never skips the instant itself."""
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return iso_ms(dt)
 
 
 def filter_instant(dt: datetime) -> datetime:

@@ -11,12 +11,13 @@ from typer.testing import CliRunner
 import sources.clarify_timeseries.settings as s
 from core.errors import ApiError, ConfigError
 from core.http import RetryPolicy
+from core.timefmt import iso_us as iso
+from core.timefmt import parse_us
 from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesState
 from pipelines.timeseries import timeseries_app
 from pipelines.timeseries_sync import run_timeseries_sync
 from sources.clarify_timeseries.credentials import parse_credentials_file
-from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import (
     ForbiddenError,
     InvalidParamsError,
