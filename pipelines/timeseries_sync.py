@@ -18,7 +18,8 @@ import dlt
 
 import sources.clarify_timeseries.settings as s
 from core.errors import ClarifySyncError, ConfigError, WarehouseError
-from core.warehouse.options import WarehouseOptions, open_pipeline
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.pipeline import open_pipeline
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
 from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
 from sources.clarify_timeseries.frames import parse_us

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import ConfigError
-from destinations.clarify.warehouse_sql import WarehouseSQL, quote
+from core.warehouse.sql import WarehouseSQL, quote
 from sources.clarify.schema import RELATIONSHIP_TARGETS, FieldSpec, ObjectSchema
 
 KEY_COLUMN = "_key"

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from core.warehouse.sql import WarehouseSQL, quote
 from destinations.clarify.batching import Item
-from destinations.clarify.warehouse_sql import WarehouseSQL, quote
 from sources.clarify.schema import FieldSpec, ObjectSchema
 
 REJECTS_TABLE = "_clarify_push_rejects"

@@ -8,7 +8,7 @@ import gc
 import pytest
 
 from core.errors import ConfigError
-from core.warehouse.options import DEFAULT_LOAD_WORKERS, load_workers
+from core.warehouse.pipeline import DEFAULT_LOAD_WORKERS, load_workers
 from pipelines.gc_tuning import BULK_THRESHOLDS, tuned_gc
 
 
