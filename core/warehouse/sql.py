@@ -74,6 +74,10 @@ class WarehouseSQL:
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The rows of `sql` with its column names."""
+        raise NotImplementedError
+
     def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
         """The rows of `sql` in chunks of at most `chunk`, column-wise: (row count, column → values)."""
         raise NotImplementedError
@@ -177,6 +181,10 @@ class DuckDBSQL(WarehouseSQL):
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
 
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self.con.execute(sql, list(params))
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
     def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
         # Materialise the (changed-only) rows as arrow first: the same connection then writes state.
         table = self.con.sql(sql).to_arrow_table()
@@ -256,12 +264,15 @@ class PostgresSQL(WarehouseSQL):
             return [d[0] for d in cur.description]
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.fetch_named(sql, params)[1]
+
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self.con.cursor() as cur:
             cur.execute(sql, tuple(params))
-            rows = cur.fetchall()
+            names, rows = [d[0] for d in cur.description], cur.fetchall()
         if not self._in_tx:
             self.con.commit()
-        return rows
+        return names, rows
 
     def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
         # A server-side cursor on a second connection streams rows while this one commits state per batch.
@@ -349,6 +360,10 @@ class PipelineSQL(WarehouseSQL):
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.client.execute_sql(sql, *params) or []]
+
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.client.execute_query(sql, *params) as cursor:
+            return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.client.execute_sql(sql, *params)

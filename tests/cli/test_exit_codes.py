@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.errors import ExitCode
-from pipelines.cli import app
+from pipelines.cli.app import app
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_internal_error_names_its_log_and_verbose_prints_the_traceback(
 def test_usage_errors_are_one_line_from_the_console_script(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipelines.cli import run
+    from pipelines.cli.app import run
 
     with pytest.raises(SystemExit) as exit_:
         run(args)

@@ -10,8 +10,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from core.warehouse.options import WarehouseOptions
-from pipelines.cli import app
-from pipelines.console import ProgressReporter
+from pipelines.cli.app import app
+from pipelines.cli.console import ProgressReporter
 from pipelines.sync import run_sync
 from sources.clarify.connection import ClarifyConnection
 

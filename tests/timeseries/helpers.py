@@ -10,7 +10,7 @@ from typing import Any
 from core.warehouse.options import WarehouseOptions
 from destinations.clarify_timeseries.tables import as_us
 from emulator.timeseries import TimeseriesState
-from pipelines.options import root_cause
+from pipelines.cli.options import root_cause
 from pipelines.timeseries_sync import make_pipeline
 
 DAY_US = 86_400_000_000

@@ -15,7 +15,7 @@ from core.timefmt import iso_us as iso
 from core.timefmt import parse_us
 from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesState
-from pipelines.timeseries import timeseries_app
+from pipelines.cli.timeseries import timeseries_app
 from pipelines.timeseries_sync import run_timeseries_sync
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.rpc import (
