@@ -8,7 +8,7 @@ state in the warehouse, and retries a failing batch five times as a whole. The p
 the diff must run inside the warehouse before any row moves (1,000,000 unchanged rows cost one SQL join,
 not a pass through dlt's extract/normalize), state must be committed to warehouse tables per request,
 and a refused atomic batch must be split, not retried. So the push is a plain module: it reads the
-warehouse directly (DuckDB / psycopg2, `destinations/clarify/warehouse_sql.py`) and writes through the
+warehouse directly (DuckDB / psycopg2, `core/warehouse/sql.py`) and writes through the
 shared HTTP client (`core/http.py`), which alone does retries, 429 handling and pacing.
 This module wires: it opens the warehouse and the API client and hands them to `destinations.clarify`.
 
