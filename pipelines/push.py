@@ -41,8 +41,6 @@ from destinations.clarify.runner import DEFAULT_CONCURRENCY, PushRequest, push
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 
-__all__ = ["PushReport", "run_push"]
-
 
 def run_push(
     connection: ClarifyConnection,

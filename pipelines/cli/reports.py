@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pipelines.cli.console import ProgressReporter, console, print_table
 
 if TYPE_CHECKING:  # the commands import the orchestration when they run, keeping `--help` fast
-    from pipelines.push import PushReport
+    from destinations.clarify.report import PushReport
     from pipelines.sync import SyncReport
 
 
