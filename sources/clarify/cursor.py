@@ -1,18 +1,12 @@
-"""The incremental cursor: timestamp normalisation, where a run starts, and what it stores in dlt state.
+"""The incremental cursor's timestamps and position: how `_updated_at` values are read, stored and filtered on.
 
-Per object, the resource state holds:
-- `cursor`: ISO timestamp; every record with `_updated_at` below it has been loaded;
-- `offset`: how far into the tie group at `cursor` an unfinished walk got (chunked loads resume there);
-- `complete`: whether the last walk reached the end of the listing;
-- `last_reconcile_at`, `last_run_at`: ISO timestamps of the last reconcile and the last finished walk;
-- `inferred`: field types learned from values (fields the schema does not describe).
-Nothing here grows with the number of records.
+What the cursor state holds per object, and how it changes, is in `state.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pendulum
@@ -58,35 +52,3 @@ class Position:
 
     after: datetime | None = None
     offset: int = 0
-
-
-def start_position(state: dict[str, Any], *, since: Any = None, lag_seconds: float = 0.0) -> Position:
-    """Where this walk begins.
-
-    An unfinished walk (chunked load, or a crash after a chunk committed) continues exactly where the last
-    committed load left it; a finished one restarts `lag_seconds` before the cursor to catch late commits.
-    `since` (a backfill) overrides both.
-    """
-    if since is not None:
-        return Position(parse_ts(since), 0)
-    cursor = state.get("cursor")
-    if cursor is None:
-        return Position(None, int(state.get("offset") or 0))
-    at = parse_ts(cursor)
-    if not state.get("complete", True):
-        return Position(at, int(state.get("offset") or 0))
-    return Position(at - timedelta(seconds=lag_seconds), 0)
-
-
-def finish_cursor(state: dict[str, Any], max_seen: datetime | None, rewind_to: datetime | None) -> str | None:
-    """The cursor after a finished walk: the newest `_updated_at` seen (never moving back because of the lag
-    window), but not past a newer version that the walk had to skip (the next run re-reads from there)."""
-    candidates = [parse_ts(state["cursor"])] if state.get("cursor") and state.get("complete", True) else []
-    if max_seen is not None:
-        candidates.append(max_seen)
-    if not candidates:
-        return state.get("cursor")
-    cursor = max(candidates)
-    if rewind_to is not None and rewind_to < cursor:
-        cursor = rewind_to
-    return format_state_ts(cursor)
