@@ -160,7 +160,7 @@ SIGNAL_DEFAULTS: dict[str, Any] = {
 ITEM_DEFAULTS: dict[str, Any] = {**SIGNAL_DEFAULTS, "visible": False}
 
 
-class Store:
+class SeriesStore:
     """Items, signals and samples behind one lock; every method is safe to call from any thread."""
 
     def __init__(self, config: TimeseriesConfig, clock: Clock):
