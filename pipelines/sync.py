@@ -40,10 +40,10 @@ from sources.clarify.settings import (
     DEFAULT_RECONCILE_INTERVAL_SECONDS,
     MAX_PAGES_PER_LOAD,
     PAGE_LIMIT,
-    SOURCE_NAME,
     child_table,
     link_target_column,
 )
+from sources.clarify.state import ObjectState, object_states
 
 PIPELINE_NAME = "clarify_sync"
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -142,16 +142,16 @@ def run_sync(
             pending = selected if full_refresh or since is not None else run.stale(selected)
             report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
             interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
-            due = _reconcile_due(selected, _resource_states(pipeline), reconcile, interval)
+            due = _reconcile_due(selected, object_states(pipeline.state), reconcile, interval)
             if due:
                 run.reconcile(due)
                 report.loads += 1
                 report.reconciled = due
-            states = _resource_states(pipeline)
+            states = object_states(pipeline.state)
         for obj in selected:
             stats = vars(run.stats.get(obj, ObjectStats()))
             requests = api.http.stats.by_tag.get(obj, 0)
-            cursor = states.get(obj, {}).get("cursor")
+            cursor = states[obj].cursor if obj in states else None
             report.objects[obj] = ObjectReport(
                 **{**stats, "seconds": round(stats["seconds"], 3)}, requests=requests, cursor=cursor
             )
@@ -186,12 +186,12 @@ class _SyncRun:
 
     def stale(self, selected: list[str]) -> list[str]:
         """Objects whose first page shows something new; the rest skip dlt (a noop run costs one request each)."""
-        states = _resource_states(self.pipeline)
+        states = object_states(self.pipeline.state)
         return [
             o
             for o in selected
             if not up_to_date(
-                states.get(o, {}),
+                states.get(o) or ObjectState({}),
                 lambda params, o=o: self.api.list_page(o, params),
                 lag_seconds=self.lag_seconds,
                 page_limit=self.page_limit,
@@ -219,8 +219,8 @@ class _SyncRun:
             source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
             self._load(source, refresh="drop_resources" if full_refresh and first else None)
             loads += 1
-            states = _resource_states(self.pipeline)
-            pending = [o for o in pending if not states.get(o, {}).get("complete", True)]
+            states = object_states(self.pipeline.state)
+            pending = [o for o in pending if o in states and not states[o].complete]
         return loads
 
     def reconcile(self, due: list[str]) -> None:
@@ -254,15 +254,15 @@ def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
     pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
     guard(lambda: pipeline.sync_destination(), warehouse)
     rows: list[StatusRow] = []
-    for obj, state in sorted(_resource_states(pipeline).items()):
+    for obj, state in sorted(object_states(pipeline.state).items()):
         rows.append(
             StatusRow(
                 obj,
-                state.get("cursor"),
+                state.cursor,
                 row_count(pipeline, obj),
-                state.get("last_run_at"),
-                state.get("last_reconcile_at"),
-                bool(state.get("complete", True)),
+                state.last_run_at,
+                state.last_reconcile_at,
+                state.complete,
             )
         )
     return rows
@@ -282,11 +282,6 @@ def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[s
     }
 
 
-def _resource_states(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:
-    sources = pipeline.state.get("sources", {})
-    return dict(sources.get(SOURCE_NAME, {}).get("resources", {}))
-
-
 def _reconcile_interval() -> float:
     try:
         hours = dlt.config.get("sources.clarify.reconcile_every_hours")
@@ -299,7 +294,7 @@ def _reconcile_interval() -> float:
 
 
 def _reconcile_due(
-    selected: list[str], states: dict[str, dict[str, Any]], reconcile: bool | None, interval: float
+    selected: list[str], states: dict[str, ObjectState], reconcile: bool | None, interval: float
 ) -> list[str]:
     if reconcile is False:
         return []
@@ -308,7 +303,7 @@ def _reconcile_due(
     now = datetime.now(UTC)
     due = []
     for obj in selected:
-        last = states.get(obj, {}).get("last_reconcile_at")
+        last = states[obj].last_reconcile_at if obj in states else None
         if last is None or (now - parse_ts(last)).total_seconds() >= interval:
             due.append(obj)
     return due
