@@ -354,10 +354,6 @@ class PipelineSQL(WarehouseSQL):
     def table(self, name: str) -> str:
         return str(self.client.make_qualified_table_name(name))
 
-    def columns_of(self, query: str) -> list[str]:
-        with self.client.execute_query(f"SELECT * FROM ({query}) AS q LIMIT 0") as cursor:
-            return [d[0] for d in cursor.description]
-
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.client.execute_sql(sql, *params) or []]
 
@@ -374,12 +370,6 @@ class PipelineSQL(WarehouseSQL):
     def ensure_schema(self) -> None:
         if not self.client.has_dataset():
             self.client.create_dataset()
-
-    def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
-        with self.client.execute_query(sql) as cursor:
-            names = [d[0] for d in cursor.description]
-            while rows := cursor.fetchmany(chunk):
-                yield len(rows), {n: list(v) for n, v in zip(names, zip(*rows, strict=True), strict=True)}
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
