@@ -112,8 +112,10 @@ class WarehouseSQL:
         update: Sequence[str],
     ) -> None:
         """Insert `rows`, replacing `update` columns where the `conflict` key already exists (no conflict
-        columns: a plain insert); committed unless inside `transaction()`."""
-        raise NotImplementedError
+        columns: a plain insert); committed unless inside `transaction()`. A dialect overrides this or
+        `upsert_columns`, whichever suits its driver."""
+        if rows:
+            self.upsert_columns(table, {c: [r[i] for r in rows] for i, c in enumerate(columns)}, conflict, update)
 
     def upsert_columns(
         self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
@@ -193,17 +195,6 @@ class DuckDBSQL(WarehouseSQL):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
-
-    def upsert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        conflict: Sequence[str],
-        update: Sequence[str],
-    ) -> None:
-        if rows:
-            self.upsert_columns(table, {c: [r[i] for r in rows] for i, c in enumerate(columns)}, conflict, update)
 
     def upsert_columns(
         self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
