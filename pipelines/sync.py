@@ -27,6 +27,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import lake
 from pipelines.gc_tuning import tuned_gc
+from pipelines.lists_sync import ListsReport, split_objects, sync_lists
 from pipelines.locking import file_lock, postgres_lock
 from pipelines.warehouse import WarehouseOptions, load_workers, open_pipeline
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
@@ -71,6 +72,7 @@ class SyncReport:
     requests: int = 0  # all API requests of the run, retries and the schema call included
     retries: int = 0
     seconds: float = 0.0
+    lists: ListsReport | None = None  # None when the run did not sync lists
 
     @property
     def records(self) -> int:
@@ -140,7 +142,8 @@ def run_sync(
         full_refresh, since, reconcile, chunk_pages = True, None, False, None
     with ClarifyApi(connection, retry=retry) as api:
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
-        selected = select_objects(schemas, list(objects) if objects else None)
+        want_lists, objects = split_objects(objects)
+        selected = select_objects(schemas, objects or None) if objects != [] else []
         destination = warehouse.make_destination()
         with _locked(warehouse, lock_timeout), tuned_gc():
             pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
@@ -184,6 +187,18 @@ def run_sync(
                 first = False
                 states = _resource_states(pipeline)
                 pending = [o for o in pending if not states.get(o, {}).get("complete", True)]
+
+            if want_lists:
+                report.lists = sync_lists(
+                    api,
+                    pipeline,
+                    list(schemas),
+                    lambda source: _load(pipeline, source, warehouse),
+                    merge=_lake_context(pipeline, warehouse).get("merge"),
+                    force=full_refresh,
+                    page_limit=page_limit,
+                )
+                report.loads += int(report.lists.loaded)
 
             states = _resource_states(pipeline)
             interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
