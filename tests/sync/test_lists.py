@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,14 +88,11 @@ def test_objects_without_lists_skip_them_and_the_readme_query_runs(make_emu: Any
     assert report.lists is None and query(wh, "SELECT * FROM {ds}.list_members") == []
     report = run_sync(conn, wh)  # every object, and lists
     assert report.lists is not None and report.lists.members == 5
-    rows = query(
-        wh,
-        """
-        select l.title, p.name__full_name as person
-        from {ds}.lists l
-        join {ds}.list_members m on m.list_id = l.id
-        join {ds}.person p on p.id = m.record_id
-        where l.title = 'Newsletter' order by person
-        """,
-    )
-    assert len(rows) == 5
+    stage = emu.store.records("deal")[0]["attributes"]["stage"]
+    emu.lists.create("deal", "Staged", type="dynamic", filters={"filter[stage]": stage})
+    run_sync(conn, wh, objects=["deal", "lists"])
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    sql = readme.read_text().split("-- Pipeline in each deal list", 1)[1].split("```", 1)[0]
+    rows = query(wh, sql.replace("clarify.", "{ds}."))
+    staged = [d for d in emu.store.records("deal") if d["attributes"]["stage"] == stage]
+    assert [(r["title"], r["deals"]) for r in rows] == [("Staged", len(staged))]
