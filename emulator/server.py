@@ -19,6 +19,7 @@ from emulator.app import create_app
 from emulator.clock import Clock
 from emulator.config import EmulatorConfig
 from emulator.faults import Faults
+from emulator.lists import Lists
 from emulator.state import Emulator
 from emulator.stats import Stats
 from emulator.store import RecordStore, open_store
@@ -63,6 +64,10 @@ class RunningEmulator:
     @property
     def store(self) -> RecordStore:
         return self.emulator.store
+
+    @property
+    def lists(self) -> Lists:
+        return self.emulator.lists
 
     @property
     def stats(self) -> Stats:

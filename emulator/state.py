@@ -9,6 +9,7 @@ from emulator.clock import Clock
 from emulator.config import EmulatorConfig
 from emulator.demo_data import Generator
 from emulator.faults import Faults
+from emulator.lists import Lists
 from emulator.ratelimit import RateLimiter
 from emulator.stats import Stats
 from emulator.store import SYSTEM_ACTOR, RecordStore, require_object
@@ -27,6 +28,7 @@ class Emulator:
         self.faults = Faults()
         self.stats = Stats()
         self.limiter = RateLimiter()
+        self.lists = Lists(clock)
         self._mutations = 0
         # Shares the clock, so freezing time holds for both APIs.
         self.timeseries = TimeseriesState(TimeseriesConfig(seed=config.seed), clock) if config.timeseries else None

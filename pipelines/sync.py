@@ -29,6 +29,7 @@ from core.warehouse.options import WarehouseOptions
 from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
 from core.warehouse.sql import delete_where_in, loaded_table, row_count, table_ids
 from pipelines.gc_tuning import tuned_gc
+from pipelines.lists_sync import ListsReport, split_objects, sync_lists
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
@@ -67,6 +68,7 @@ class SyncReport:
     requests: int = 0  # all API requests of the run, retries and the schema call included
     retries: int = 0
     seconds: float = 0.0
+    lists: ListsReport | None = None  # None when the run did not sync lists
 
     @property
     def records(self) -> int:
@@ -131,7 +133,8 @@ def run_sync(
         full_refresh, since, reconcile, chunk_pages = True, None, False, None
     with ClarifyApi(connection, retry=retry) as api:
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
-        selected = select_objects(schemas, list(objects) if objects else None)
+        want_lists, objects = split_objects(objects)
+        selected = select_objects(schemas, objects or None) if objects != [] else []
         destination = warehouse.make_destination()
         with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
             pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
@@ -141,6 +144,9 @@ def run_sync(
             run = _SyncRun(api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel)
             pending = selected if full_refresh or since is not None else run.stale(selected)
             report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
+            if want_lists:
+                report.lists = run.lists(list(schemas), force=full_refresh)
+                report.loads += int(report.lists.loaded)
             interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
             due = _reconcile_due(selected, object_states(pipeline.state), reconcile, interval)
             if due:
@@ -239,6 +245,18 @@ class _SyncRun:
             **_lake_context(self.pipeline, self.warehouse),
             warehouse_ids=lambda obj: table_ids(self.pipeline, obj),  # objects without a cursor
             **options,
+        )
+
+    def lists(self, objects: list[str], *, force: bool) -> ListsReport:
+        """Lists and their members: no cursor, so re-read each run and loaded only when they changed."""
+        return sync_lists(
+            self.api,
+            self.pipeline,
+            objects,
+            self._load,
+            merge=_lake_context(self.pipeline, self.warehouse).get("merge"),
+            force=force,
+            page_limit=self.page_limit,
         )
 
     def _load(self, source: Any, refresh: str | None = None) -> None:

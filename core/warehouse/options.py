@@ -163,6 +163,10 @@ class WarehouseOptions:
             parent = path if path.exists() else path.parent
             if not parent.is_dir() or not os.access(parent, os.W_OK):
                 raise WarehouseError(f"lake folder {path} cannot be created or written: pass another --bucket-url")
+        if self.table_format == "delta" and protocol != "file":
+            from core.warehouse.delta_probe import install  # imports deltalake: only for Delta on a bucket
+
+            install()
         # Credentials for s3/gs/az come from [destination.filesystem.credentials] in .dlt/secrets.toml.
         return dlt.destinations.filesystem(bucket_url=url)
 

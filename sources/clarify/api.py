@@ -90,6 +90,11 @@ class ClarifyApi:
             body = self.http.get_json(self.url("users"), params, tag=obj)
         return body if isinstance(body, dict) else {"data": body or []}
 
+    def get_page(self, path: str, params: Mapping[str, Any], *, tag: str) -> dict[str, Any]:
+        """One page of any other listing under the workspace (`lists`, a list's `resources`)."""
+        body = self.http.get_json(self.url(path), params, tag=tag)
+        return body if isinstance(body, dict) else {"data": body or []}
+
     def bulk_create(self, obj: str, attributes: list[dict[str, Any]], match_on: str | None) -> list[dict[str, Any]]:
         """`POST /objects/{obj}/records/bulk`: an upsert on `match_on` when given, else plain creates."""
         body: dict[str, Any] = {"data": [{"type": obj, "attributes": a} for a in attributes]}
