@@ -44,6 +44,8 @@ class ClarifyApi:
             **extra,
         )
         self._users_endpoint = False  # set once `/objects/user/resources` answers 404
+        # Pages fetched with `keep=True`, served once to the next identical request (see `list_page`).
+        self._kept: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -60,8 +62,23 @@ class ClarifyApi:
     def schemas(self) -> Any:
         return self.http.get_json(self.url("schemas"), tag="schemas")
 
-    def list_page(self, obj: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`."""
+    def list_page(self, obj: str, params: Mapping[str, Any], *, keep: bool = False) -> dict[str, Any]:
+        """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`.
+
+        `keep=True` (the nothing-changed check's first page) keeps the answer for the walk that follows when
+        something did change: its first request is the same one, and is answered from memory, once. The walk
+        is as exact as if it had sent it (a record changed since has a later `_updated_at` and is read by a
+        later page or the next run), and a changed run costs one request per object less."""
+        key = (obj, tuple(sorted((k, str(v)) for k, v in params.items())))
+        kept = self._kept.pop(key, None)
+        if kept is not None:
+            return kept
+        body = self._get_page(obj, params)
+        if keep:
+            self._kept[key] = body
+        return body
+
+    def _get_page(self, obj: str, params: Mapping[str, Any]) -> dict[str, Any]:
         path = "users" if obj == "user" and self._users_endpoint else f"objects/{obj}/resources"
         try:
             body = self.http.get_json(self.url(path), params, tag=obj)

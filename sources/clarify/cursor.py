@@ -89,3 +89,16 @@ def finish_cursor(state: dict[str, Any], max_seen: datetime | None, rewind_to: d
     if rewind_to is not None and rewind_to < cursor:
         cursor = rewind_to
     return format_state_ts(cursor)
+
+
+def system_value(record: dict[str, Any], name: str) -> Any:
+    """A system field wherever this API variant puts it: attributes, the record itself, or meta."""
+    attrs = record.get("attributes")
+    if isinstance(attrs, dict) and name in attrs:
+        return attrs[name]
+    if name in record:
+        return record[name]
+    meta = record.get("meta")
+    if isinstance(meta, dict) and name in meta:
+        return meta[name]
+    return None

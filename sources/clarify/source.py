@@ -1,7 +1,7 @@
 """Clarify CRM as a dlt source: one merge resource per object, streamed page by page as pyarrow tables.
 
     import dlt
-    from sources.clarify import clarify_source
+    from sources.clarify.source import clarify_source
     pipeline = dlt.pipeline("clarify_sync", destination="duckdb", dataset_name="clarify")
     pipeline.run(clarify_source(), loader_file_format="parquet")
 
