@@ -70,6 +70,26 @@ def settings(
     }
 
 
+def command_settings(
+    *,
+    destination: str,
+    base_url: str | None,
+    workspace: str | None,
+    objects: Sequence[str] | None,
+    full_refresh: bool,
+    since: str | None,
+    lag_seconds: float,
+    page_limit: int,
+) -> dict[str, Any] | None:
+    """`settings` for a `clarify-sync sync` the probe may answer (and whose run leaves a note); None for the
+    runs it must not: other warehouses than DuckDB, `--full-refresh` and `--since` (they load whatever changed)."""
+    if destination != "duckdb" or full_refresh or since is not None:
+        return None
+    return settings(
+        base_url=base_url, workspace=workspace, objects=objects, lag_seconds=lag_seconds, page_limit=page_limit
+    )
+
+
 def remember(
     duckdb_path: str,
     dataset: str,
@@ -98,9 +118,15 @@ def remember(
 
 
 def probe(
-    duckdb_path: str, dataset: str, *, run_settings: dict[str, Any], retry: RetryPolicy | None = None
+    duckdb_path: str,
+    dataset: str,
+    *,
+    run_settings: dict[str, Any],
+    reconcile: bool | None = None,
+    retry: RetryPolicy | None = None,
 ) -> SyncReport | None:
-    """The report of a run that found nothing new, or None when only the full sync can tell (or it did not)."""
+    """The report of a run that found nothing new, or None when only the full sync can tell (or it did not).
+    `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
     started = time.perf_counter()
     note = _read(note_path(duckdb_path, dataset))
     api_key = os.environ.get("CLARIFY_API_KEY")
@@ -113,7 +139,7 @@ def probe(
     ):
         return None
     states: dict[str, dict[str, Any]] = note["states"]
-    if reconcile_due(list(states), states, None, float(note["reconcile_interval"])):
+    if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
         return None
     connection = ClarifyConnection(note["base_url"], note["workspace"], api_key)
     with ClarifyApi(connection, retry=retry) as api:

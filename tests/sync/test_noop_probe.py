@@ -85,6 +85,26 @@ def test_other_settings_a_written_file_or_a_due_deletion_check_are_not_trusted(
 
     run_sync(connection_for(emu), wh, probe_settings=_settings(), reconcile_interval=0)
     assert _probe(wh) is None  # a deletion check is due at every run
+    assert noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings(), reconcile=False) is not None
+    assert noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings(), reconcile=True) is None
+
+
+@pytest.mark.parametrize(
+    "change", [{"destination": "postgres"}, {"full_refresh": True}, {"since": "2024-01-01"}], ids=str
+)
+def test_backfills_and_other_warehouses_are_never_probed(change: dict[str, Any]) -> None:
+    args: dict[str, Any] = {
+        "destination": "duckdb",
+        "base_url": None,
+        "workspace": None,
+        "objects": None,
+        "full_refresh": False,
+        "since": None,
+        "lag_seconds": 300,
+        "page_limit": 500,
+    }
+    assert noop_probe.command_settings(**args) == _settings()
+    assert noop_probe.command_settings(**{**args, **change}) is None
 
 
 def test_a_killed_sync_leaves_no_note(noted: Any) -> None:
