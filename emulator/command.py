@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from core.errors import ConfigError
 from emulator.config import DEMO_PORT, EmulatorConfig
-from sources.common.errors import ConfigError
 
 
 def emulator(

@@ -21,7 +21,7 @@ from emulator.config import EmulatorConfig
 from emulator.faults import Faults
 from emulator.state import Emulator
 from emulator.stats import Stats
-from emulator.store import Store, open_store
+from emulator.store import RecordStore, open_store
 from emulator.timeseries import TimeseriesState
 from emulator.timeseries.announce import ts_credentials_line
 
@@ -61,7 +61,7 @@ class RunningEmulator:
         return self.emulator.faults
 
     @property
-    def store(self) -> Store:
+    def store(self) -> RecordStore:
         return self.emulator.store
 
     @property

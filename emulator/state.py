@@ -11,7 +11,7 @@ from emulator.demo_data import Generator
 from emulator.faults import Faults
 from emulator.ratelimit import RateLimiter
 from emulator.stats import Stats
-from emulator.store import SYSTEM_ACTOR, Store, require_object
+from emulator.store import SYSTEM_ACTOR, RecordStore, require_object
 from emulator.timeseries import TimeseriesConfig, TimeseriesState
 
 # Generated names embed a running number; mutation rounds start far above any demo-data index.
@@ -19,7 +19,7 @@ MUTATION_BASE = 1_000_000_000
 
 
 class Emulator:
-    def __init__(self, config: EmulatorConfig, store: Store, clock: Clock) -> None:
+    def __init__(self, config: EmulatorConfig, store: RecordStore, clock: Clock) -> None:
         self._config = config
         self._config_lock = threading.Lock()
         self.store = store

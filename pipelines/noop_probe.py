@@ -28,11 +28,12 @@ from typing import Any
 
 import orjson
 
+from core.http import RetryPolicy
 from pipelines.sync_report import ObjectReport, SyncReport
 from sources.clarify.api import ClarifyApi
+from sources.clarify.connection import ClarifyConnection
 from sources.clarify.freshness import reconcile_due, up_to_date
-from sources.common.connection import ClarifyConnection
-from sources.common.http import RetryPolicy
+from sources.clarify.state import ObjectState
 
 _VERSION = 1
 _CONNECTION_ENV = ("CLARIFY_BASE_URL", "CLARIFY_WORKSPACE")
@@ -138,7 +139,7 @@ def probe(
         or note.get("file") != _file_stamp(duckdb_path)
     ):
         return None
-    states: dict[str, dict[str, Any]] = note["states"]
+    states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
         return None
     connection = ClarifyConnection(note["base_url"], note["workspace"], api_key)
@@ -151,7 +152,7 @@ def probe(
                 return None
         report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
         for obj, state in states.items():
-            report.objects[obj] = ObjectReport(requests=api.http.stats.by_tag.get(obj, 0), cursor=state.get("cursor"))
+            report.objects[obj] = ObjectReport(requests=api.http.stats.by_tag.get(obj, 0), cursor=state.cursor)
     report.seconds = time.perf_counter() - started
     return report
 

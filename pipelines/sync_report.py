@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sources.clarify.stats import ObjectStats
+
 
 @dataclass
-class ObjectReport:
-    records: int = 0
-    pages: int = 0
+class ObjectReport(ObjectStats):
+    """One object's counts from the source, plus what only the run knows: requests made, cursor reached."""
+
     requests: int = 0
-    seconds: float = 0.0
-    deleted: int = 0
     cursor: str | None = None
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
+from core.warehouse.options import WarehouseOptions
+from sources.clarify.connection import ClarifyConnection
 
 PG_DSN = os.environ.get("CLARIFY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SMALL = 300  # records per emulator unless a test needs more

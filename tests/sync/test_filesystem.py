@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from core.errors import ConfigError
+from core.warehouse.options import WarehouseOptions
 from pipelines.sync import run_sync, sync_status
-from pipelines.warehouse import WarehouseOptions
-from sources.common.errors import ConfigError
 from tests.sync.conftest import assert_synced, connection_for, lake_table, table
 
 OBJECTS = ["person", "company"]

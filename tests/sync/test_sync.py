@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from core.http import RetryPolicy
 from pipelines.sync import run_sync, sync_status
-from sources.common.http import RetryPolicy
 from tests.sync.conftest import WAREHOUSES, assert_synced, connection_for, query, table
 
 FAST_RETRY = RetryPolicy(backoff_base=0.001, backoff_max=0.01, retry_after_max=0.01, max_attempts=12)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sources.common.errors import ConfigError
+from core.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.clarify.ai/v1"
 _SECTION = "sources.clarify"

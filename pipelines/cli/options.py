@@ -1,17 +1,21 @@
-"""Options and error handling shared by every `clarify-sync` command (CRM and time series)."""
+"""Options and error handling shared by every `clarify-sync` command (CRM and time series).
+
+The warehouse options are declared once, here: `@warehouse_options()` adds them to a command and hands it the
+`WarehouseOptions` they make, as its `warehouse` argument."""
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from pipelines.console import print_error, report_internal_error
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection, resolve_connection
-from sources.common.errors import ClarifySyncError, ExitCode
+from core.errors import ClarifySyncError, ExitCode
+from core.warehouse.options import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, WarehouseOptions
+from pipelines.cli.console import print_error, report_internal_error
+from sources.clarify.connection import ClarifyConnection, resolve_connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,19 +93,40 @@ def connection_from(base_url: str | None, workspace: str | None) -> ClarifyConne
     return resolve_connection(base_url=base_url, workspace=workspace)
 
 
-def warehouse_from(
-    destination: str,
-    duckdb_path: str,
-    postgres_dsn: str | None,
-    dataset: str,
-    bucket_url: str | None = None,
-    table_format: str = "delta",
-) -> WarehouseOptions:
-    return WarehouseOptions(
-        destination=destination,
-        duckdb_path=duckdb_path,
-        postgres_dsn=postgres_dsn,
-        dataset=dataset,
-        bucket_url=bucket_url,
-        table_format=table_format,
-    )
+# name → (annotation, default) of the options `@warehouse_options` adds; the last two are for the lake only.
+_WAREHOUSE_FLAGS: dict[str, tuple[Any, Any]] = {
+    "destination": (Destination, "duckdb"),
+    "duckdb_path": (DuckdbPath, DEFAULT_DUCKDB_PATH),
+    "postgres_dsn": (PostgresDsn, None),
+    "dataset": (Dataset, DEFAULT_DATASET),
+    "bucket_url": (BucketUrl, None),
+    "table_format": (TableFormat, "delta"),
+}
+_LAKE_FLAGS = ("bucket_url", "table_format")
+
+
+def warehouse_options(*, lake: bool = True) -> Callable[[F], F]:
+    """Give a command the warehouse options (`lake=False`: without --bucket-url/--table-format, for commands
+    that read with SQL) and call it with `warehouse=WarehouseOptions(...)` instead of the single flags."""
+    names = [n for n in _WAREHOUSE_FLAGS if lake or n not in _LAKE_FLAGS]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != "warehouse"]
+        added = [
+            inspect.Parameter(
+                n, inspect.Parameter.KEYWORD_ONLY, default=_WAREHOUSE_FLAGS[n][1], annotation=_WAREHOUSE_FLAGS[n][0]
+            )
+            for n in names
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            flags = {n: kwargs.pop(n) for n in names}
+            return command(*args, warehouse=WarehouseOptions(**flags), **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in kept + added}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
