@@ -15,13 +15,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dlt
 
-from core.errors import ConfigError
+from core.errors import ConfigError, WarehouseError, first_line
 from core.http import RetryPolicy
 from core.warehouse import lake
 from core.warehouse.locking import warehouse_lock
@@ -108,20 +110,22 @@ def run_sync(
         with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
             if warehouse.destination == "duckdb":  # from here until the note is written again, none is trusted
                 noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
-            pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
-            finish_pending(pipeline, warehouse)
-            guard(lambda: pipeline.sync_destination(), warehouse)
-            _install_crash_hooks()
-            run = _SyncRun(api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel)
-            pending = selected if full_refresh or since is not None else run.stale(selected)
-            report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
-            interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
-            due = reconcile_due(selected, object_states(pipeline.state), reconcile, interval)
-            if due:
-                run.reconcile(due)
-                report.loads += 1
-                report.reconciled = due
-            states = object_states(pipeline.state)
+            with ExitStack() as held:
+                destination = _held_duckdb(warehouse, full_refresh, held) or destination
+                pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
+                finish_pending(pipeline, warehouse)
+                guard(lambda: pipeline.sync_destination(), warehouse)
+                _install_crash_hooks()
+                run = _SyncRun(api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel)
+                pending = selected if full_refresh or since is not None else run.stale(selected)
+                report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
+                interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
+                due = reconcile_due(selected, object_states(pipeline.state), reconcile, interval)
+                if due:
+                    run.reconcile(due)
+                    report.loads += 1
+                    report.reconciled = due
+                states = object_states(pipeline.state)
             if probe_settings is not None and warehouse.destination == "duckdb":
                 noop_probe.remember(
                     warehouse.duckdb_path,
@@ -143,6 +147,23 @@ def run_sync(
         report.retries = api.http.stats.retries
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _held_duckdb(warehouse: WarehouseOptions, full_refresh: bool, stack: ExitStack) -> Any | None:
+    """An incremental DuckDB run keeps one connection for all its load jobs (closed before the note's file stamp):
+    dlt otherwise opens the file for each job and checkpoints it on close, ~0.1 s a job and 35 jobs for a 1%
+    change, most of such a run. Not for a first or full load: closing the file between jobs keeps its memory
+    bounded by a job. Taken under the lock, so a concurrent sync still waits for the lock, not for DuckDB's."""
+    if warehouse.destination != "duckdb" or warehouse.is_missing() or full_refresh:
+        return None
+    import duckdb
+
+    path = str(Path(warehouse.duckdb_path).expanduser().resolve())
+    try:
+        conn = stack.enter_context(closing(duckdb.connect(path)))
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open {path} ({first_line(exc)}): check --duckdb-path") from None
+    return warehouse.make_destination(connection=conn)
 
 
 def _check_since(since: str | datetime | None) -> None:

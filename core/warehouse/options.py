@@ -130,8 +130,9 @@ class WarehouseOptions:
             return f"postgres:dlt-credentials:{self.dataset}"
         return f"{self.destination}:{self.dataset}"
 
-    def make_destination(self) -> Destination[Any, Any]:
-        """Build the dlt destination, checking what can be checked before any data moves."""
+    def make_destination(self, connection: Any = None) -> Destination[Any, Any]:
+        """Build the dlt destination, checking what can be checked before any data moves. `connection`: an open
+        DuckDB connection dlt uses for every job (and leaves open) instead of opening the file for each."""
         import dlt
         from dlt.common.destination import Destination
 
@@ -146,7 +147,7 @@ class WarehouseOptions:
                 )
             if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
                 raise WarehouseError(f"DuckDB file {path} is not writable: fix its permissions or pass --duckdb-path")
-            return dlt.destinations.duckdb(credentials=str(path))
+            return dlt.destinations.duckdb(credentials=connection if connection is not None else str(path))
         if self.destination == "postgres":
             dsn = self.resolved_postgres_dsn()
             # Without a DSN, dlt reads [destination.postgres.credentials] from its config and secrets.
