@@ -3,7 +3,7 @@
 Every failure a user can cause or fix (bad settings, a refused key, an unreachable host, a full disk) is raised
 as a `ClarifySyncError`; the CLI prints its message and exits with its `exit_code`, so cron and scripts can
 tell the kinds apart. Anything else is a bug: the CLI prints one line naming a log file that holds the
-traceback (pipelines/console.py).
+traceback (pipelines/cli/console.py).
 """
 
 from __future__ import annotations

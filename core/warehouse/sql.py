@@ -112,8 +112,10 @@ class WarehouseSQL:
         update: Sequence[str],
     ) -> None:
         """Insert `rows`, replacing `update` columns where the `conflict` key already exists (no conflict
-        columns: a plain insert); committed unless inside `transaction()`."""
-        raise NotImplementedError
+        columns: a plain insert); committed unless inside `transaction()`. A dialect overrides this or
+        `upsert_columns`, whichever suits its driver."""
+        if rows:
+            self.upsert_columns(table, {c: [r[i] for r in rows] for i, c in enumerate(columns)}, conflict, update)
 
     def upsert_columns(
         self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
@@ -193,17 +195,6 @@ class DuckDBSQL(WarehouseSQL):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
-
-    def upsert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        conflict: Sequence[str],
-        update: Sequence[str],
-    ) -> None:
-        if rows:
-            self.upsert_columns(table, {c: [r[i] for r in rows] for i, c in enumerate(columns)}, conflict, update)
 
     def upsert_columns(
         self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
@@ -354,10 +345,6 @@ class PipelineSQL(WarehouseSQL):
     def table(self, name: str) -> str:
         return str(self.client.make_qualified_table_name(name))
 
-    def columns_of(self, query: str) -> list[str]:
-        with self.client.execute_query(f"SELECT * FROM ({query}) AS q LIMIT 0") as cursor:
-            return [d[0] for d in cursor.description]
-
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.client.execute_sql(sql, *params) or []]
 
@@ -374,12 +361,6 @@ class PipelineSQL(WarehouseSQL):
     def ensure_schema(self) -> None:
         if not self.client.has_dataset():
             self.client.create_dataset()
-
-    def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
-        with self.client.execute_query(sql) as cursor:
-            names = [d[0] for d in cursor.description]
-            while rows := cursor.fetchmany(chunk):
-                yield len(rows), {n: list(v) for n, v in zip(names, zip(*rows, strict=True), strict=True)}
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -5,6 +5,7 @@ The warehouse options are declared once, here: `@warehouse_options()` adds them 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from core.errors import ClarifySyncError, ExitCode
-from core.warehouse.options import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, WarehouseOptions
+from core.warehouse.options import WarehouseOptions
 from pipelines.cli.console import print_error, report_internal_error
 from sources.clarify.connection import ClarifyConnection, resolve_connection
 
@@ -93,15 +94,17 @@ def connection_from(base_url: str | None, workspace: str | None) -> ClarifyConne
     return resolve_connection(base_url=base_url, workspace=workspace)
 
 
-# name → (annotation, default) of the options `@warehouse_options` adds; the last two are for the lake only.
-_WAREHOUSE_FLAGS: dict[str, tuple[Any, Any]] = {
-    "destination": (Destination, "duckdb"),
-    "duckdb_path": (DuckdbPath, DEFAULT_DUCKDB_PATH),
-    "postgres_dsn": (PostgresDsn, None),
-    "dataset": (Dataset, DEFAULT_DATASET),
-    "bucket_url": (BucketUrl, None),
-    "table_format": (TableFormat, "delta"),
+# The options `@warehouse_options` adds, by `WarehouseOptions` field (whose defaults they take); the last two
+# are for the lake only.
+_WAREHOUSE_FLAGS: dict[str, Any] = {
+    "destination": Destination,
+    "duckdb_path": DuckdbPath,
+    "postgres_dsn": PostgresDsn,
+    "dataset": Dataset,
+    "bucket_url": BucketUrl,
+    "table_format": TableFormat,
 }
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(WarehouseOptions)}
 _LAKE_FLAGS = ("bucket_url", "table_format")
 
 
@@ -114,9 +117,7 @@ def warehouse_options(*, lake: bool = True) -> Callable[[F], F]:
         signature = inspect.signature(command, eval_str=True)
         kept = [p for p in signature.parameters.values() if p.name != "warehouse"]
         added = [
-            inspect.Parameter(
-                n, inspect.Parameter.KEYWORD_ONLY, default=_WAREHOUSE_FLAGS[n][1], annotation=_WAREHOUSE_FLAGS[n][0]
-            )
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_DEFAULTS[n], annotation=_WAREHOUSE_FLAGS[n])
             for n in names
         ]
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import dlt
 
+from core.warehouse import DELETED_COLUMN
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.cursor import Position
@@ -32,7 +33,6 @@ from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
     BATCH_ROWS,
     DEFAULT_LAG_SECONDS,
-    DELETED_COLUMN,
     PAGE_LIMIT,
     SOURCE_NAME,
     parent_column,

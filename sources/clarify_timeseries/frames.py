@@ -12,10 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# EPOCH, iso, parse_us and to_us are re-exported for destinations/clarify_timeseries and pipelines/, which
-# are switching to core.timefmt (issue 13).
-from core.timefmt import DAY_US, EPOCH, parse_us, to_us  # noqa: F401
-from core.timefmt import iso_us as iso  # noqa: F401
+from core.timefmt import DAY_US
 
 TS = pa.timestamp("us", tz="UTC")
 
