@@ -19,10 +19,12 @@ Then the run has cost `GET /schemas` and one request per object, as the full syn
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +148,18 @@ def probe(
     with ClarifyApi(connection, retry=retry) as api:
         if _digest(api.schemas()) != note["schemas"]:
             return None
-        for obj, state in states.items():
-            fetch = lambda params, obj=obj: api.list_page(obj, params)  # noqa: E731
-            if not up_to_date(state, fetch, lag_seconds=run_settings["lag"], page_limit=run_settings["page_limit"]):
+
+        def unchanged(obj: str) -> bool:
+            return up_to_date(
+                states[obj],
+                functools.partial(api.list_page, obj),
+                lag_seconds=run_settings["lag"],
+                page_limit=run_settings["page_limit"],
+            )
+
+        # The objects are asked at once, as the full sync walks them (the client is thread-safe, the API paces).
+        with ThreadPoolExecutor(max_workers=max(1, len(states))) as pool:
+            if not all(pool.map(unchanged, states)):
                 return None
         report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
         for obj, state in states.items():
