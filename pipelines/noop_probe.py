@@ -127,8 +127,9 @@ def probe(
     run_settings: dict[str, Any],
     reconcile: bool | None = None,
     retry: RetryPolicy | None = None,
-) -> SyncReport | None:
-    """The report of a run that found nothing new, or None when only the full sync can tell (or it did not).
+) -> tuple[SyncReport | None, ClarifyApi | None]:
+    """(the report, None) of a run that found nothing new; else (None, the API client when the probe asked the
+    API: open, holding its answers for `run_sync(api=...)`, so the full sync does not ask again).
     `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
     started = time.perf_counter()
     note = _read(note_path(duckdb_path, dataset))
@@ -140,32 +141,38 @@ def probe(
         or note.get("settings") != run_settings
         or note.get("file") != _file_stamp(duckdb_path)
     ):
-        return None
+        return None, None
     states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
-        return None
-    connection = ClarifyConnection(note["base_url"], note["workspace"], api_key)
-    with ClarifyApi(connection, retry=retry) as api:
-        if _digest(api.schemas()) != note["schemas"]:
-            return None
-
-        def unchanged(obj: str) -> bool:
-            return up_to_date(
-                states[obj],
-                functools.partial(api.list_page, obj),
-                lag_seconds=run_settings["lag"],
-                page_limit=run_settings["page_limit"],
-            )
-
-        # The objects are asked at once, as the full sync walks them (the client is thread-safe, the API paces).
-        with ThreadPoolExecutor(max_workers=max(1, len(states))) as pool:
-            if not all(pool.map(unchanged, states)):
-                return None
+        return None, None
+    api = ClarifyApi(ClarifyConnection(note["base_url"], note["workspace"], api_key), retry=retry)
+    try:
+        if _digest(api.schemas(keep=True)) != note["schemas"] or not _all_unchanged(api, states, run_settings):
+            return None, api
+    except BaseException:
+        api.close()
+        raise
+    with api:
         report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
         for obj, state in states.items():
             report.objects[obj] = ObjectReport(requests=api.http.stats.by_tag.get(obj, 0), cursor=state.cursor)
     report.seconds = time.perf_counter() - started
-    return report
+    return report, None
+
+
+def _all_unchanged(api: ClarifyApi, states: dict[str, ObjectState], run_settings: dict[str, Any]) -> bool:
+    """Each object's first page (kept for the walk) matches its fingerprint; asked at once, as the sync walks."""
+
+    def unchanged(obj: str) -> bool:
+        return up_to_date(
+            states[obj],
+            functools.partial(api.list_page, obj, keep=True),
+            lag_seconds=run_settings["lag"],
+            page_limit=run_settings["page_limit"],
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, len(states))) as pool:
+        return all(list(pool.map(unchanged, states)))
 
 
 def _dlt_config_files() -> list[Path]:

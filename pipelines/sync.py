@@ -84,6 +84,7 @@ def run_sync(
     retry: RetryPolicy | None = None,
     parallel: bool = True,
     probe_settings: dict[str, Any] | None = None,
+    api: ClarifyApi | None = None,
 ) -> SyncReport:
     """Sync CRM objects into the warehouse; returns per-object counts. Raises `ClarifySyncError` subclasses.
 
@@ -95,6 +96,7 @@ def run_sync(
     `meta.total_records` (None when the API does not say). `notice(line)` receives what a person should read
     once (default: a log warning). `probe_settings` (`noop_probe.command_settings`): the run leaves the note
     that lets the next one with the same settings answer "nothing changed" without dlt (DuckDB only).
+    `api`: the probe's client, holding the answers it got (the sync takes it over and closes it).
     """
     started = time.perf_counter()
     _check_since(since)
@@ -102,7 +104,7 @@ def run_sync(
     chunk_pages: int | None = max_pages_per_load
     if warehouse.snapshot:  # plain parquet files cannot merge or delete: rewrite every table, in one load
         full_refresh, since, reconcile, chunk_pages = True, None, False, None
-    with ClarifyApi(connection, retry=retry) as api:
+    with ClarifyApi(connection, retry=retry) if api is None else api as api:
         schemas_body = api.schemas()  # validates key, workspace and URL before anything else
         schemas = parse_schemas(schemas_body)
         selected = select_objects(schemas, list(objects) if objects else None)

@@ -91,9 +91,9 @@ def sync(
     )
     reporter = progress_reporter()
     with reporter.running():
-        report = None
+        report, api = None, None
         if probe_settings is not None:  # nothing changed since the last sync? then dlt is not even imported
-            report = noop_probe.probe(
+            report, api = noop_probe.probe(
                 warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile
             )
         if report is None:
@@ -110,6 +110,7 @@ def sync(
                 progress=reporter,
                 notice=reporter.note,
                 probe_settings=probe_settings,
+                api=api,  # what the probe asked is not asked again
             )
         finish_objects(reporter, report)
     print_sync_report(report)

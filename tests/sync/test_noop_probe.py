@@ -35,8 +35,14 @@ def noted(make_emu: Any, make_warehouse: Any, monkeypatch: pytest.MonkeyPatch) -
     return emu, wh
 
 
-def _probe(wh: Any, settings: dict[str, Any] | None = None) -> Any:
-    return noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=settings or _settings())
+def _probe(wh: Any, settings: dict[str, Any] | None = None, reconcile: bool | None = None) -> Any:
+    """The probe's report, or None (closing the client it would hand over)."""
+    report, api = noop_probe.probe(
+        wh.duckdb_path, wh.dataset, run_settings=settings or _settings(), reconcile=reconcile
+    )
+    if api is not None:
+        api.close()
+    return report
 
 
 def test_nothing_changed_costs_one_request_per_object_and_no_dlt(noted: Any) -> None:
@@ -49,7 +55,7 @@ def test_nothing_changed_costs_one_request_per_object_and_no_dlt(noted: Any) -> 
     code = (
         "import sys, json; from pipelines import noop_probe as p; "
         f"s = p.settings(base_url=None, workspace=None, objects=None, lag_seconds=300, page_limit=500); "
-        f"r = p.probe({wh.duckdb_path!r}, {wh.dataset!r}, run_settings=s); "
+        f"r, _ = p.probe({wh.duckdb_path!r}, {wh.dataset!r}, run_settings=s); "
         "print(json.dumps([r is not None, sorted(m for m in ('dlt', 'pyarrow', 'duckdb') if m in sys.modules)]))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=os.getcwd(), capture_output=True, text=True, timeout=60)
@@ -60,9 +66,13 @@ def test_any_change_sends_the_run_to_the_full_sync(noted: Any) -> None:
     emu, wh = noted
     person = emu.store.records("person")[0]
     emu.store.update("person", person["id"], {"title": "changed after the sync"})
-    assert _probe(wh) is None
-    run_sync(connection_for(emu), wh, probe_settings=_settings())
+    before = sum(emu.stats.snapshot().values())
+    report, api = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings())
+    assert report is None and api is not None
+    synced = run_sync(connection_for(emu), wh, probe_settings=_settings(), api=api)
     assert_synced(emu, wh)
+    # The sync takes over what the probe asked: still one request per object and the schema call.
+    assert synced.requests == len(synced.objects) + 1 == sum(emu.stats.snapshot().values()) - before
     assert _probe(wh) is not None  # the full sync left a new note
 
 
@@ -85,8 +95,8 @@ def test_other_settings_a_written_file_or_a_due_deletion_check_are_not_trusted(
 
     run_sync(connection_for(emu), wh, probe_settings=_settings(), reconcile_interval=0)
     assert _probe(wh) is None  # a deletion check is due at every run
-    assert noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings(), reconcile=False) is not None
-    assert noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings(), reconcile=True) is None
+    assert _probe(wh, reconcile=False) is not None
+    assert _probe(wh, reconcile=True) is None
 
 
 @pytest.mark.parametrize(
