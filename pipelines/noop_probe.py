@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from core.http import RetryPolicy
+from core.warehouse.options import WarehouseOptions
 from pipelines.sync_report import ObjectReport, SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
@@ -94,9 +95,7 @@ def command_settings(
 
 
 def remember(
-    duckdb_path: str,
-    dataset: str,
-    *,
+    warehouse: WarehouseOptions,
     run_settings: dict[str, Any],
     connection: ClarifyConnection,
     schemas: Any,
@@ -112,9 +111,9 @@ def remember(
         "schemas": _digest(schemas),
         "reconcile_interval": reconcile_interval,
         "states": states,
-        "file": _file_stamp(duckdb_path),
+        "file": _file_stamp(warehouse.duckdb_path),
     }
-    path = note_path(duckdb_path, dataset)
+    path = note_path(warehouse.duckdb_path, warehouse.dataset)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(orjson.dumps(note, default=str))
     os.replace(tmp, path)

@@ -128,16 +128,9 @@ def run_sync(
                     report.loads += 1
                     report.reconciled = due
                 states = object_states(pipeline.state)
-            if probe_settings is not None and warehouse.destination == "duckdb":
-                noop_probe.remember(
-                    warehouse.duckdb_path,
-                    warehouse.dataset,
-                    run_settings=probe_settings,
-                    connection=connection,
-                    schemas=schemas_body,
-                    states={o: states[o].stored if o in states else {} for o in selected},
-                    reconcile_interval=interval,
-                )
+            if probe_settings is not None and warehouse.destination == "duckdb":  # after the file is closed
+                stored = {o: states[o].stored if o in states else {} for o in selected}
+                noop_probe.remember(warehouse, probe_settings, connection, schemas_body, stored, interval)
         for obj in selected:
             stats = vars(run.stats.get(obj, ObjectStats()))
             requests = api.http.stats.by_tag.get(obj, 0)
