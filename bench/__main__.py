@@ -4,6 +4,8 @@ Sizes and scenarios come from flags or the environment:
     BENCH_RECORDS=1000000 make bench
     BENCH_SCENARIOS=full,noop make bench
     make bench ARGS='--records 20000 --scenarios full,noop,changed'
+    BENCH_REPEATS=5 make bench        (every measured scenario runs this many times; default 3)
+    BENCH_ONLY=ours make bench        (skip the baseline)
 Scenarios: full, noop, changed, ratelimit, push, diff, creates, lost, timeseries (default: all, run in that
 order). The time-series scenario's size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days.
 """
@@ -20,7 +22,7 @@ from rich.console import Console
 
 from bench import report
 from bench.emulator_proc import EmulatorProcess
-from bench.scenarios import ALL_SCENARIOS, DEFAULT_SCENARIOS, Bench
+from bench.scenarios import ALL_SCENARIOS, DEFAULT_REPEATS, DEFAULT_SCENARIOS, Bench
 
 DEFAULT_RECORDS = 100_000
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -45,6 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("BENCH_ONLY") or None,
         help="run one variant only (the baseline takes minutes at 100k) [env: BENCH_ONLY]",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=int(os.environ.get("BENCH_REPEATS", DEFAULT_REPEATS)),
+        help="runs per scenario and variant; the table shows medians and (min-max) "
+        f"[env: BENCH_REPEATS; default {DEFAULT_REPEATS}]",
+    )
     parser.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "7")))
     parser.add_argument(
         "--out",
@@ -62,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.scenario_list = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in args.scenario_list if s not in ALL_SCENARIOS]
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(ALL_SCENARIOS)}")
     # Run in the canonical order whatever order they were given in: later ones build on earlier ones.
@@ -79,12 +90,21 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(size_dir)
     size_dir.mkdir(parents=True)
     console.print(
-        f"[bold]bench[/bold]: {args.records:,} records, scenarios {','.join(args.scenario_list)}; "
+        f"[bold]bench[/bold]: {args.records:,} records, scenarios {','.join(args.scenario_list)}, "
+        f"{args.repeats} run(s) each; "
         f"working folder {size_dir}"
     )
     with EmulatorProcess(args.records, args.seed, size_dir / "logs") as emu:
         console.print(f"emulator at {emu.base_url}")
-        bench = Bench(emu, size_dir, args.records, timeout_s=args.timeout, log=console.print, only=args.only)
+        bench = Bench(
+            emu,
+            size_dir,
+            args.records,
+            timeout_s=args.timeout,
+            log=console.print,
+            only=args.only,
+            repeats=args.repeats,
+        )
         if bench.ours_note:
             console.print(f"[yellow]ours skipped[/yellow]: {bench.ours_note}")
         console.print(f"objects: {', '.join(f'{k}={v:,}' for k, v in bench.discovery.totals.items())}")
@@ -93,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         args.records,
         args.seed,
         args.scenario_list,
+        args.repeats,
         bench.rows,
         bench.checks,
         {

@@ -7,6 +7,7 @@ Grandchildren are not counted: both the baseline and `clarify-sync` do their wor
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -133,3 +134,14 @@ def _wait4(proc: subprocess.Popen[bytes], timeout_s: float | None) -> tuple[int,
 def _maxrss_mb(maxrss: int) -> float:
     # Linux reports kilobytes, macOS bytes.
     return maxrss / (1024 * 1024) if sys.platform == "darwin" else maxrss / 1024
+
+
+def remove(path: Path) -> None:
+    """A DuckDB file (with its WAL) or a folder, so the next measured run starts from nothing."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        wal.unlink()

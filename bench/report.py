@@ -1,4 +1,7 @@
-"""Results: the rich table with ours/baseline ratios, and `bench/results.json` (one entry per size)."""
+"""Results: the rich table (medians, spreads, ours/baseline ratios), and `bench/results.json` (one entry per size).
+
+Each cell is the median of a row's runs with its spread (min–max) below; ratios divide the medians of the same
+invocation, so both variants were measured under the same machine load. Every run is kept in the JSON."""
 
 from __future__ import annotations
 
@@ -85,6 +88,7 @@ def build_entry(
     records: int,
     seed: int,
     scenarios: list[str],
+    repeats: int,
     rows: list[Row],
     checks: dict[str, Any],
     discovery: dict[str, Any],
@@ -93,6 +97,7 @@ def build_entry(
         "records": records,
         "seed": seed,
         "scenarios": scenarios,
+        "repeats": repeats,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "emulator": discovery,
@@ -133,7 +138,8 @@ def render(entry: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     table = Table(
         title=f"clarify-sync vs dlt rest_api — {entry['records']:,} records "
-        f"({entry['machine']['cores']} cores, {entry['machine']['cpu_model']})"
+        f"({entry['machine']['cores']} cores, {entry['machine']['cpu_model']}); "
+        f"median of {entry.get('repeats', 1)} run(s), (min–max) below"
     )
     for name, justify in (
         ("scenario", "left"),
@@ -156,17 +162,18 @@ def render(entry: dict[str, Any], console: Console | None = None) -> None:
             table.add_section()
         last_scenario = r["scenario"]
         style = {"failed": "red", "skipped": "dim"}.get(r["status"], "")
+        spread = r.get("spread", {})
         table.add_row(
             r["scenario"],
             r["variant"],
-            r["status"],
-            _fmt(r["wall_s"]),
-            _fmt(r["cpu_s"]),
-            _fmt(r["peak_rss_mb"], 0),
-            _fmt(r["requests"]),
+            r["status"] + (f" ×{len(r['runs'])}" if r.get("runs") else ""),
+            _cell(r["wall_s"], spread.get("wall_s")),
+            _cell(r["cpu_s"], spread.get("cpu_s")),
+            _cell(r["peak_rss_mb"], spread.get("peak_rss_mb"), 0),
+            _cell(r["requests"], spread.get("requests"), 0),
             _fmt(r["requests_by_status"].get("429")) if r["requests"] is not None else "—",
             _fmt(r["records"]),
-            _fmt(r["records_per_s"], 0),
+            _cell(r["records_per_s"], spread.get("records_per_s"), 0),
             style=style,
         )
     if last_scenario is not None:
@@ -179,6 +186,14 @@ def render(entry: dict[str, Any], console: Console | None = None) -> None:
         mark = "[green]same ids[/green]" if check["same_ids"] else "[red]ids differ[/red]"
         detail = ", ".join(f"{t}: {c['ours']}/{c['baseline']}" for t, c in check["tables"].items())
         console.print(f"{scenario}: {mark} (ours/baseline rows: {detail})")
+
+
+def _cell(median: float | int | None, spread: list[float] | None, digits: int = 2) -> str:
+    """The median, and on a second line the spread when the runs differ."""
+    text = _fmt(median, digits)
+    if median is None or not spread or spread[0] == spread[1]:
+        return text
+    return f"{text}\n({spread[0]:,.{digits}f}–{spread[1]:,.{digits}f})"
 
 
 def _ratio_row(table: Table, scenario: str, ratio_by_scenario: dict[str, dict[str, float | None]]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -12,7 +12,7 @@ from typing import Any
 
 from bench import push, verify
 from bench.emulator_proc import EmulatorProcess, summarize_requests
-from bench.harness import Measurement, clarify_sync, cli_ok, python_command, run_measured
+from bench.harness import Measurement, clarify_sync, cli_ok, python_command, remove, run_measured
 
 # Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario;
 # the time-series scenario reads the emulator's other API and runs last.
@@ -23,11 +23,17 @@ RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario
 # Scaled down so the budget binds at bench sizes: 10 per rolling 10 s window per endpoint, so a sync of
 # 500-record pages spans many windows (100k records: ~78 pages for person) and every object is paced.
 RATE_WINDOW_S = 10.0
+DEFAULT_REPEATS = 3
+# Summarised over a row's runs: the median is the figure, (min, max) the spread.
+RUN_METRICS = ("wall_s", "cpu_s", "cpu_user_s", "cpu_sys_s", "peak_rss_mb", "requests", "records_per_s")
 
 
 @dataclass
 class Row:
-    """One line of the results: a scenario run by one variant (`baseline` or `ours`)."""
+    """A scenario run by one variant (`baseline` or `ours`), summarised over its repeated runs.
+
+    Every run is kept in `runs`; the metric fields hold the medians of the successful runs and `spread` their
+    (min, max): one run per figure is not enough on a shared machine."""
 
     scenario: str
     variant: str
@@ -43,12 +49,48 @@ class Row:
     records: int | None = None
     records_per_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    spread: dict[str, list[float]] = field(default_factory=dict)
+
+    def add_run(self, m: Measurement, requests: int | None, by_status: dict[str, int], records: int | None) -> None:
+        self.runs.append(
+            {
+                "exit_code": m.exit_code,
+                "wall_s": m.wall_s,
+                "cpu_s": m.cpu_s,
+                "cpu_user_s": m.cpu_user_s,
+                "cpu_sys_s": m.cpu_sys_s,
+                "peak_rss_mb": m.peak_rss_mb,
+                "requests": requests,
+                "requests_by_status": by_status,
+                "records": records,
+                "records_per_s": (records / m.wall_s) if records and m.wall_s > 0 else None,
+            }
+        )
+        self.summarize()
+
+    def summarize(self) -> None:
+        """Medians and spreads over the successful runs (after a run was added or edited)."""
+        ok = [r for r in self.runs if r["exit_code"] == 0]
+        self.status = "ok" if ok and len(ok) == len(self.runs) else "failed"
+        last = (ok or self.runs)[-1]
+        self.records, self.requests_by_status = last["records"], last["requests_by_status"]
+        for metric in RUN_METRICS:
+            values = [r[metric] for r in ok if r[metric] is not None]
+            median = statistics.median(values) if values else None
+            setattr(self, metric, round(median) if metric == "requests" and median is not None else median)
+            if values:
+                self.spread[metric] = [min(values), max(values)]
+            else:
+                self.spread.pop(metric, None)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("wall_s", "cpu_s", "cpu_user_s", "cpu_sys_s", "peak_rss_mb", "records_per_s"):
             if data[key] is not None:
                 data[key] = round(data[key], 3)
+        data["spread"] = {k: [round(v, 3) for v in pair] for k, pair in self.spread.items()}
+        data["runs"] = [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in self.runs]
         return data
 
 
@@ -112,9 +154,11 @@ class Bench:
         timeout_s: float | None = None,
         log: Callable[[str], None] = print,
         only: str | None = None,
+        repeats: int = DEFAULT_REPEATS,
     ) -> None:
         self.emu = emu
         self.only = only
+        self.repeats = max(1, repeats)
         self.out = out_dir
         self.records = records
         self.timeout_s = timeout_s
@@ -165,38 +209,30 @@ class Bench:
         records: int | None,
         env_variant: str | None = None,
     ) -> tuple[Row, Measurement]:
+        """One run of `command`, added to the row of (scenario, variant): call it once per repeat."""
+        row = next((r for r in self.rows if (r.scenario, r.variant) == (scenario, variant)), None)
+        if row is None:
+            row = Row(scenario=scenario, variant=variant, status="ok")
+            self.rows.append(row)
         self.emu.reset_stats()
-        self.log(f"  {scenario:<10} {variant:<9} running ...")
+        n = len(row.runs) + 1
+        self.log(f"  {scenario:<10} {variant:<9} run {n}/{self.repeats} ...")
         m = run_measured(
-            f"{scenario}-{variant}",
+            f"{scenario}-{variant}-{n}",
             command,
             env=self.env(env_variant or variant),
             log_dir=self.out / "logs",
             timeout_s=self.timeout_s,
         )
         reqs = summarize_requests(self.emu.stats())
-        row = Row(
-            scenario=scenario,
-            variant=variant,
-            status="ok" if m.ok else "failed",
-            wall_s=m.wall_s,
-            cpu_s=m.cpu_s,
-            cpu_user_s=m.cpu_user_s,
-            cpu_sys_s=m.cpu_sys_s,
-            peak_rss_mb=m.peak_rss_mb,
-            requests=reqs["total"],
-            requests_by_status=reqs["by_status"],
-            records=records,
-            records_per_s=(records / m.wall_s) if records and m.wall_s > 0 else None,
-            extra={"requests_by_endpoint": reqs["by_endpoint"]},
-        )
+        row.add_run(m, reqs["total"], reqs["by_status"], records)
+        row.extra["requests_by_endpoint"] = reqs["by_endpoint"]
         if not m.ok:
-            row.note = f"exit {m.exit_code}: " + (m.tail(3).replace("\n", " | ")[-400:])
+            row.note = f"run {n}: exit {m.exit_code}: " + (m.tail(3).replace("\n", " | ")[-400:])
         self.log(
-            f"  {scenario:<10} {variant:<9} {row.status} wall {m.wall_s:.2f}s cpu {m.cpu_s:.2f}s "
-            f"rss {m.peak_rss_mb:.0f}MB requests {reqs['total']}"
+            f"  {scenario:<10} {variant:<9} run {n}: {'ok' if m.ok else 'failed'} wall {m.wall_s:.2f}s "
+            f"cpu {m.cpu_s:.2f}s rss {m.peak_rss_mb:.0f}MB requests {reqs['total']}"
         )
-        self.rows.append(row)
         return row, m
 
     def skip(self, scenario: str, variant: str, note: str) -> None:
@@ -230,38 +266,48 @@ class Bench:
 
     def scenario_full(self) -> None:
         total = self.discovery.total_records
-        for variant in self.variants():
-            if variant == "ours" and self.ours_note:
-                self.skip("full", variant, self.ours_note)
-                continue
-            row, m = self.measure("full", variant, self.command(variant), total)
-            if m.ok:
-                self.synced.add(variant)
-                row.extra["rows"] = verify.row_counts(self.db(variant))
+        variants = self.variants()
+        if "ours" in variants and self.ours_note:
+            self.skip("full", "ours", self.ours_note)
+            variants.remove("ours")
+        for _ in range(self.repeats):  # variants alternate, so both see the same machine load
+            for variant in variants:
+                for stale in (self.db(variant), self.dlt_dir(variant)):
+                    remove(stale)
+                self.synced.discard(variant)
+                row, m = self.measure("full", variant, self.command(variant), total)
+                if m.ok:
+                    self.synced.add(variant)
+                    row.extra["rows"] = verify.row_counts(self.db(variant))
         self.check_same_ids("full")
 
     def scenario_noop(self) -> None:
+        ready = []
         for variant in self.variants():
-            if not self.ensure_synced(variant):
+            if self.ensure_synced(variant):
+                ready.append(variant)
+            else:
                 self.skip("noop", variant, self.ours_note or "the initial sync failed")
-                continue
-            self.measure("noop", variant, self.command(variant), 0)
+        for _ in range(self.repeats):
+            for variant in ready:
+                self.measure("noop", variant, self.command(variant), 0)
         self.check_same_ids("noop")
 
     def scenario_changed(self) -> None:
         ready = [v for v in self.variants() if self.ensure_synced(v)]
-        changed = 0
-        for slug in self.discovery.objects:
-            result = self.emu.mutate(slug, CHANGED_SHARE)
-            changed += _changed_count(result, self.discovery.totals.get(slug, 0))
-        # Let the clock move past the mutation so neither side races the writes.
-        time.sleep(0.05)
         for variant in self.variants():
             if variant not in ready:
                 self.skip("changed", variant, self.ours_note or "the initial sync failed")
-                continue
-            row, _ = self.measure("changed", variant, self.command(variant), changed)
-            row.extra["mutated"] = changed
+        for _ in range(self.repeats):  # each repeat changes another 1%, then both variants read it
+            changed = 0
+            for slug in self.discovery.objects:
+                result = self.emu.mutate(slug, CHANGED_SHARE)
+                changed += _changed_count(result, self.discovery.totals.get(slug, 0))
+            # Let the clock move past the mutation so neither side races the writes.
+            time.sleep(0.05)
+            for variant in ready:
+                row, _ = self.measure("changed", variant, self.command(variant), changed)
+                row.extra["mutated"] = changed
         self.check_same_ids("changed")
 
     def scenario_ratelimit(self) -> None:
@@ -269,18 +315,23 @@ class Bench:
             self.skip("ratelimit", "ours", self.ours_note)
             return
         variant = "ours_ratelimit"
-        for stale in (self.db(variant), self.dlt_dir(variant)):
-            _remove(stale)
         total = discover(self.emu).total_records  # a fresh sync of whatever the emulator holds now
         per_window = max(1, round(RATE_LIMIT * RATE_WINDOW_S / 60))
         before = self.emu.configure()
-        self.emu.configure(rate_limit=per_window, rate_window=RATE_WINDOW_S)
-        try:
-            row, m = self.measure("ratelimit", "ours", self.ours_command(variant), total, env_variant=variant)
-            stats = self.emu.stats()
-        finally:
-            self.emu.configure(rate_limit=None, rate_window=before.get("rate_window", 60.0))
-        usage = rate_limit_usage(stats, per_window, RATE_WINDOW_S)
+        usages = []
+        for _ in range(self.repeats):
+            for stale in (self.db(variant), self.dlt_dir(variant)):
+                remove(stale)
+            self.emu.configure(rate_limit=per_window, rate_window=RATE_WINDOW_S)
+            try:
+                row, m = self.measure("ratelimit", "ours", self.ours_command(variant), total, env_variant=variant)
+                stats = self.emu.stats()
+            finally:
+                self.emu.configure(rate_limit=None, rate_window=before.get("rate_window", 60.0))
+            usages.append(rate_limit_usage(stats, per_window, RATE_WINDOW_S))
+        # The figures of the median run by share of the budget used; every run's share is kept.
+        usage = sorted(usages, key=lambda u: u["share_used"])[len(usages) // 2]
+        row.extra["share_used_per_run"] = [u["share_used"] for u in usages]
         row.extra.update(usage)
         bound = usage["binding_endpoints"]
         row.note = (row.note + " " if row.note else "") + (
@@ -382,16 +433,6 @@ def _changed_count(result: Any, total: int) -> int:
             if isinstance(value, list):
                 return len(value)
     return round(total * CHANGED_SHARE)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        wal.unlink()
 
 
 def ours_unavailable_reason() -> str:

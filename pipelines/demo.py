@@ -16,7 +16,8 @@ import orjson
 import pendulum
 
 from core.warehouse.options import WarehouseOptions
-from pipelines.sync import SyncReport, run_sync
+from pipelines.sync import run_sync
+from pipelines.sync_report import SyncReport
 from pipelines.timeseries_sync import TimeseriesReport, run_timeseries_sync
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify_timeseries.credentials import parse_credentials_file

@@ -6,33 +6,16 @@ cursor), so it is right whether the objects were synced incrementally, skipped a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import dlt
 
+from pipelines.sync_report import ListsReport
 from sources.clarify.api import ClarifyApi
-from sources.clarify.lists import TAG, lists_source, read_lists, unchanged
+from sources.clarify.list_reading import TAG, UNAVAILABLE, read_lists, unchanged
+from sources.clarify.lists import lists_source
 from sources.clarify.settings import PAGE_LIMIT, SOURCE_NAME
-
-LISTS_OBJECT = "lists"  # its name in `--objects`: lists are synced by default and when named there
-
-
-@dataclass
-class ListsReport:
-    lists: int = 0
-    members: int = 0
-    requests: int = 0
-    loaded: bool = False  # False when nothing changed since the last run (or the workspace has no lists API)
-    available: bool = True  # False when `GET /lists` answered 404
-
-
-def split_objects(objects: Sequence[str] | None) -> tuple[bool, list[str] | None]:
-    """(sync lists?, the object slugs without `lists`); None still means every object."""
-    if objects is None:
-        return True, None
-    return LISTS_OBJECT in objects, [o for o in objects if o != LISTS_OBJECT]
 
 
 def sync_lists(
@@ -50,8 +33,9 @@ def sync_lists(
     snapshot = read_lists(api, objects, page_limit)
     report = ListsReport(requests=api.http.stats.by_tag.get(TAG, 0) - before)
     if snapshot is None:
-        report.available = False
+        report.available, report.digest = False, UNAVAILABLE
         return report
+    report.digest = snapshot.digest()
     report.lists, report.members = len(snapshot.lists), len(snapshot.members)
     state = pipeline.state.get("sources", {}).get(SOURCE_NAME, {})
     if force or not unchanged(state, snapshot):

@@ -23,8 +23,8 @@ from core.warehouse.options import WarehouseOptions
 from core.warehouse.pipeline import open_pipeline
 from core.warehouse.sql import PipelineSQL, pipeline_sql
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
-from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
 from sources.clarify_timeseries.rpc import RpcClient
+from sources.clarify_timeseries.source import TimeseriesReport, clarify_timeseries
 
 
 class PartialSyncError(ClarifySyncError):

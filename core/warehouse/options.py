@@ -8,15 +8,16 @@ import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import dlt
-from dlt.common.configuration.specs import ConnectionStringCredentials
-from dlt.common.destination import Destination
-from dlt.common.pipeline import get_dlt_pipelines_dir
-
 from core.errors import ConfigError, WarehouseError
+
+if TYPE_CHECKING:
+    from dlt.common.destination import Destination
+
+# dlt is imported inside the methods that use it, not here: the CLI builds these options for every command,
+# and `clarify-sync --help` or a sync answered by the nothing-changed probe must not pay dlt's import (~0.7 s).
 
 DEFAULT_DATASET = "clarify"
 # Not `clarify.duckdb`: DuckDB names the catalog after the file, and a catalog named like the `clarify` schema
@@ -67,6 +68,8 @@ class WarehouseOptions:
         url = self.bucket_url
         if not url:
             try:
+                import dlt
+
                 url = dlt.config.get("destination.filesystem.bucket_url")
             except Exception:
                 url = None
@@ -84,6 +87,9 @@ class WarehouseOptions:
         dsn = self.resolved_postgres_dsn()
         if dsn:
             return dsn
+        import dlt
+        from dlt.common.configuration.specs import ConnectionStringCredentials
+
         try:
             value = dlt.secrets.get("destination.postgres.credentials")
         except Exception:
@@ -100,6 +106,8 @@ class WarehouseOptions:
         """dlt's pipelines folder, one subfolder per warehouse: each warehouse keeps its own local state and
         pending loads, and a run against another warehouse neither discards them nor makes dlt warn that the
         state's destination differs. (`dlt pipeline --pipelines-dir <this> clarify_sync info` inspects it.)"""
+        from dlt.common.pipeline import get_dlt_pipelines_dir
+
         base = Path(self.pipelines_dir).expanduser() if self.pipelines_dir else Path(get_dlt_pipelines_dir())
         digest = hashlib.sha256(self.identity().encode()).hexdigest()[:12]
         return str(base / f"{self.destination}-{digest}")
@@ -122,8 +130,12 @@ class WarehouseOptions:
             return f"postgres:dlt-credentials:{self.dataset}"
         return f"{self.destination}:{self.dataset}"
 
-    def make_destination(self) -> Destination[Any, Any]:
-        """Build the dlt destination, checking what can be checked before any data moves."""
+    def make_destination(self, connection: Any = None) -> Destination[Any, Any]:
+        """Build the dlt destination, checking what can be checked before any data moves. `connection`: an open
+        DuckDB connection dlt uses for every job (and leaves open) instead of opening the file for each."""
+        import dlt
+        from dlt.common.destination import Destination
+
         if self.destination == "duckdb":
             path = Path(self.duckdb_path).expanduser().resolve()
             if not path.parent.is_dir():
@@ -135,7 +147,7 @@ class WarehouseOptions:
                 )
             if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
                 raise WarehouseError(f"DuckDB file {path} is not writable: fix its permissions or pass --duckdb-path")
-            return dlt.destinations.duckdb(credentials=str(path))
+            return dlt.destinations.duckdb(credentials=connection if connection is not None else str(path))
         if self.destination == "postgres":
             dsn = self.resolved_postgres_dsn()
             # Without a DSN, dlt reads [destination.postgres.credentials] from its config and secrets.
@@ -151,6 +163,8 @@ class WarehouseOptions:
             ) from None
 
     def _filesystem(self) -> Destination[Any, Any]:
+        import dlt
+
         if self.table_format not in TABLE_FORMATS:
             raise ConfigError(f"--table-format {self.table_format!r} is not one of: {', '.join(TABLE_FORMATS)}")
         url = self.resolved_bucket_url()

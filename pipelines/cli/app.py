@@ -13,11 +13,12 @@ from core.errors import ConfigError, ExitCode, RowsRejectedError
 from core.http import RetryPolicy
 from core.warehouse.options import DEFAULT_DUCKDB_PATH, WarehouseOptions
 from emulator.command import emulator as emulator_command
+from pipelines import noop_probe
 from pipelines.cli.console import console, print_error, print_table, progress_reporter, verbosity
 from pipelines.cli.options import BaseUrl, DuckdbPath, Workspace, connection_from, reports_errors, warehouse_options
 from pipelines.cli.reports import finish_objects, print_push_report, print_sync_report
 from pipelines.cli.timeseries import timeseries_app
-from sources.clarify.settings import DEFAULT_LAG_SECONDS
+from sources.clarify.settings import DEFAULT_LAG_SECONDS, PAGE_LIMIT
 
 app = typer.Typer(
     name="clarify-sync",
@@ -77,21 +78,40 @@ def sync(
     ] = DEFAULT_LAG_SECONDS,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
-    from pipelines.sync import run_sync
-
+    selected = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
+    probe_settings = noop_probe.command_settings(
+        destination=warehouse.destination,
+        base_url=base_url,
+        workspace=workspace,
+        objects=selected,
+        full_refresh=full_refresh,
+        since=since,
+        lag_seconds=lag_seconds,
+        page_limit=PAGE_LIMIT,
+    )
     reporter = progress_reporter()
     with reporter.running():
-        report = run_sync(
-            connection_from(base_url, workspace),
-            warehouse,
-            objects=[name.strip() for name in objects.split(",") if name.strip()] if objects else None,
-            full_refresh=full_refresh,
-            since=since,
-            reconcile=reconcile,
-            lag=lag_seconds,
-            progress=reporter,
-            notice=reporter.note,
-        )
+        report, api = None, None
+        if probe_settings is not None:  # nothing changed since the last sync? then dlt is not even imported
+            report, api = noop_probe.probe(
+                warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile
+            )
+        if report is None:
+            from pipelines.sync import run_sync
+
+            report = run_sync(
+                connection_from(base_url, workspace),
+                warehouse,
+                objects=selected,
+                full_refresh=full_refresh,
+                since=since,
+                reconcile=reconcile,
+                lag=lag_seconds,
+                progress=reporter,
+                notice=reporter.note,
+                probe_settings=probe_settings,
+                api=api,  # what the probe asked is not asked again
+            )
         finish_objects(reporter, report)
     print_sync_report(report)
 

@@ -8,7 +8,7 @@ from pipelines.cli.console import ProgressReporter, console, print_table
 
 if TYPE_CHECKING:  # the commands import the orchestration when they run, keeping `--help` fast
     from destinations.clarify.report import PushReport
-    from pipelines.sync import SyncReport
+    from pipelines.sync_report import SyncReport
 
 
 def print_sync_report(report: SyncReport) -> None:

@@ -62,6 +62,8 @@ class ClarifyApi:
             **extra,
         )
         self._users_endpoint = False  # set once `/objects/user/resources` answers 404
+        # Answers fetched with `keep=True`, served to the next identical request (see `list_page`).
+        self._kept: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -75,11 +77,31 @@ class ClarifyApi:
     def url(self, path: str) -> str:
         return f"{self.connection.workspace_url}/{path.lstrip('/')}"
 
-    def schemas(self) -> Any:
-        return self.http.get_json(self.url("schemas"), tag="schemas")
+    def schemas(self, *, keep: bool = False) -> Any:
+        """`GET /schemas`; `keep=True`: the nothing-changed probe keeps it for the sync it may hand over to."""
+        return self._remembered(("schemas", ()), keep, lambda: self.http.get_json(self.url("schemas"), tag="schemas"))
 
-    def list_page(self, obj: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`."""
+    def list_page(self, obj: str, params: Mapping[str, Any], *, keep: bool = False) -> dict[str, Any]:
+        """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`.
+
+        `keep=True` (the nothing-changed check's first page) keeps the answer for the walk that follows when
+        something did change: its first request is the same one, and is answered from memory, once. The walk
+        is as exact as if it had sent it (a record changed since has a later `_updated_at` and is read by a
+        later page or the next run), and a changed run costs one request per object less. A kept answer asked
+        for with `keep=True` again (the probe's page, then the sync's own check) stays kept for the walk."""
+        key = (obj, tuple(sorted((k, str(v)) for k, v in params.items())))
+        return self._remembered(key, keep, lambda: self._get_page(obj, params))
+
+    def _remembered(self, key: tuple[str, tuple[tuple[str, str], ...]], keep: bool, fetch: Callable[[], Any]) -> Any:
+        """A kept answer for `key` if there is one (kept again when `keep`), else `fetch()` (kept when `keep`)."""
+        body = self._kept.pop(key, None)
+        if body is None:
+            body = fetch()
+        if keep:
+            self._kept[key] = body
+        return body
+
+    def _get_page(self, obj: str, params: Mapping[str, Any]) -> dict[str, Any]:
         path = "users" if obj == "user" and self._users_endpoint else f"objects/{obj}/resources"
         try:
             body = self.http.get_json(self.url(path), params, tag=obj)

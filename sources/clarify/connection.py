@@ -11,8 +11,6 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import dlt
-
 from core.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.clarify.ai/v1"
@@ -46,6 +44,8 @@ class ClarifyConnection:
 
 
 def _from_dlt(key: str) -> str | None:
+    import dlt  # here, not at the top: with every setting in flags or the environment, dlt is never imported
+
     try:
         value = dlt.config.get(f"{_SECTION}.{key}") or dlt.secrets.get(f"{_SECTION}.{key}")
     except Exception as exc:  # dlt wraps TOML syntax errors in several exception types

@@ -52,3 +52,16 @@ class Position:
 
     after: datetime | None = None
     offset: int = 0
+
+
+def system_value(record: dict[str, Any], name: str) -> Any:
+    """A system field wherever this API variant puts it: attributes, the record itself, or meta."""
+    attrs = record.get("attributes")
+    if isinstance(attrs, dict) and name in attrs:
+        return attrs[name]
+    if name in record:
+        return record[name]
+    meta = record.get("meta")
+    if isinstance(meta, dict) and name in meta:
+        return meta[name]
+    return None

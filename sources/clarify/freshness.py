@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sources.clarify.cursor import filter_instant, format_state_ts, parse_ts
@@ -71,3 +71,21 @@ def up_to_date(
         return False
     stamped = ((str(r.get("id")), cursor_stamp(r)) for r in records)
     return fingerprint((rid, ts) for rid, ts in stamped if ts is not None) == window.get("digest")
+
+
+def reconcile_due(
+    selected: list[str], states: dict[str, ObjectState], reconcile: bool | None, interval: float
+) -> list[str]:
+    """The objects whose deletion check runs: all when forced, none when refused, else those whose last one is
+    `interval` seconds old or more (or never ran)."""
+    if reconcile is False:
+        return []
+    if reconcile:
+        return list(selected)
+    now = datetime.now(UTC)
+    due = []
+    for obj in selected:
+        last = states[obj].last_reconcile_at if obj in states else None
+        if last is None or (now - parse_ts(last)).total_seconds() >= interval:
+            due.append(obj)
+    return due

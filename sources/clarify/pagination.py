@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sources.clarify.cursor import Position, filter_instant, format_filter_ts, parse_ts
-from sources.clarify.records import system_value
+from sources.clarify.cursor import Position, filter_instant, format_filter_ts, parse_ts, system_value
 from sources.clarify.settings import CURSOR_FIELD, PAGE_LIMIT, UPDATED_AT_FILTER
 
 

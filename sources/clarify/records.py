@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.warehouse import DELETED_COLUMN
-from sources.clarify.cursor import parse_ts
+from sources.clarify.cursor import parse_ts, system_value
 from sources.clarify.schema import FieldSpec, ObjectSchema, infer_type
 from sources.clarify.settings import (
     CHILD_POSITION,
@@ -56,19 +56,6 @@ def keyed_table(arrays: dict[str, pa.Array], keys: Iterable[str]) -> pa.Table:
     required = set(keys)
     schema = pa.schema([pa.field(name, arr.type, nullable=name not in required) for name, arr in arrays.items()])
     return pa.Table.from_arrays(list(arrays.values()), schema=schema)
-
-
-def system_value(record: dict[str, Any], name: str) -> Any:
-    """A system field wherever this API variant puts it: attributes, the record itself, or meta."""
-    attrs = record.get("attributes")
-    if isinstance(attrs, dict) and name in attrs:
-        return attrs[name]
-    if name in record:
-        return record[name]
-    meta = record.get("meta")
-    if isinstance(meta, dict) and name in meta:
-        return meta[name]
-    return None
 
 
 def _system_column(records: list[dict[str, Any]], attrs: list[dict[str, Any]], name: str) -> list[Any]:

@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import dlt
-
 from sources.clarify.cursor import Position, format_state_ts, parse_ts
 from sources.clarify.settings import SOURCE_NAME
 
@@ -38,6 +36,8 @@ class ObjectState:
     @classmethod
     def current(cls, obj: str) -> ObjectState:
         """The state of resource `obj` inside the running extract."""
+        import dlt  # here: reading stored states (the nothing-changed probe) must not import dlt
+
         return cls(dlt.current.resource_state(obj))
 
     @classmethod

@@ -46,17 +46,25 @@ def test_bench_smoke(tmp_path: Path) -> None:
             str(results),
             "--timeout",
             "60",
+            "--repeats",
+            "2",
         ]
     )
 
     data = json.loads(results.read_text())
     (entry,) = data["entries"]
     assert entry["records"] == 300
+    assert entry["repeats"] == 2
     assert MACHINE_KEYS <= set(entry["machine"])
     rows = {(r["scenario"], r["variant"]): r for r in entry["results"]}
     assert set(rows) == {("full", "baseline"), ("full", "ours"), ("noop", "baseline"), ("noop", "ours")}
     for row in rows.values():
         assert ROW_KEYS <= set(row)
+        if row["status"] != "skipped":  # every run kept; the figure is their median, inside their spread
+            assert len(row["runs"]) == 2
+            low, high = row["spread"]["wall_s"]
+            assert low <= row["wall_s"] <= high
+            assert sorted(r["wall_s"] for r in row["runs"]) == [low, high]
 
     for scenario in ("full", "noop"):
         base = rows[(scenario, "baseline")]
@@ -74,6 +82,20 @@ def test_bench_smoke(tmp_path: Path) -> None:
         check = entry["checks"][scenario]
         assert check["same_ids"], check
     assert entry["ratios_ours_over_baseline"]["full"]["wall_s"] is not None
+
+
+def test_row_summarizes_runs_as_median_and_spread() -> None:
+    from bench.harness import Measurement
+    from bench.scenarios import Row
+
+    row = Row(scenario="noop", variant="ours", status="ok")
+    for wall, rss in ((3.0, 100.0), (1.0, 300.0), (2.0, 200.0)):
+        m = Measurement("x", [], 0, wall, wall / 2, 0.0, rss, "", "")
+        row.add_run(m, requests=8, by_status={"200": 8}, records=1000)
+    assert (row.wall_s, row.peak_rss_mb, row.requests) == (2.0, 200.0, 8)
+    assert row.spread["wall_s"] == [1.0, 3.0] and row.records_per_s == 500.0
+    row.add_run(Measurement("x", [], 1, 9.0, 9.0, 0.0, 900.0, "", ""), None, {}, 1000)
+    assert row.status == "failed" and row.wall_s == 2.0  # a failed run is kept but never becomes a figure
 
 
 def test_results_entry_is_replaced_per_size(tmp_path: Path) -> None:

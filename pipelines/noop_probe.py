@@ -1,0 +1,222 @@
+"""The everyday cron run where nothing changed, answered without dlt.
+
+A run that finds nothing new needs little: each object's cursor and nothing-changed fingerprint, one first
+page per object (`sources.clarify.freshness.up_to_date`), and whether a deletion check is due. dlt's import
+and pipeline setup (~1 s of CPU) are most of such a run, so the last completed sync of a DuckDB warehouse
+leaves a note next to the file (`<file>.<dataset>.sync.json`): the state it committed (the same dlt keeps in
+the warehouse), the settings it ran with, and the file's size and mtime afterwards. A later run may trust the
+note only while all of these hold, and otherwise runs the full sync:
+- the note exists: a sync deletes it as soon as it holds the lock and writes it again only after its last
+  load, so a crashed or failed run (whose pending loads must be finished) never leaves one behind;
+- nobody wrote the DuckDB file since (size, mtime and WAL unchanged), so the warehouse still is what the
+  note describes;
+- the settings are the same: objects, lag, page size, the CLARIFY_* flags and variables, and what dlt reads
+  its configuration from (`SOURCES__*` variables, the `.dlt/*.toml` files' stamps);
+- the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it);
+- `GET /schemas` answers as it did, no deletion check is due, and every object's first page matches.
+Then the run has cost `GET /schemas` and one request per object, as the full sync would, and changed nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.http import RetryPolicy
+from core.warehouse.options import WarehouseOptions
+from pipelines.sync_report import ObjectReport, SyncReport
+from sources.clarify.api import ClarifyApi
+from sources.clarify.connection import ClarifyConnection
+from sources.clarify.freshness import reconcile_due, up_to_date
+from sources.clarify.list_reading import UNAVAILABLE, read_lists, split_objects
+from sources.clarify.schema import parse_schemas
+from sources.clarify.state import ObjectState
+
+_VERSION = 1
+_CONNECTION_ENV = ("CLARIFY_BASE_URL", "CLARIFY_WORKSPACE")
+
+
+def note_path(duckdb_path: str, dataset: str) -> Path:
+    db = Path(duckdb_path).expanduser().resolve()
+    return db.with_name(f"{db.name}.{dataset}.sync.json")
+
+
+def forget(duckdb_path: str, dataset: str) -> None:
+    """A sync is about to change the warehouse: no later run may trust the note until it finishes."""
+    note_path(duckdb_path, dataset).unlink(missing_ok=True)
+
+
+def settings(
+    *,
+    base_url: str | None,
+    workspace: str | None,
+    objects: Sequence[str] | None,
+    lag_seconds: float,
+    page_limit: int,
+) -> dict[str, Any]:
+    """What a run was asked to do, from flags and environment (never a secret: `config` is a digest)."""
+    config = {
+        "flags": [base_url, workspace],
+        "env": {k: v for k, v in os.environ.items() if k in _CONNECTION_ENV or k.startswith("SOURCES__")},
+        "files": {str(p): _stamp(p) for p in _dlt_config_files()},
+    }
+    return {
+        "objects": sorted(objects) if objects else None,
+        "lag": float(lag_seconds),
+        "page_limit": page_limit,
+        "config": hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+    }
+
+
+def command_settings(
+    *,
+    destination: str,
+    base_url: str | None,
+    workspace: str | None,
+    objects: Sequence[str] | None,
+    full_refresh: bool,
+    since: str | None,
+    lag_seconds: float,
+    page_limit: int,
+) -> dict[str, Any] | None:
+    """`settings` for a `clarify-sync sync` the probe may answer (and whose run leaves a note); None for the
+    runs it must not: other warehouses than DuckDB, `--full-refresh` and `--since` (they load whatever changed)."""
+    if destination != "duckdb" or full_refresh or since is not None:
+        return None
+    return settings(
+        base_url=base_url, workspace=workspace, objects=objects, lag_seconds=lag_seconds, page_limit=page_limit
+    )
+
+
+def remember(
+    warehouse: WarehouseOptions,
+    run_settings: dict[str, Any],
+    connection: ClarifyConnection,
+    schemas: Any,
+    states: dict[str, dict[str, Any]],
+    reconcile_interval: float,
+    lists_digest: str | None,
+) -> None:
+    """After a sync's last load: the note a later run may answer from (see the module docstring)."""
+    note = {
+        "version": _VERSION,
+        "settings": run_settings,
+        "base_url": connection.base_url,
+        "workspace": connection.workspace,
+        "schemas": _digest(schemas),
+        "reconcile_interval": reconcile_interval,
+        "states": states,
+        "lists": lists_digest,
+        "file": _file_stamp(warehouse.duckdb_path),
+    }
+    path = note_path(warehouse.duckdb_path, warehouse.dataset)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(note, default=str))
+    os.replace(tmp, path)
+
+
+def probe(
+    duckdb_path: str,
+    dataset: str,
+    *,
+    run_settings: dict[str, Any],
+    reconcile: bool | None = None,
+    retry: RetryPolicy | None = None,
+) -> tuple[SyncReport | None, ClarifyApi | None]:
+    """(the report, None) of a run that found nothing new; else (None, the API client when the probe asked the
+    API: open, holding its answers for `run_sync(api=...)`, so the full sync does not ask again).
+    `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
+    started = time.perf_counter()
+    note = _read(note_path(duckdb_path, dataset))
+    api_key = os.environ.get("CLARIFY_API_KEY")
+    if (
+        note is None
+        or not api_key
+        or note.get("version") != _VERSION
+        or note.get("settings") != run_settings
+        or note.get("file") != _file_stamp(duckdb_path)
+    ):
+        return None, None
+    states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
+    if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
+        return None, None
+    api = ClarifyApi(ClarifyConnection(note["base_url"], note["workspace"], api_key), retry=retry)
+    try:
+        schemas = api.schemas(keep=True)
+        if (
+            _digest(schemas) != note["schemas"]
+            or not _all_unchanged(api, states, run_settings)
+            or not _lists_unchanged(api, schemas, note.get("lists"), run_settings)
+        ):
+            return None, api
+    except BaseException:
+        api.close()
+        raise
+    with api:
+        report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
+        for obj, state in states.items():
+            report.objects[obj] = ObjectReport(requests=api.http.stats.by_tag.get(obj, 0), cursor=state.cursor)
+    report.seconds = time.perf_counter() - started
+    return report, None
+
+
+def _all_unchanged(api: ClarifyApi, states: dict[str, ObjectState], run_settings: dict[str, Any]) -> bool:
+    """Each object's first page (kept for the walk) matches its fingerprint; asked at once, as the sync walks."""
+
+    def unchanged(obj: str) -> bool:
+        return up_to_date(
+            states[obj],
+            functools.partial(api.list_page, obj, keep=True),
+            lag_seconds=run_settings["lag"],
+            page_limit=run_settings["page_limit"],
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, len(states))) as pool:
+        return all(list(pool.map(unchanged, states)))
+
+
+def _lists_unchanged(api: ClarifyApi, schemas: Any, digest: str | None, run_settings: dict[str, Any]) -> bool:
+    """Lists have no cursor: a run that syncs them reads them all, and is a no-op only if they read the same."""
+    if not split_objects(run_settings["objects"])[0]:
+        return True
+    snapshot = read_lists(api, list(parse_schemas(schemas)), run_settings["page_limit"])
+    return (snapshot.digest() if snapshot is not None else UNAVAILABLE) == digest
+
+
+def _dlt_config_files() -> list[Path]:
+    """Where dlt looks for config and secrets files: the project's `.dlt` and the global dlt folder."""
+    global_dir = Path(os.environ.get("DLT_DATA_DIR") or Path.home() / ".dlt")
+    return [folder / name for folder in (Path.cwd() / ".dlt", global_dir) for name in ("config.toml", "secrets.toml")]
+
+
+def _stamp(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _file_stamp(duckdb_path: str) -> list[Any]:
+    db = Path(duckdb_path).expanduser().resolve()
+    return [_stamp(db), _stamp(db.with_name(db.name + ".wal"))]
+
+
+def _digest(body: Any) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        note = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return note if isinstance(note, dict) else None

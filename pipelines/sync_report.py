@@ -1,0 +1,55 @@
+"""What a sync did, per object: what `run_sync` and the nothing-changed probe return and the CLI prints.
+
+Apart from `pipelines/sync.py` so that a run answered by the probe (`noop_probe.py`) never imports dlt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sources.clarify.stats import ObjectStats
+
+
+@dataclass
+class ObjectReport(ObjectStats):
+    """One object's counts from the source, plus what only the run knows: requests made, cursor reached."""
+
+    requests: int = 0
+    cursor: str | None = None
+
+
+@dataclass
+class ListsReport:
+    lists: int = 0
+    members: int = 0
+    requests: int = 0
+    loaded: bool = False  # False when nothing changed since the last run (or the workspace has no lists API)
+    available: bool = True  # False when `GET /lists` answered 404
+    digest: str | None = None  # what was read (`ListsSnapshot.digest`), for the nothing-changed note
+
+
+@dataclass
+class SyncReport:
+    objects: dict[str, ObjectReport] = field(default_factory=dict)
+    loads: int = 0
+    reconciled: list[str] = field(default_factory=list)
+    requests: int = 0  # all API requests of the run, retries and the schema call included
+    retries: int = 0
+    seconds: float = 0.0
+    lists: ListsReport | None = None  # None when the run did not sync lists
+
+    @property
+    def records(self) -> int:
+        return sum(o.records for o in self.objects.values())
+
+    @property
+    def pages(self) -> int:
+        return sum(o.pages for o in self.objects.values())
+
+    @property
+    def deleted(self) -> int:
+        return sum(o.deleted for o in self.objects.values())
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0

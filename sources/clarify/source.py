@@ -1,0 +1,281 @@
+"""Clarify CRM as a dlt source: one merge resource per object, streamed page by page as pyarrow tables.
+
+    import dlt
+    from sources.clarify.source import clarify_source
+    pipeline = dlt.pipeline("clarify_sync", destination="duckdb", dataset_name="clarify")
+    pipeline.run(clarify_source(), loader_file_format="parquet")
+
+Tables, naming and replace semantics: see `records.py`. Cursor state: see `state.py`. The page walk:
+see `pagination.py`. `pipelines/sync.py` wraps this with locking, chunked loads, reconcile and a report.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+
+from core.warehouse import DELETED_COLUMN
+from sources.clarify.api import ClarifyApi
+from sources.clarify.connection import ClarifyConnection, resolve_connection
+from sources.clarify.cursor import Position
+from sources.clarify.freshness import remember_window
+from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
+from sources.clarify.records import PageConverter
+from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
+from sources.clarify.settings import (
+    BATCH_ROWS,
+    DEFAULT_LAG_SECONDS,
+    PAGE_LIMIT,
+    SOURCE_NAME,
+    parent_column,
+)
+from sources.clarify.state import ObjectState
+from sources.clarify.stats import ObjectStats
+
+__all__ = ["clarify_source", "ObjectStats", "SourceContext", "MERGE"]
+
+MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
+# Resource-level hints are inherited by the child/link table variants, so only hints that are harmless
+# there live here (the arrow tables carry the types: timestamps are `timestamp[us, UTC]`).
+# (No `dedup_sort`: a walk emits each id at most once per load, see pagination.py.)
+MAIN_COLUMNS: dict[str, Any] = {
+    DELETED_COLUMN: {"data_type": "bool", "hard_delete": True},
+}
+DELETE_BATCH = 5000
+CRASH_ENV = "CLARIFY_SYNC_CRASH_AT"  # test hook: "extract" exits the process after the 2nd page
+
+
+@dataclass
+class SourceContext:
+    """What `pipelines/sync.py` shares with the resources of one load (all optional for plain dlt use)."""
+
+    api: ClarifyApi
+    schemas: dict[str, ObjectSchema]
+    mode: str = "sync"  # or "reconcile"
+    since: Any = None
+    lag_seconds: float = DEFAULT_LAG_SECONDS
+    page_limit: int = PAGE_LIMIT
+    max_pages: int | None = None
+    warehouse_ids: Callable[[str], set[str]] | None = None
+    # progress(object, records so far, pages so far, records expected or None), after each page
+    progress: Callable[..., None] | None = None
+    stats: dict[str, ObjectStats] = field(default_factory=dict)
+    # Destinations without delete-insert (Delta: `upsert`) change the strategy and rewrite child/link batches:
+    # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see core/warehouse/lake.py).
+    merge: dict[str, str] = field(default_factory=lambda: dict(MERGE))
+    child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
+    # One line a person should read (an object that falls back to full reads); a log warning by default.
+    notice: Callable[[str], None] = field(default=logging.getLogger("clarify_sync").warning)
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=0, root_key=False)
+def clarify_source(
+    connection: Any = None,
+    objects: Sequence[str] | None = None,
+    since: Any = None,
+    lag_seconds: float = DEFAULT_LAG_SECONDS,
+    page_limit: int = PAGE_LIMIT,
+    parallel: bool = True,
+    context: Any = None,
+) -> Any:
+    """Resources for the chosen objects (default: every object `GET /schemas` lists, custom ones included).
+
+    `connection` defaults to `resolve_connection()` (CLARIFY_* env, then `[sources.clarify]` config);
+    `since` backfills from a date; `lag_seconds` is re-read before the cursor on every run.
+    `context` is how `pipelines/sync.py` passes a shared client, discovered schemas, reconcile mode and stats.
+    """
+    ctx: SourceContext
+    if context is None:
+        conn = connection if isinstance(connection, ClarifyConnection) else resolve_connection()
+        api = ClarifyApi(conn)
+        ctx = SourceContext(
+            api, parse_schemas(api.schemas()), since=since, lag_seconds=lag_seconds, page_limit=page_limit
+        )
+    else:
+        ctx = context
+    for obj in select_objects(ctx.schemas, list(objects) if objects else None):
+        ctx.stats.setdefault(obj, ObjectStats())
+        yield dlt.resource(
+            _object_rows(obj, ctx),
+            name=obj,
+            primary_key="id",
+            write_disposition=ctx.merge,
+            columns=MAIN_COLUMNS,
+            parallelized=parallel,
+        )
+
+
+def _child_hints(table: str, obj: str, key: list[str], merge: dict[str, str]) -> Any:
+    pcol = parent_column(obj)
+    return dlt.mark.make_hints(
+        table_name=table,
+        write_disposition=merge,
+        merge_key=pcol,
+        primary_key=key,
+        columns={
+            pcol: {"data_type": "text", "nullable": False},
+            DELETED_COLUMN: {"data_type": "bool", "hard_delete": True},
+        },
+    )
+
+
+def _mark(
+    batches: list[tuple[str, Any]], converter: PageConverter, hints: dict[str, Any], ctx: SourceContext
+) -> Iterator[Any]:
+    obj = converter.obj
+    for table, arrow_table in batches:
+        if table == obj:
+            yield arrow_table
+        else:
+            if table not in hints:
+                hints[table] = _child_hints(table, obj, converter.table_key(table), ctx.merge)
+            if ctx.child_batch_hook is not None:
+                arrow_table = ctx.child_batch_hook(table, converter.table_key(table), arrow_table)
+            yield dlt.mark.with_hints(arrow_table, hints[table], create_table_variant=True)
+
+
+def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
+    """The generator behind one object's resource (sync walk or reconcile pass)."""
+    state = ObjectState.current(obj)
+    stats = ctx.stats[obj]
+    started = time.perf_counter()
+    converter = PageConverter(ctx.schemas[obj], state.inferred)
+    hints: dict[str, Any] = {}
+    fetch = functools.partial(ctx.api.list_page, obj)
+    try:
+        if ctx.mode == "reconcile":
+            yield from _reconcile(obj, ctx, state, converter, hints)
+            return
+        emitted: set[str] = set()
+        if not state.cursorless:
+            start = state.start(since=ctx.since, lag_seconds=ctx.lag_seconds)
+            state.begin_walk(start)
+            walk = UpdatedAtWalk(
+                fetch, start, limit=ctx.page_limit, max_pages=ctx.max_pages, recent_seconds=ctx.lag_seconds
+            )
+            yield from _emit_pages(obj, walk, converter, hints, ctx, functools.partial(_save_position, state, walk))
+            if not walk.cursorless:
+                if walk.done:
+                    _finish_walk(state, walk, ctx.lag_seconds)
+                return
+            emitted = walk.emitted
+            state.mark_cursorless()
+            ctx.notice(
+                f"{obj}: its records carry no usable _updated_at (or the listing ignores the filter): "
+                "it is read in full and mirrored on every run"
+            )
+        yield from _mirror(obj, ctx, state, converter, hints, FullWalk(fetch, limit=ctx.page_limit, emitted=emitted))
+    finally:
+        stats.seconds += time.perf_counter() - started
+
+
+def _emit_pages(
+    obj: str,
+    pages: Iterable[Page],
+    converter: PageConverter,
+    hints: dict[str, Any],
+    ctx: SourceContext,
+    on_page: Callable[[Page], None] | None = None,
+) -> Iterator[Any]:
+    """Convert and yield the records of a walk, in batches: dlt's per-item cost (schema merge, writer calls) and
+    our per-table cost are paid once per BATCH_ROWS records, not once per page. State is committed only when the
+    extract finishes, and the buffer is flushed before that, so saving positions per page stays exact."""
+    stats = ctx.stats[obj]
+    buffer: list[dict[str, Any]] = []
+    for page in pages:
+        # What this object should reach: read so far, plus what the listing still holds from this page on, less
+        # what this page repeats (the filter starts at the last instant already read).
+        repeated = page.fetched - len(page.records)
+        expected = stats.records + page.remaining - repeated if page.remaining is not None else None
+        buffer.extend(page.records)
+        if len(buffer) >= BATCH_ROWS:
+            yield from _mark(converter.convert(buffer), converter, hints, ctx)
+            buffer = []
+        stats.records += len(page.records)
+        stats.pages += 1
+        if on_page is not None:
+            on_page(page)
+        if ctx.progress is not None:
+            ctx.progress(obj, stats.records, stats.pages, expected)
+        if stats.pages == 2 and os.environ.get(CRASH_ENV) == "extract":
+            os._exit(97)
+    if buffer:
+        yield from _mark(converter.convert(buffer), converter, hints, ctx)
+
+
+def _finish_walk(state: ObjectState, walk: UpdatedAtWalk, lag_seconds: float) -> None:
+    state.finish_walk(walk.max_seen, walk.rewind_to, datetime.now(UTC))
+    remember_window(state, walk.recent(), lag_seconds)
+
+
+def _mirror(
+    obj: str,
+    ctx: SourceContext,
+    state: ObjectState,
+    converter: PageConverter,
+    hints: dict[str, Any],
+    walk: FullWalk,
+) -> Iterator[Any]:
+    """An object without a usable cursor: load every record (new and changed alike, merged on id) and delete the
+    rows whose record is no longer listed, so each run leaves an exact copy."""
+    yield from _emit_pages(obj, walk, converter, hints, ctx)
+    if not walk.done:
+        return
+    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
+    state.finish_mirror(datetime.now(UTC))
+
+
+def _delete_missing(
+    obj: str, ctx: SourceContext, converter: PageConverter, hints: dict[str, Any], live: set[str]
+) -> Iterator[Any]:
+    stats = ctx.stats[obj]
+    stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
+    gone = sorted(stored - live)
+    for i in range(0, len(gone), DELETE_BATCH):
+        yield from _mark(converter.deletion_batches(gone[i : i + DELETE_BATCH]), converter, hints, ctx)
+    stats.deleted += len(gone)
+    stats.deleted_ids.extend(gone)
+
+
+def _save_position(state: ObjectState, walk: UpdatedAtWalk, page: Page) -> None:
+    if not walk.done:
+        state.save_position(page.position, walk.rewind_to)
+
+
+def _reconcile(
+    obj: str, ctx: SourceContext, state: ObjectState, converter: PageConverter, hints: dict[str, Any]
+) -> Iterator[Any]:
+    """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
+    stats = ctx.stats[obj]
+    fetch = functools.partial(ctx.api.list_page, obj)
+    walk = UpdatedAtWalk(fetch, Position(), limit=ctx.page_limit)
+    links = {t for t in converter.child_tables() if t.split("__", 1)[1] in ctx.schemas[obj].relationships}
+    for page in _then_full(walk, fetch, ctx.page_limit):
+        stats.pages += 1
+        # Link tables are refreshed in full: an edit through the other side of a relationship does not
+        # touch this record's `_updated_at`, so the incremental walk cannot see it.
+        if page.records and links:
+            batches = [b for b in converter.convert(page.records) if b[0] in links]
+            yield from _mark(batches, converter, hints, ctx)
+        if ctx.progress is not None:
+            ctx.progress(obj, stats.records, stats.pages)
+    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
+    state.mark_reconciled(datetime.now(UTC))
+
+
+def _then_full(walk: UpdatedAtWalk, fetch: Callable[[dict[str, Any]], dict[str, Any]], limit: int) -> Iterator[Page]:
+    """The walk's pages, then, if the listing turned out to have no usable cursor, the rest of a full listing
+    (its ids join `walk.emitted`)."""
+    yield from walk
+    if walk.cursorless:
+        full = FullWalk(fetch, limit=limit, emitted=walk.emitted)
+        yield from full
+        walk.emitted = full.emitted

@@ -1,0 +1,17 @@
+"""What one object's walk counted (records, pages, deletions, time): filled by the source, read by the run's report.
+
+Its own module so that a report can be built without importing the dlt source (`pipelines/noop_probe.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ObjectStats:
+    records: int = 0
+    pages: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    deleted_ids: list[str] = field(default_factory=list, repr=False)
