@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from destinations.clarify.report import Progress, PushReport
 from destinations.clarify.runner import DEFAULT_CONCURRENCY, PushRequest, push
 from destinations.clarify.warehouse_sql import DuckDBSQL, PostgresSQL, WarehouseSQL
+from pipelines.run_records import recorded, watch_requests
 from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
 from sources.clarify.api import ClarifyApi
 from sources.common.connection import ClarifyConnection
@@ -46,6 +47,7 @@ from sources.common.http import RetryPolicy
 __all__ = ["PushReport", "run_push"]
 
 
+@recorded("push")
 def run_push(
     connection: ClarifyConnection,
     warehouse: WarehouseOptions,
@@ -83,6 +85,7 @@ def run_push(
     request.check()
     report = request.new_report()
     api = ClarifyApi(connection, retry=retry, sleep=sleep)
+    watch_requests(api.http.stats)
     try:
         wh = open_warehouse(warehouse, read_only=dry_run)
         try:

@@ -28,6 +28,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines import lake
 from pipelines.gc_tuning import tuned_gc
 from pipelines.locking import file_lock, postgres_lock
+from pipelines.run_records import note_schemas, recorded, watch_requests
 from pipelines.warehouse import WarehouseOptions, load_workers, open_pipeline
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
@@ -99,6 +100,7 @@ class StatusRow:
     complete: bool
 
 
+@recorded("sync")
 def run_sync(
     connection: ClarifyConnection,
     warehouse: WarehouseOptions,
@@ -139,8 +141,10 @@ def run_sync(
     if warehouse.snapshot:  # plain parquet files cannot merge or delete: rewrite every table, in one load
         full_refresh, since, reconcile, chunk_pages = True, None, False, None
     with ClarifyApi(connection, retry=retry) as api:
+        watch_requests(api.http.stats)
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
         selected = select_objects(schemas, list(objects) if objects else None)
+        note_schemas(schemas, selected)  # announces field changes; a frozen contract stops here
         destination = warehouse.make_destination()
         with _locked(warehouse, lock_timeout), tuned_gc():
             pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)

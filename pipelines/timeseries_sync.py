@@ -18,6 +18,7 @@ import dlt
 
 import sources.clarify_timeseries.settings as s
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
+from pipelines.run_records import recorded, watch_requests
 from pipelines.warehouse import WarehouseOptions, open_pipeline
 from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
 from sources.clarify_timeseries.frames import parse_us
@@ -72,6 +73,7 @@ def parse_since(text: str | None, flag: str = "--since") -> int | None:
         raise ConfigError(f"{flag} {text!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
 
 
+@recorded("timeseries sync")
 def run_timeseries_sync(
     client: RpcClient,
     warehouse: WarehouseOptions,
@@ -88,6 +90,7 @@ def run_timeseries_sync(
     frames_per_load: int = s.FRAMES_PER_LOAD,
 ) -> TimeseriesReport:
     since_us = parse_since(since)
+    watch_requests(client.http.stats)
     preflight(client)
     report = TimeseriesReport()
     pipeline = make_pipeline(warehouse)
@@ -119,6 +122,7 @@ def run_timeseries_sync(
     return report
 
 
+@recorded("timeseries push")
 def run_timeseries_push(
     client: RpcClient,
     warehouse: WarehouseOptions,
@@ -131,6 +135,7 @@ def run_timeseries_push(
     """Credentials and version checked before the warehouse is opened and anything is written."""
     if not query and not signals_from:
         raise ConfigError("nothing to push: pass --sql 'select time, input_id, value from ...' and/or --signals-from")
+    watch_requests(client.http.stats)
     preflight(client)
     try:
         db = make_pipeline(warehouse).sql_client()

@@ -74,6 +74,8 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     by_tag: Counter[str] = field(default_factory=Counter)
+    retries_by_tag: Counter[str] = field(default_factory=Counter)  # per tag, for the run records
+    rate_limited_by_tag: Counter[str] = field(default_factory=Counter)  # 429 answers per tag
     by_endpoint: Counter[str] = field(default_factory=Counter)
     slept: float = 0.0
 
@@ -227,6 +229,9 @@ class HttpClient:
             self._record_budget(endpoint, response)
             log.debug("%s %s -> %s", method, _loggable(str(response.request.url)), response.status_code)
             status = response.status_code
+            if status == 429 and tag:
+                with self._lock:
+                    self.stats.rate_limited_by_tag[tag] += 1
             if status == 429 and rate_limited < policy.rate_limit_deadline:
                 # Waited out, not counted as an attempt: the server said when to come back.
                 wait = _retry_after(response)
@@ -284,6 +289,7 @@ class HttpClient:
                 self.stats.by_tag[tag] += 1
             if retry:
                 self.stats.retries += 1
+                self.stats.retries_by_tag[tag or ""] += 1
 
     def _backoff(self, attempt: int, at_least: float = 0.0) -> None:
         self._wait(max(min(at_least, self.retry.retry_after_max), self._backoff_delay(attempt)))
