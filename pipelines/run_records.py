@@ -124,7 +124,8 @@ def recorded(command: str) -> Callable[[F], F]:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
                 if getattr(exc, "exit_code", None) != ExitCode.BUSY:
-                    _quietly(lambda: append(warehouse, record.rows("failed", {}, one_line(exc))), notice)
+                    failed = record.rows("failed", {}, one_line(exc))
+                    _quietly(lambda: append(warehouse, failed), notice)
                 raise
             finally:
                 _current.reset(token)
@@ -159,8 +160,8 @@ def note_schemas(schemas: dict[str, ObjectSchema], selected: list[str]) -> None:
             retyped += [f"{obj}.{c.field} {c.before}→{c.after}" for c in changes if c.kind == "type"]
     if run.freeze and retyped:
         raise SchemaChangedError(
-            f"field type changed ({', '.join(retyped)}) and the schema contract is frozen: nothing was loaded; "
-            "check the queries that read these columns, then rerun with schema_contract = \"evolve\""
+            f"field type changed ({', '.join(retyped)}) and the schema contract is frozen, so nothing was loaded: "
+            "adapt what reads these columns, then accept it once with `clarify-sync sync --accept-type-change`"
         )
 
 
@@ -182,7 +183,7 @@ def _frozen(flag: bool | None) -> bool:
         value = None
     value = str(value or "evolve").strip().lower()
     if value not in CONTRACTS:
-        raise ConfigError(f"sources.clarify.schema_contract = {value!r}: use \"evolve\" or \"freeze\"")
+        raise ConfigError(f'sources.clarify.schema_contract = {value!r}: use "evolve" or "freeze"')
     return value == "freeze"
 
 

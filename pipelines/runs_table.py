@@ -42,8 +42,6 @@ COLUMNS: dict[str, str] = {
 }
 
 
-
-
 @contextmanager
 def connected(warehouse: WarehouseOptions, *, read_only: bool) -> Iterator[WarehouseSQL | None]:
     """A direct connection, or None where run records are not kept (a lake, or no DuckDB file to read yet)."""
