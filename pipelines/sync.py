@@ -29,9 +29,11 @@ from pipelines import lake
 from pipelines.gc_tuning import tuned_gc
 from pipelines.locking import file_lock, postgres_lock
 from pipelines.run_records import note_schemas, recorded, watch_requests
+from pipelines.soft_deletes import apply_soft_deletes
 from pipelines.warehouse import WarehouseOptions, load_workers, open_pipeline
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
+from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import parse_ts
 from sources.clarify.freshness import up_to_date
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
@@ -118,6 +120,7 @@ def run_sync(
     page_limit: int = PAGE_LIMIT,
     retry: RetryPolicy | None = None,
     parallel: bool = True,
+    controls: Controls | None = None,
 ) -> SyncReport:
     """Sync CRM objects into the warehouse; returns per-object counts. Raises `ClarifySyncError` subclasses.
 
@@ -127,7 +130,8 @@ def run_sync(
     `progress(object, records_so_far, pages_so_far, expected)` is called after each page (from worker threads
     when objects run in parallel); `expected` is the records the object should reach, by the listing's
     `meta.total_records` (None when the API does not say). `notice(line)` receives what a person should read
-    once (default: a log warning).
+    once (default: a log warning). `controls`: history mode, soft deletes, excluded and hashed fields
+    (default: read from dlt config, see `sources/clarify/controls.py`).
     """
     started = time.perf_counter()
     lag_seconds = _seconds(lag)
@@ -145,6 +149,8 @@ def run_sync(
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
         selected = select_objects(schemas, list(objects) if objects else None)
         note_schemas(schemas, selected)  # announces field changes; a frozen contract stops here
+        controls = controls if controls is not None else load_controls()
+        controls.check(schemas, warehouse.destination)
         destination = warehouse.make_destination()
         with _locked(warehouse, lock_timeout), tuned_gc():
             pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
@@ -181,9 +187,11 @@ def run_sync(
                     **_lake_context(pipeline, warehouse),
                     warehouse_ids=lambda obj: _warehouse_ids(pipeline, obj),  # objects without a cursor
                     **({"notice": notice} if notice is not None else {}),
+                    controls=controls,
                 )
                 source = clarify_source(objects=pending, context=ctx, parallel=parallel)
                 _load(pipeline, source, warehouse, refresh="drop_resources" if full_refresh and first else None)
+                apply_soft_deletes(pipeline, stats)
                 report.loads += 1
                 first = False
                 states = _resource_states(pipeline)
@@ -202,8 +210,10 @@ def run_sync(
                     stats=stats,
                     **_lake_context(pipeline, warehouse),
                     warehouse_ids=lambda obj: _warehouse_ids(pipeline, obj),
+                    controls=controls,
                 )
                 _load(pipeline, clarify_source(objects=due, context=ctx, parallel=False), warehouse)
+                apply_soft_deletes(pipeline, stats)
                 report.loads += 1
                 report.reconciled = due
                 _drop_dangling_links(pipeline, schemas, {o: stats[o].deleted_ids for o in due})

@@ -17,6 +17,8 @@ SYSTEM_TEXT = ("_created_by", "_updated_by")
 
 # Hard-delete marker: rows carrying it are deleted from the table (and never inserted).
 DELETED_COLUMN = "_deleted"
+# Soft-delete mark (objects configured for it): when the reconcile pass found the record gone.
+SOFT_DELETED_COLUMN = "_deleted_at"
 # Child tables (collections, multi-selects) and link tables (to-many relationships).
 CHILD_VALUE = "value"
 CHILD_POSITION = "position"
