@@ -147,6 +147,24 @@ def sync(
         float,
         typer.Option("--lag-seconds", help="Re-read this window before the cursor to catch late commits", min=0),
     ] = DEFAULT_LAG_SECONDS,
+    history: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--history",
+            help="Keep every version of this object's records in <object>_history (repeat or comma-separate; "
+            "adds to sources.clarify.history.objects)",
+            show_default=False,
+        ),
+    ] = None,
+    soft_delete: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--soft-delete",
+            help="Keep this object's deleted records, with _deleted_at set (repeat or comma-separate; "
+            "adds to sources.clarify.soft_delete.objects)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
     from pipelines.sync import run_sync
@@ -163,6 +181,8 @@ def sync(
             lag=lag_seconds,
             progress=reporter,
             notice=reporter.note,
+            history=_names(history),
+            soft_delete=_names(soft_delete),
         )
         finish_objects(reporter, report)
     print_sync_report(report)
@@ -257,6 +277,11 @@ def push(
         raise RowsRejectedError(
             f"{report.rejected} row(s) rejected: see the _clarify_push_rejects table; fix them and push again"
         )
+
+
+def _names(values: list[str] | None) -> list[str]:
+    """`--history deal --history person` and `--history deal,person` alike."""
+    return [name.strip() for value in values or () for name in value.split(",") if name.strip()]
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:

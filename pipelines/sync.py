@@ -121,6 +121,8 @@ def run_sync(
     retry: RetryPolicy | None = None,
     parallel: bool = True,
     controls: Controls | None = None,
+    history: Sequence[str] = (),
+    soft_delete: Sequence[str] = (),
 ) -> SyncReport:
     """Sync CRM objects into the warehouse; returns per-object counts. Raises `ClarifySyncError` subclasses.
 
@@ -131,7 +133,8 @@ def run_sync(
     when objects run in parallel); `expected` is the records the object should reach, by the listing's
     `meta.total_records` (None when the API does not say). `notice(line)` receives what a person should read
     once (default: a log warning). `controls`: history mode, soft deletes, excluded and hashed fields
-    (default: read from dlt config, see `sources/clarify/controls.py`).
+    (default: read from dlt config, see `sources/clarify/controls.py`, plus the `history` and `soft_delete`
+    objects named here).
     """
     started = time.perf_counter()
     lag_seconds = _seconds(lag)
@@ -149,7 +152,7 @@ def run_sync(
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
         selected = select_objects(schemas, list(objects) if objects else None)
         note_schemas(schemas, selected)  # announces field changes; a frozen contract stops here
-        controls = controls if controls is not None else load_controls()
+        controls = controls if controls is not None else load_controls(schemas, history, soft_delete)
         controls.check(schemas, warehouse.destination)
         destination = warehouse.make_destination()
         with _locked(warehouse, lock_timeout), tuned_gc():

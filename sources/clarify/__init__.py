@@ -112,13 +112,9 @@ def clarify_source(
     if context is None:
         conn = connection if isinstance(connection, ClarifyConnection) else resolve_connection()
         api = ClarifyApi(conn)
+        schemas = parse_schemas(api.schemas())
         ctx = SourceContext(
-            api,
-            parse_schemas(api.schemas()),
-            since=since,
-            lag_seconds=lag_seconds,
-            page_limit=page_limit,
-            controls=load_controls(),
+            api, schemas, since=since, lag_seconds=lag_seconds, page_limit=page_limit, controls=load_controls(schemas)
         )
     else:
         ctx = context

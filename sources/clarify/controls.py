@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -122,27 +123,32 @@ class Controls:
         return hmac.new(self.salt, text.encode(), hashlib.sha256).hexdigest()
 
 
-def load_controls(history: Iterable[str] = (), soft_delete: Iterable[str] = ()) -> Controls:
-    """Config plus the objects named on the command line; a malformed value is a one-line `ConfigError`."""
-    columns = _config("columns") or {}
-    if not isinstance(columns, Mapping):
+def load_controls(
+    objects: Iterable[str] = (), history: Iterable[str] = (), soft_delete: Iterable[str] = ()
+) -> Controls:
+    """Config plus the objects named on the command line; a malformed value is a one-line `ConfigError`.
+
+    Column controls are read per object (`sources.clarify.columns.<object>.exclude`, so
+    `SOURCES__CLARIFY__COLUMNS__PERSON__EXCLUDE` works too) for each of `objects`, and from the
+    `[sources.clarify.columns]` table, whose object names `Controls.check` verifies (a typo must not
+    silently store a field someone meant to leave out)."""
+    table = _config("columns") or {}
+    if not isinstance(table, Mapping):
         raise ConfigError(f"[{SECTION}.columns] must be a table of objects: see the README, Column controls")
-    exclude = {obj: _names(f"columns.{obj}.exclude", spec.get("exclude")) for obj, spec in _tables(columns)}
-    hashed = {obj: _names(f"columns.{obj}.hash", spec.get("hash")) for obj, spec in _tables(columns)}
-    for obj, names in [*exclude.items(), *hashed.items()]:
-        if names & PROTECTED:
+    names = {str(o) for o in table} | set(objects)
+    exclude = {o: _names(f"columns.{o}.exclude", _config(f"columns.{o}.exclude")) for o in names}
+    hashed = {o: _names(f"columns.{o}.hash", _config(f"columns.{o}.hash")) for o in names}
+    for obj, fields in [*exclude.items(), *hashed.items()]:
+        if fields & PROTECTED:
             raise ConfigError(
-                f"[{SECTION}.columns.{obj}] cannot exclude or hash {sorted(names & PROTECTED)}: the sync needs them"
+                f"[{SECTION}.columns.{obj}] cannot exclude or hash {sorted(fields & PROTECTED)}: the sync needs them"
             )
-    salt = b""
-    if any(hashed.values()):
-        salt = _salt()
     return Controls(
         history=_names("history.objects", _config("history.objects")) | frozenset(history),
         soft_delete=_names("soft_delete.objects", _config("soft_delete.objects")) | frozenset(soft_delete),
         exclude={o: n for o, n in exclude.items() if n},
         hashed={o: n for o, n in hashed.items() if n},
-        salt=salt,
+        salt=_salt() if any(hashed.values()) else b"",
     )
 
 
@@ -153,23 +159,21 @@ def _config(key: str) -> Any:
         raise ConfigError(f"cannot read {SECTION}.{key} ({exc.__class__.__name__}): fix .dlt/config.toml") from None
 
 
-def _tables(columns: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    out = []
-    for obj, spec in columns.items():
-        if not isinstance(spec, Mapping):
-            raise ConfigError(f"[{SECTION}.columns.{obj}] must hold `exclude` and/or `hash` lists")
-        out.append((str(obj), spec))
-    return out
-
-
 def _names(key: str, value: Any) -> frozenset[str]:
     if value in (None, ""):
         return frozenset()
-    if isinstance(value, str):  # an environment variable: "deal,person"
-        value = value.split(",")
+    if isinstance(value, str):  # an environment variable: '["deal", "person"]' or "deal,person"
+        value = _json_list(value) if value.lstrip().startswith("[") else value.split(",")
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f'{SECTION}.{key} must be a list of names, e.g. ["deal", "person"]')
     return frozenset(v.strip() for v in value if v.strip())
+
+
+def _json_list(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None  # reported as not a list of names
 
 
 def _salt() -> bytes:
