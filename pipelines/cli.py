@@ -108,6 +108,16 @@ def _sample_row(sample: dict[str, Any]) -> tuple[str, str, str]:
     return str(sample["key"]), str(sample["change"]), what if len(what) <= 100 else what[:99] + "…"
 
 
+def _objects_option(flag: str, what: str) -> Any:
+    """A repeatable object-list option that adds to `sources.clarify.<key>.objects` in dlt config."""
+    key = flag.lstrip("-").replace("-", "_")
+    return typer.Option(
+        flag,
+        help=f"{what} (an object; repeat or comma-separate; adds to sources.clarify.{key}.objects)",
+        show_default=False,
+    )
+
+
 @app.command()
 @reports_errors
 def sync(
@@ -148,22 +158,10 @@ def sync(
         typer.Option("--lag-seconds", help="Re-read this window before the cursor to catch late commits", min=0),
     ] = DEFAULT_LAG_SECONDS,
     history: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--history",
-            help="Keep every version of this object's records in <object>_history (repeat or comma-separate; "
-            "adds to sources.clarify.history.objects)",
-            show_default=False,
-        ),
+        list[str] | None, _objects_option("--history", "Keep every version of its records in <object>_history")
     ] = None,
     soft_delete: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--soft-delete",
-            help="Keep this object's deleted records, with _deleted_at set (repeat or comma-separate; "
-            "adds to sources.clarify.soft_delete.objects)",
-            show_default=False,
-        ),
+        list[str] | None, _objects_option("--soft-delete", "Keep its deleted records, with _deleted_at set")
     ] = None,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
