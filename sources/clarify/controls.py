@@ -37,6 +37,8 @@ SECTION = "sources.clarify"
 LIST_FIELD_TYPES = ("collection", "multi-select")
 # Fields the sync itself needs: the cursor and the key cannot be hidden.
 PROTECTED = frozenset({"id", *SYSTEM_TIMESTAMPS})
+# Keys of a JSON:API record that are its structure, not fields.
+_STRUCTURE = frozenset({"attributes", "relationships", "meta", "type", "links"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Controls:
         return bool(self.exclude.get(obj) or self.hashed.get(obj))
 
     def schema(self, schema: ObjectSchema) -> ObjectSchema:
-        """The schema the converter sees: excluded fields gone, hashed scalar fields typed as text."""
+        """The schema the converter sees: excluded fields and relationships gone, hashed scalar fields as text."""
         obj = schema.slug
         if not self.scrubs(obj):
             return schema
@@ -76,7 +78,9 @@ class Controls:
             if name in self.hashed.get(obj, ()) and spec.type not in LIST_FIELD_TYPES:
                 spec = replace(spec, type="text")
             fields[name] = spec
-        return replace(schema, fields=fields)
+        excluded = self.exclude.get(obj, frozenset())
+        relationships = {name: target for name, target in schema.relationships.items() if name not in excluded}
+        return replace(schema, fields=fields, relationships=relationships)
 
     def fetcher(
         self, obj: str, list_page: Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -97,13 +101,19 @@ class Controls:
         return fetch
 
     def _scrub(self, record: dict[str, Any], exclude: frozenset[str], hashed: frozenset[str]) -> None:
-        for holder in (record.get("attributes"), record):
+        """Attributes, and system fields wherever the API variant puts them; excluded names also drop a
+        relationship (its link table)."""
+        if isinstance(record.get("relationships"), dict):
+            for name in exclude:
+                record["relationships"].pop(name, None)
+        named = (exclude | hashed) - _STRUCTURE
+        for holder in (record.get("attributes"), record, record.get("meta")):
             if not isinstance(holder, dict):
                 continue
-            for name in exclude:
-                holder.pop(name, None)
-            for name in hashed & holder.keys():
-                if name != "attributes":
+            for name in named & holder.keys():
+                if name in exclude:
+                    del holder[name]
+                else:
                     holder[name] = self._hash_value(holder[name])
 
     def _hash_value(self, value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from sources.common.errors import ConfigError
 from tests.sync.conftest import PG_DSN, WAREHOUSES, query
 
 ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 SALT = "test-salt-7c1d"
 EMAIL = "Planted.Person.e4b2@Example.com"
 TITLE = "Planted Title e4b2"
@@ -120,6 +122,10 @@ def test_excluded_and_hashed_values_appear_nowhere(
     assert [r["value"] for r in hashes] == [_digest(EMAIL)]  # stable: the same after the second run
     every = query(wh, "SELECT value FROM {ds}.person__email_addresses")
     assert all(len(r["value"]) == 64 for r in every)
+    section = README.read_text().split("## Column controls", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    rows = query(wh, example.replace("clarify.", "{ds}."))
+    assert rows and all(len(r["email_hash"]) == 64 for r in rows)
 
 
 def test_a_hashed_field_without_salt_or_a_protected_field_is_a_settings_error(
