@@ -237,7 +237,7 @@ def _converted(converter: PageConverter, records: list[dict[str, Any]], ctx: Sou
     """The batches of some records; a history-mode object's main batch goes to its history table too."""
     batches = converter.convert(records)
     if converter.obj in ctx.controls.history:
-        batches.append((history.history_table(converter.obj), history.version_batch(batches[0][1])))
+        batches.append((history.history_table(converter.obj), history.version_batch(batches, converter.parent_col)))
     return batches
 
 

@@ -7,6 +7,7 @@ retired: `destination_scope` limits retiring to the ids the load carries. A vers
 active version and adds nothing; a changed one retires the active version and adds a new one. The reconcile
 pass retires deleted records with rows marked `_deleted`, which `source_filter` keeps from being inserted.
 
+Child and link tables keep the current items; each version carries its own as JSON lists (`tags`, `companies`).
 `_dlt_valid_from` / `_dlt_valid_to` are load times (dlt's boundary timestamp). `_updated_at` is when Clarify
 made a version, so the exact interval of a version is `_updated_at` up to the next version's `_updated_at`
 (the README's query), or up to `_dlt_valid_to` for a record's last version once it was deleted.
@@ -21,7 +22,7 @@ import dlt
 import orjson
 import pyarrow as pa
 
-from sources.clarify.settings import DELETED_COLUMN
+from sources.clarify.settings import CHILD_POSITION, DELETED_COLUMN
 
 HISTORY_SUFFIX = "_history"
 VERSION_COLUMN = "_version"
@@ -51,13 +52,37 @@ def history_hints(obj: str) -> Any:
     )
 
 
-def version_batch(batch: pa.Table) -> pa.Table:
-    """The main-table batch with `_version`: a hash of each row's non-null values (a column added later, null
-    for older records, does not make a new version)."""
-    names = [n for n in batch.column_names if n != DELETED_COLUMN]
-    rows = batch.select(names).to_pylist()
-    versions = [_row_hash(row) for row in rows]
-    return batch.append_column(VERSION_COLUMN, pa.array(versions, type=pa.string()))
+def version_batch(batches: list[tuple[str, pa.Table]], parent_col: str) -> pa.Table:
+    """The main-table batch (the first of a conversion) with each child and link table's items of a record as a
+    JSON list in a column named like the field (`tags`, `companies`), so the items follow the version they
+    belong to; and `_version`: a hash of the row's non-null values (a column added later, null for older
+    records, does not make a new version)."""
+    main = batches[0][1]
+    ids = main.column("id").to_pylist()
+    for table, batch in batches[1:]:
+        items = _items_by_parent(batch, parent_col)
+        lists = [orjson.dumps(items[i]).decode() if i in items else None for i in ids]
+        main = main.append_column(table.split("__", 1)[1], pa.array(lists, type=pa.string()))
+    rows = main.drop_columns([DELETED_COLUMN]).to_pylist()
+    return main.append_column(VERSION_COLUMN, pa.array([_row_hash(row) for row in rows], type=pa.string()))
+
+
+def _items_by_parent(batch: pa.Table, parent_col: str) -> dict[str, list[Any]]:
+    """Parent id -> its items in order, from a child/link batch (a marker row per parent whose items it holds,
+    then the items; a parent without a marker keeps its items, so it gets no list here)."""
+    value_col = next(c for c in batch.column_names if c not in (parent_col, CHILD_POSITION, DELETED_COLUMN))
+    items: dict[str, list[Any]] = {}
+    for parent, value, marker in zip(
+        batch.column(parent_col).to_pylist(),
+        batch.column(value_col).to_pylist(),
+        batch.column(DELETED_COLUMN).to_pylist(),
+        strict=True,
+    ):
+        if marker:
+            items.setdefault(parent, [])
+        else:
+            items[parent].append(value)
+    return items
 
 
 def deletion_batch(ids: list[str]) -> pa.Table:

@@ -3,6 +3,7 @@ and the README's "how long did deals sit in each stage" query answers from it (D
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -66,6 +67,9 @@ def test_history_keeps_versions_and_the_readme_query_measures_stages(
     assert [v["stage"] for v in versions] == ["Lead", "Qualified", "Qualified", "Proposal"]
     assert [v["_dlt_valid_to"] is None for v in versions] == [False] * 3 + [True]
     assert len({v["_version"] for v in versions}) == 4
+    # Each version carries its link items (the relationship) as a JSON list.
+    linked = sorted(b for a, b in emu.store.links("deal", "companies") if a == moved)
+    assert sorted(json.loads(versions[-1]["companies"])) == linked
     # Untouched deals still have exactly one, active, version; the deleted one is retired, not removed.
     counts = query(wh, "SELECT id, count(*) AS n, count(_dlt_valid_to) AS retired FROM {ds}.deal_history GROUP BY id")
     by_id = {r["id"]: (r["n"], r["retired"]) for r in counts}
