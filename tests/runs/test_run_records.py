@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from pipelines.push import run_push
@@ -110,16 +110,11 @@ def test_push_records_sent_and_rejected(make_emu: Any, make_warehouse: Any, kind
 
 
 @pytest.mark.parametrize("kind", WAREHOUSES)
-def test_timeseries_sync_records_a_row(make_emu: Any, make_warehouse: Any, kind: str, tmp_path: Path) -> None:
-    from emulator.timeseries import credentials_file
-    from sources.clarify_timeseries.credentials import parse_credentials_file
-
-    emu = make_emu(timeseries=True)
+def test_timeseries_sync_records_a_row(client: RpcClient, ts: Any, make_warehouse: Any, kind: str) -> None:
     wh = make_warehouse(kind)
-    path = tmp_path / "credentials.json"
-    path.write_bytes(orjson.dumps(credentials_file(emu.timeseries, emu.origin)))
-    with RpcClient(parse_credentials_file(path), retry=FAST_RETRY, sleep=lambda _s: None) as client:
-        report = run_timeseries_sync(client, wh, since="2025-01-01")
-        [row] = runs(wh, "command = 'timeseries sync'")
-        assert (row["object"], row["status"], row["records"]) == ("timeseries", "succeeded", sum(report.rows.values()))
-        assert row["requests"] == client.http.stats.requests
+    now_us = ts.store.now_us()
+    since = datetime.fromtimestamp(now_us / 1e6 - 6 * 3600, UTC).isoformat()  # the emulator's last hours
+    report = run_timeseries_sync(client, wh, since=since, until_us=now_us + 1)
+    [row] = runs(wh, "command = 'timeseries sync'")
+    assert (row["object"], row["status"], row["records"]) == ("timeseries", "succeeded", sum(report.rows.values()))
+    assert row["records"] > 0 and row["requests"] == client.http.stats.requests
