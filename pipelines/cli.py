@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pipelines.sync import SyncReport
 
 from emulator.command import emulator as emulator_command
+from pipelines.check import DEFAULT_MAX_AGE
 from pipelines.console import ProgressReporter, console, print_error, print_table, progress_reporter, verbosity
 from pipelines.options import (
     BaseUrl,
@@ -157,6 +158,15 @@ def sync(
         float,
         typer.Option("--lag-seconds", help="Re-read this window before the cursor to catch late commits", min=0),
     ] = DEFAULT_LAG_SECONDS,
+    fail_on_type_change: Annotated[
+        bool | None,
+        typer.Option(
+            "--fail-on-type-change/--accept-type-change",
+            help="Fail, before loading, when a field changed type since the last run (default: "
+            "sources.clarify.schema_contract: evolve or freeze)",
+            show_default=False,
+        ),
+    ] = None,
     history: Annotated[
         list[str] | None, _objects_option("--history", "Keep every version of its records in <object>_history")
     ] = None,
@@ -179,6 +189,7 @@ def sync(
             lag=lag_seconds,
             progress=reporter,
             notice=reporter.note,
+            fail_on_type_change=fail_on_type_change,
             history=_names(history),
             soft_delete=_names(soft_delete),
         )
@@ -311,6 +322,35 @@ def status(
         ["object", "cursor", "rows", "last run"],
         [(row.object, row.cursor, row.rows, row.last_run) for row in rows],
     )
+
+
+@app.command()
+@reports_errors
+def check(
+    max_age: Annotated[
+        str, typer.Option("--max-age", help="Fail when an object's last successful run is older (30m, 2h, 1d)")
+    ] = DEFAULT_MAX_AGE,
+    max_rejects: Annotated[
+        int, typer.Option("--max-rejects", help="Fail when the push rejects tables hold more rows", min=0)
+    ] = 0,
+    command: Annotated[
+        list[str] | None,
+        typer.Option("--command", help="Only runs of this command (sync, push, ...); repeat for several"),
+    ] = None,
+    destination: Destination = "duckdb",
+    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
+    postgres_dsn: PostgresDsn = None,
+    dataset: Dataset = DEFAULT_DATASET,
+) -> None:
+    """Health gate for cron: one line per failing object and exit code 8; silent when healthy."""
+    from pipelines.check import failing, parse_age
+
+    warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
+    lines = failing(warehouse, max_age=parse_age(max_age), max_rejects=max_rejects, commands=command or ())
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    if lines:
+        raise typer.Exit(ExitCode.UNHEALTHY)
 
 
 app.command(name="emulator")(reports_errors(emulator_command))
