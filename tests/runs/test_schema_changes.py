@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +12,11 @@ import emulator.reads
 from pipelines.run_records import SchemaChangedError
 from pipelines.sync import run_sync
 from sources.clarify.schema_changes import diff_fields
-from sources.common.errors import ConfigError, ExitCode
+from sources.common.connection import ClarifyConnection
+from sources.common.errors import ApiError, ConfigError, ExitCode
 from tests.sync.conftest import WAREHOUSES, connection_for, query, table
 
+README = Path(__file__).resolve().parents[2] / "README.md"
 CHANGE = "lead_score number→text, +nickname (text), -tier (select)"
 
 
@@ -99,3 +103,24 @@ def test_diff_fields() -> None:
         "-b (number)",
         "+c (text)",
     ]
+
+
+def readme_queries() -> list[str]:
+    text = README.read_text()
+    sections = [text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0] for title in ("Run records", "Schema changes")]
+    return [q for section in sections for q in re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)]
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_readme_run_queries(make_emu: Any, make_warehouse: Any, migrate: Any, kind: str) -> None:
+    emu = make_emu()
+    wh = make_warehouse(kind)
+    run_sync(connection_for(emu), wh, objects=["person"])
+    migrate()
+    run_sync(connection_for(emu), wh, objects=["person"])
+    with pytest.raises(ApiError):
+        run_sync(ClarifyConnection(emu.base_url, emu.workspace, "not-the-key"), wh, objects=["person"])
+    queries = readme_queries()
+    assert len(queries) == 3
+    for sql in queries:  # the README names the default dataset; the test warehouse has its own
+        assert query(wh, sql.replace("clarify.", "{ds}.")), f"no rows for README query:\n{sql}"
