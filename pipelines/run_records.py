@@ -192,7 +192,7 @@ def _quietly(step: Callable[[], Any], notice: Callable[[str], None]) -> Any:
     try:
         return step()
     except Exception as exc:
-        notice(f"run record not written to _clarify_sync_runs ({one_line(exc)})")
+        notice(f"_clarify_sync_runs unavailable, this run's record may be missing ({one_line(exc)})")
         return None
 
 

@@ -79,8 +79,9 @@ def append(warehouse: WarehouseOptions, rows: list[dict[str, Any]]) -> None:
 
 
 def last_rows(warehouse: WarehouseOptions, command: str) -> dict[str, dict[str, Any]]:
-    """The newest row of each object for `command` (its cursor and declared fields start the next run)."""
-    with connected(warehouse, read_only=True) as wh:
+    """The newest row of each object for `command` (its cursor and declared fields start the next run).
+    Opened for writing, as the run that asks will: DuckDB refuses a second configuration of an open file."""
+    with connected(warehouse, read_only=False) as wh:
         if wh is None or not wh.table_exists(RUNS_TABLE):
             return {}
         names = ", ".join(quote(c) for c in COLUMNS)
