@@ -116,7 +116,7 @@ def recorded(command: str) -> Callable[[F], F]:
                 return fn(*args, **kwargs)
             warehouse: WarehouseOptions = arguments["warehouse"]
             notice = arguments.get("notice") or log.warning
-            record = Run(command, notice, freeze=_frozen(fail_on_type_change))
+            record = Run(command, notice, freeze=command == "sync" and _frozen(fail_on_type_change))
             record.objects = _named_objects(command, arguments)
             record.before = _quietly(lambda: last_rows(warehouse, command), notice) or {}
             token = _current.set(record)
