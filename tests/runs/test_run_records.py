@@ -13,7 +13,7 @@ from pipelines.sync import run_sync
 from pipelines.timeseries_sync import run_timeseries_sync
 from sources.clarify_timeseries.rpc import RpcClient
 from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError
+from sources.common.errors import ApiError, ClarifySyncError
 from sources.common.http import RetryPolicy
 from tests.sync.conftest import WAREHOUSES, connection_for, query
 
@@ -107,6 +107,11 @@ def test_push_records_sent_and_rejected(make_emu: Any, make_warehouse: Any, kind
     [row] = runs(wh, "command = 'push'")
     assert (row["object"], row["status"], row["records"], row["rejected"]) == ("company", "succeeded", 1, 1)
     assert row["requests"] == report.requests - 1 == 1  # the bulk create; GET /schemas belongs to no object
+
+    with pytest.raises(ClarifySyncError) as failure:
+        run_push(connection_for(emu), wh, object="company", sql="SELECT name FROM no_such_table")
+    failed = runs(wh, "command = 'push' AND status = 'failed'")
+    assert [(r["object"], r["error"]) for r in failed] == [("company", str(failure.value))]
 
 
 @pytest.mark.parametrize("kind", WAREHOUSES)
