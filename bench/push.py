@@ -45,7 +45,7 @@ class PushBench(Protocol):
 
 def push_unavailable_reason() -> str:
     if not cli_ok("push", "--help"):
-        return "clarify-sync push --help fails (the command is not wired yet)"
+        return "clarify-sync push --help fails"
     return ""
 
 

@@ -6,7 +6,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipelines.cli import run
+    from pipelines.cli.app import run
 
     # prog_name "python -m" makes the usage line read `python -m emulator [OPTIONS]`.
     run(["emulator", *(sys.argv[1:] if argv is None else argv)], prog_name="python -m")

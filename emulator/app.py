@@ -15,6 +15,7 @@ from starlette.routing import Route
 from emulator.calls import Call, Handler
 from emulator.control import control_routes
 from emulator.errors import ApiError
+from emulator.list_reads import h_list_meta, h_list_resources, h_lists, h_object_lists
 from emulator.ratelimit import endpoint_key
 from emulator.reads import h_get, h_list, h_schemas, h_user, h_users
 from emulator.responses import CutResponse, JSONResponse, error_response
@@ -124,6 +125,10 @@ ROUTES: list[tuple[str, list[str], Handler]] = [
     ("/schemas", ["GET"], h_schemas),
     ("/users", ["GET"], h_users),
     ("/users/{id}", ["GET"], h_user),
+    ("/lists", ["GET"], h_lists),
+    ("/objects/{object}/lists", ["GET"], h_object_lists),
+    ("/objects/{object}/lists/{list}", ["GET"], h_list_meta),
+    ("/objects/{object}/lists/{list}/resources", ["GET"], h_list_resources),
     ("/objects/{object}/resources", ["GET"], h_list),
     ("/objects/{object}/resources", ["POST"], h_create),
     ("/objects/{object}/records", ["POST"], h_create),

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from emulator.timefmt import format_ts, parse_ts
+from core.timefmt import iso_ms, parse_iso
 
 
 class Clock:
@@ -24,11 +24,11 @@ class Clock:
         return int(t * 1000) / 1000
 
     def now_iso(self) -> str:
-        return format_ts(datetime.fromtimestamp(self.now(), UTC))
+        return iso_ms(datetime.fromtimestamp(self.now(), UTC))
 
     def freeze(self, ts: str | float | None = None) -> None:
         """Stop time at `ts` (ISO-8601 or epoch seconds), or at the current instant."""
-        value = self.now() if ts is None else ts if isinstance(ts, int | float) else parse_ts(ts).timestamp()
+        value = self.now() if ts is None else ts if isinstance(ts, int | float) else parse_iso(ts).timestamp()
         with self._lock:
             self._frozen = float(value)
 

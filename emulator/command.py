@@ -1,6 +1,6 @@
 """`clarify-sync emulator` (and `python -m emulator`): its options, and serving until interrupted.
 
-A typer command like every other `clarify-sync` command; `pipelines/cli.py` registers it with the shared
+A typer command like every other `clarify-sync` command; `pipelines/cli/app.py` registers it with the shared
 error handling, and `emulator/__main__.py` runs the same command.
 """
 
@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from core.errors import ConfigError
 from emulator.config import DEMO_PORT, EmulatorConfig
-from sources.common.errors import ConfigError
 
 
 def emulator(

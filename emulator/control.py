@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator.errors import ApiError
+from emulator.list_reads import control_create, control_members
 
 if TYPE_CHECKING:
     from emulator.state import Emulator
@@ -99,6 +100,8 @@ HANDLERS: list[tuple[str, str, ControlHandler]] = [
     ("/_emulator/config", "GET", lambda emu, _: config_json(emu)),
     ("/_emulator/config", "POST", _config),
     ("/_emulator/mutate", "POST", _mutate),
+    ("/_emulator/lists", "POST", lambda emu, body: control_create(emu.lists, body)),
+    ("/_emulator/lists/members", "POST", lambda emu, body: control_members(emu.lists, body)),
 ]
 
 

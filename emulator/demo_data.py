@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import orjson
 
+from core.timefmt import iso_ms
 from emulator.schemas import (
     INDUSTRIES,
     OBJECTS,
@@ -29,7 +30,6 @@ from emulator.schemas import (
     TIERS,
 )
 from emulator.tables import DDL, INDEXES, connect, unique_values
-from emulator.timefmt import format_ts
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -138,12 +138,12 @@ _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 
 def _fast_ts(t: float, _days: dict[int, str] = {}) -> str:  # noqa: B006 - deliberate per-process memo
-    """`format_ts` for generation: lookup tables instead of strftime, several times faster."""
+    """`iso_ms` for generation: lookup tables instead of strftime, several times faster."""
     ms = int(round(t * 1000))
     day, rest = divmod(ms, 86_400_000)
     prefix = _days.get(day)
     if prefix is None:
-        prefix = _days[day] = format_ts(datetime.fromtimestamp(day * 86400, UTC))[:11]
+        prefix = _days[day] = iso_ms(datetime.fromtimestamp(day * 86400, UTC))[:11]
     sec, milli = divmod(rest, 1000)
     return prefix + _HMS[sec] + _MILLIS[milli]
 

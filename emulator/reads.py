@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from emulator.calls import Call
 from emulator.errors import ApiError
-from emulator.filters import order_by, parse_filters
+from emulator.filters import Where, order_by, parse_filters
 from emulator.responses import JSONResponse
 from emulator.schemas import ObjectDef, render_schemas
 from emulator.store import require_object
@@ -29,7 +29,7 @@ def bracket_parts(key: str) -> tuple[str, ...]:
     return (m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2)))
 
 
-def _int_param(call: Call, key: str, default: int) -> int:
+def int_param(call: Call, key: str, default: int) -> int:
     raw = call.param(key)
     if raw is None:
         return default
@@ -69,18 +69,22 @@ def _page_link(request: Request, offset: int, http_scheme: bool) -> str:
     return str(url.replace(scheme="http") if http_scheme else url)
 
 
-async def list_records(call: Call, slug: str) -> Response:
+async def list_records(call: Call, slug: str, within: Where | None = None) -> Response:
+    """A page of `slug`'s records; `within` narrows the listing to a subset (a list's members)."""
     obj = require_object(slug)
     cfg = call.emu.config
     query = listing_query(cfg, slug, call.request.query_params.multi_items())
     where = parse_filters(obj, query, bracket_parts)
+    if within is not None:
+        where.add(within.render(), within.params)
+        where.floor = None  # the count shortcut holds for a bare `_updated_at` floor only
     sort = dict(query)
     order = order_by(obj, sort.get("sortOrder[column]"), sort.get("sortOrder[dir]"))
-    limit = _int_param(call, "page[limit]", min(DEFAULT_PAGE_LIMIT, cfg.page_cap))
+    limit = int_param(call, "page[limit]", min(DEFAULT_PAGE_LIMIT, cfg.page_cap))
     if not 1 <= limit <= cfg.page_cap:
         raise ApiError(400, f"page[limit] must be between 1 and {cfg.page_cap}, not {limit}")
     limit = page_limit(cfg, limit)
-    offset = _int_param(call, "page[offset]", 0)
+    offset = int_param(call, "page[offset]", 0)
     if offset < 0:
         raise ApiError(400, f"page[offset] must be >= 0, not {offset}")
     includes = _includes(obj, call)

@@ -19,9 +19,10 @@ from emulator.app import create_app
 from emulator.clock import Clock
 from emulator.config import EmulatorConfig
 from emulator.faults import Faults
+from emulator.lists import Lists
 from emulator.state import Emulator
 from emulator.stats import Stats
-from emulator.store import Store, open_store
+from emulator.store import RecordStore, open_store
 from emulator.timeseries import TimeseriesState
 from emulator.timeseries.announce import ts_credentials_line
 
@@ -61,8 +62,12 @@ class RunningEmulator:
         return self.emulator.faults
 
     @property
-    def store(self) -> Store:
+    def store(self) -> RecordStore:
         return self.emulator.store
+
+    @property
+    def lists(self) -> Lists:
+        return self.emulator.lists
 
     @property
     def stats(self) -> Stats:

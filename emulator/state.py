@@ -9,9 +9,10 @@ from emulator.clock import Clock
 from emulator.config import EmulatorConfig
 from emulator.demo_data import Generator
 from emulator.faults import Faults
+from emulator.lists import Lists
 from emulator.ratelimit import RateLimiter
 from emulator.stats import Stats
-from emulator.store import SYSTEM_ACTOR, Store, require_object
+from emulator.store import SYSTEM_ACTOR, RecordStore, require_object
 from emulator.timeseries import TimeseriesConfig, TimeseriesState
 
 # Generated names embed a running number; mutation rounds start far above any demo-data index.
@@ -19,7 +20,7 @@ MUTATION_BASE = 1_000_000_000
 
 
 class Emulator:
-    def __init__(self, config: EmulatorConfig, store: Store, clock: Clock) -> None:
+    def __init__(self, config: EmulatorConfig, store: RecordStore, clock: Clock) -> None:
         self._config = config
         self._config_lock = threading.Lock()
         self.store = store
@@ -27,6 +28,7 @@ class Emulator:
         self.faults = Faults()
         self.stats = Stats()
         self.limiter = RateLimiter()
+        self.lists = Lists(clock)
         self._mutations = 0
         # Shares the clock, so freezing time holds for both APIs.
         self.timeseries = TimeseriesState(TimeseriesConfig(seed=config.seed), clock) if config.timeseries else None

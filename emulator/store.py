@@ -42,7 +42,7 @@ def require_object(slug: str) -> ObjectDef:
     return obj
 
 
-class Store:
+class RecordStore:
     """One connection behind one lock: simple, and SQLite serializes writers anyway."""
 
     def __init__(self, path: str, clock: Clock) -> None:
@@ -351,13 +351,13 @@ def _taken(obj: ObjectDef, key: str, holder: str, pointer: str) -> ApiError:
 
 
 class _Batch:
-    """One write batch worked out in memory, item by item, then written by `flush` (see `Store.write`).
+    """One write batch worked out in memory, item by item, then written by `flush` (see `RecordStore.write`).
 
     Invariants: `owner` is exact for every key it holds (a key it lacks was not touched by the batch, so
     the database answers for it), and `keys_of` is exact for every record the batch touched.
     """
 
-    def __init__(self, store: Store, obj: ObjectDef, actor: str, now: str) -> None:
+    def __init__(self, store: RecordStore, obj: ObjectDef, actor: str, now: str) -> None:
         self.store, self.obj, self.actor, self.now = store, obj, actor, now
         self.unique = obj.unique_field
         self.attrs: dict[str, dict[str, object]] = {}  # latest attributes of every record written
@@ -492,11 +492,11 @@ def new_id(obj: ObjectDef) -> str:
 _ID_SEQUENCE = itertools.count(int.from_bytes(secrets.token_bytes(5)) << 8)
 
 
-def open_store(directory: str, records: int, seed: int, clock: Clock, cache_dir: str | None) -> Store:
+def open_store(directory: str, records: int, seed: int, clock: Clock, cache_dir: str | None) -> RecordStore:
     """A private copy of the cached demo database for one server."""
     path = os.path.join(directory, "clarify.sqlite")
     prepare(path, records, seed, cache_dir)
-    return Store(path, clock)
+    return RecordStore(path, clock)
 
 
 def _jsonapi(obj: ObjectDef, rid: str, attributes: object, rels: dict[str, dict[str, list[str]]]) -> dict[str, object]:

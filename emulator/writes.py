@@ -14,7 +14,7 @@ from emulator.calls import Call
 from emulator.errors import ApiError
 from emulator.responses import CutResponse, JSONResponse
 from emulator.schemas import ObjectDef
-from emulator.store import Store, WriteItem, require_object
+from emulator.store import RecordStore, WriteItem, require_object
 
 
 def _writable(call: Call) -> ObjectDef:
@@ -127,7 +127,7 @@ async def h_bulk_delete(call: Call) -> Response:
 
 
 def _refs(obj: ObjectDef, name: str, data: object) -> list[str]:
-    rel = Store.relationship(obj, name)
+    rel = RecordStore.relationship(obj, name)
     if not isinstance(data, list):
         raise ApiError(422, "data must be an array of {id, type}", pointer="/data")
     ids: list[str] = []
@@ -143,7 +143,7 @@ def _refs(obj: ObjectDef, name: str, data: object) -> list[str]:
 async def h_relationship(call: Call) -> Response:
     p = call.request.path_params
     obj = require_object(p["object"])
-    rel = Store.relationship(obj, p["name"])
+    rel = RecordStore.relationship(obj, p["name"])
     store = call.emu.store
     method = call.request.method
     if method == "GET":

@@ -1,3 +1,3 @@
-from pipelines.cli import run
+from pipelines.cli.app import run
 
 run()

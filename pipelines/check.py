@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from destinations.clarify.warehouse_sql import WarehouseSQL
+from core.errors import ConfigError
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.sql import WarehouseSQL
 from pipelines.runs_table import REJECTS_TABLES, RUNS_TABLE, as_utc, connected
-from pipelines.warehouse import WarehouseOptions
-from sources.common.errors import ConfigError
 
 DEFAULT_MAX_AGE = "25h"  # a daily cron, with an hour to spare
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -15,12 +15,12 @@ import duckdb
 import orjson
 import pendulum
 
+from core.warehouse.options import WarehouseOptions
 from pipelines.sync import SyncReport, run_sync
 from pipelines.timeseries_sync import TimeseriesReport, run_timeseries_sync
-from pipelines.warehouse import WarehouseOptions
+from sources.clarify.connection import ClarifyConnection
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.common.connection import ClarifyConnection
 
 DEMO_SEED = 42
 # A week of samples keeps the demo to seconds; `clarify-sync timeseries sync` defaults to a year.

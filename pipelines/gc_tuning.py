@@ -18,7 +18,7 @@ def tuned_gc() -> Iterator[None]:
     thresholds the collector runs dozens of times per page, and its full passes rescan everything alive
     (dlt's modules, schemas, buffers): 16.5 of 71 CPU-seconds of a 1,000,000-record sync, measured here;
     0.5 with these settings. Memory stays flat because nothing per page or per request is cyclic (httpx's
-    response/stream cycle is broken in `sources/common/http.py`).
+    response/stream cycle is broken in `core/http.py`).
     """
     previous = gc.get_threshold()
     gc.freeze()

@@ -8,8 +8,8 @@ state in the warehouse, and retries a failing batch five times as a whole. The p
 the diff must run inside the warehouse before any row moves (1,000,000 unchanged rows cost one SQL join,
 not a pass through dlt's extract/normalize), state must be committed to warehouse tables per request,
 and a refused atomic batch must be split, not retried. So the push is a plain module: it reads the
-warehouse directly (DuckDB / psycopg2, `destinations/clarify/warehouse_sql.py`) and writes through the
-shared HTTP client (`sources/common/http.py`), which alone does retries, 429 handling and pacing.
+warehouse directly (DuckDB / psycopg2, `core/warehouse/sql.py`) and writes through the
+shared HTTP client (`core/http.py`), which alone does retries, 429 handling and pacing.
 This module wires: it opens the warehouse and the API client and hands them to `destinations.clarify`.
 
 Contract:
@@ -30,21 +30,17 @@ Contract:
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 
+from core.http import RetryPolicy
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.sql import open_warehouse
 from destinations.clarify.report import Progress, PushReport
 from destinations.clarify.runner import DEFAULT_CONCURRENCY, PushRequest, push
-from destinations.clarify.warehouse_sql import DuckDBSQL, PostgresSQL, WarehouseSQL
 from pipelines.run_records import recorded, watch_requests
-from pipelines.warehouse import POSTGRES_DSN_ENV, WarehouseOptions
 from sources.clarify.api import ClarifyApi
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ConfigError
-from sources.common.http import RetryPolicy
-
-__all__ = ["PushReport", "run_push"]
+from sources.clarify.connection import ClarifyConnection
 
 
 @recorded("push")
@@ -97,36 +93,3 @@ def run_push(
         report.seconds = time.monotonic() - started
         api.close()
     return report
-
-
-def open_warehouse(options: WarehouseOptions, *, read_only: bool) -> WarehouseSQL:
-    """Open the warehouse the options name; `read_only` for dry runs (nothing can be written)."""
-    if options.destination == "duckdb":
-        return DuckDBSQL(options.duckdb_path, options.dataset, read_only=read_only)
-    if options.destination == "postgres":
-        return PostgresSQL(postgres_dsn(options), options.dataset, read_only=read_only)
-    raise ConfigError(
-        f"push reads from duckdb or postgres, not {options.destination!r}: "
-        "pass --destination duckdb or --destination postgres"
-    )
-
-
-def postgres_dsn(options: WarehouseOptions) -> str:
-    """The DSN from the option, the environment, or dlt's `[destination.postgres.credentials]`."""
-    dsn = options.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
-    if dsn:
-        return dsn
-    try:
-        import dlt
-        from dlt.common.configuration.specs import ConnectionStringCredentials
-
-        value = dlt.secrets.get("destination.postgres.credentials")
-    except Exception:
-        value = None
-    if isinstance(value, str) and value:
-        return value
-    if value:
-        creds = ConnectionStringCredentials(dict(value))
-        creds.drivername = creds.drivername or "postgresql"
-        return creds.to_native_representation()
-    raise ConfigError(f"no Postgres DSN: pass --postgres-dsn or set {POSTGRES_DSN_ENV}")

@@ -32,13 +32,12 @@ from typing import Any, TypeVar
 
 import dlt
 
-from destinations.clarify.warehouse_sql import one_line
+from core.errors import ClarifySyncError, ConfigError, ExitCode, first_line
+from core.http import RequestStats
+from core.warehouse.options import WarehouseOptions
 from pipelines.runs_table import append, decode_fields, encode_fields, last_rows
-from pipelines.warehouse import WarehouseOptions
 from sources.clarify.schema import ObjectSchema
 from sources.clarify.schema_changes import describe, diff_fields, field_types
-from sources.common.errors import ClarifySyncError, ConfigError, ExitCode
-from sources.common.http import RequestStats
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -124,7 +123,7 @@ def recorded(command: str) -> Callable[[F], F]:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
                 if getattr(exc, "exit_code", None) != ExitCode.BUSY:
-                    failed = record.rows("failed", {}, one_line(exc))
+                    failed = record.rows("failed", {}, first_line(exc))
                     _quietly(lambda: append(warehouse, failed), notice)
                 raise
             finally:
@@ -192,7 +191,7 @@ def _quietly(step: Callable[[], Any], notice: Callable[[str], None]) -> Any:
     try:
         return step()
     except Exception as exc:
-        notice(f"_clarify_sync_runs unavailable, this run's record may be missing ({one_line(exc)})")
+        notice(f"_clarify_sync_runs unavailable, this run's record may be missing ({first_line(exc)})")
         return None
 
 

@@ -10,12 +10,10 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from destinations.clarify.warehouse_sql import DuckDBSQL, PostgresSQL, WarehouseSQL, quote
-from pipelines.warehouse import WarehouseOptions
-from sources.common.errors import ConfigError
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.sql import WarehouseSQL, open_warehouse, quote
 
 RUNS_TABLE = "_clarify_sync_runs"
 REJECTS_TABLES = ("_clarify_push_rejects", "_clarify_ts_push_rejects")
@@ -51,13 +49,7 @@ def connected(warehouse: WarehouseOptions, *, read_only: bool) -> Iterator[Wareh
     if warehouse.is_missing():
         yield None
         return
-    if warehouse.destination == "duckdb":
-        wh: WarehouseSQL = DuckDBSQL(str(Path(warehouse.duckdb_path)), warehouse.dataset, read_only=read_only)
-    else:
-        dsn = warehouse.resolved_postgres_dsn()
-        if not dsn:
-            raise ConfigError("no Postgres DSN: pass --postgres-dsn or set CLARIFY_POSTGRES_DSN")
-        wh = PostgresSQL(dsn, warehouse.dataset, read_only=read_only)
+    wh = open_warehouse(warehouse, read_only=read_only)
     try:
         yield wh
     finally:

@@ -12,27 +12,29 @@ Order of a run (nothing touches the warehouse before the API and the warehouse h
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import dlt
-from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines import lake
+from core.errors import ConfigError
+from core.http import RetryPolicy
+from core.warehouse import lake
+from core.warehouse.locking import warehouse_lock
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
+from core.warehouse.sql import delete_where_in, loaded_table, row_count, table_ids
 from pipelines.gc_tuning import tuned_gc
-from pipelines.locking import file_lock, postgres_lock
+from pipelines.lists_sync import ListsReport, split_objects, sync_lists
 from pipelines.run_records import note_schemas, recorded, watch_requests
 from pipelines.soft_deletes import apply_soft_deletes
-from pipelines.warehouse import WarehouseOptions, load_workers, open_pipeline
 from sources.clarify import CRASH_ENV, ObjectStats, SourceContext, clarify_source
 from sources.clarify.api import ClarifyApi
+from sources.clarify.connection import ClarifyConnection
 from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import parse_ts
 from sources.clarify.freshness import up_to_date
@@ -42,13 +44,10 @@ from sources.clarify.settings import (
     DEFAULT_RECONCILE_INTERVAL_SECONDS,
     MAX_PAGES_PER_LOAD,
     PAGE_LIMIT,
-    SOURCE_NAME,
     child_table,
     link_target_column,
 )
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
-from sources.common.http import RetryPolicy
+from sources.clarify.state import ObjectState, object_states
 
 PIPELINE_NAME = "clarify_sync"
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -57,12 +56,10 @@ Progress = Callable[..., None]  # (object, records so far, pages so far, records
 
 
 @dataclass
-class ObjectReport:
-    records: int = 0
-    pages: int = 0
+class ObjectReport(ObjectStats):
+    """One object's counts from the source, plus what only the run knows: requests made, cursor reached."""
+
     requests: int = 0
-    seconds: float = 0.0
-    deleted: int = 0
     cursor: str | None = None
 
 
@@ -74,6 +71,7 @@ class SyncReport:
     requests: int = 0  # all API requests of the run, retries and the schema call included
     retries: int = 0
     seconds: float = 0.0
+    lists: ListsReport | None = None  # None when the run did not sync lists
 
     @property
     def records(self) -> int:
@@ -137,12 +135,7 @@ def run_sync(
     objects named here).
     """
     started = time.perf_counter()
-    lag_seconds = _seconds(lag)
-    if since is not None:
-        try:
-            parse_ts(since)
-        except Exception:
-            raise ConfigError(f"--since {since!r} is not a date or ISO-8601 timestamp: use e.g. 2024-01-31") from None
+    _check_since(since)
     report = SyncReport()
     chunk_pages: int | None = max_pages_per_load
     if warehouse.snapshot:  # plain parquet files cannot merge or delete: rewrite every table, in one load
@@ -150,87 +143,38 @@ def run_sync(
     with ClarifyApi(connection, retry=retry) as api:
         watch_requests(api.http.stats)
         schemas = parse_schemas(api.schemas())  # validates key, workspace and URL before anything else
-        selected = select_objects(schemas, list(objects) if objects else None)
+        want_lists, objects = split_objects(objects)
+        selected = select_objects(schemas, objects or None) if objects != [] else []
         note_schemas(schemas, selected)  # announces field changes; a frozen contract stops here
         controls = controls if controls is not None else load_controls(schemas, history, soft_delete)
         controls.check(schemas, warehouse.destination)
         destination = warehouse.make_destination()
-        with _locked(warehouse, lock_timeout), tuned_gc():
+        with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
             pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
-            _finish_pending(pipeline, warehouse)
-            _guard(lambda: pipeline.sync_destination(), warehouse)
-            stats: dict[str, ObjectStats] = {}
+            finish_pending(pipeline, warehouse)
+            guard(lambda: pipeline.sync_destination(), warehouse)
             _install_crash_hooks()
-
-            # Objects whose first page shows nothing new skip dlt entirely (a noop run costs one request each).
-            states = _resource_states(pipeline)
-            pending = [
-                o
-                for o in selected
-                if full_refresh
-                or since is not None
-                or not up_to_date(
-                    states.get(o, {}),
-                    lambda params, o=o: api.list_page(o, params),
-                    lag_seconds=lag_seconds,
-                    page_limit=page_limit,
-                )
-            ]
-            first = True
-            while pending:
-                ctx = SourceContext(
-                    api,
-                    schemas,
-                    since=since if first else None,
-                    lag_seconds=lag_seconds,
-                    page_limit=page_limit,
-                    max_pages=chunk_pages,
-                    progress=progress,
-                    stats=stats,
-                    **_lake_context(pipeline, warehouse),
-                    warehouse_ids=lambda obj: _warehouse_ids(pipeline, obj),  # objects without a cursor
-                    **({"notice": notice} if notice is not None else {}),
-                    controls=controls,
-                )
-                source = clarify_source(objects=pending, context=ctx, parallel=parallel)
-                _load(pipeline, source, warehouse, refresh="drop_resources" if full_refresh and first else None)
-                apply_soft_deletes(pipeline, stats)
-                report.loads += 1
-                first = False
-                states = _resource_states(pipeline)
-                pending = [o for o in pending if not states.get(o, {}).get("complete", True)]
-
-            states = _resource_states(pipeline)
+            run = _SyncRun(
+                api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel, controls=controls
+            )
+            pending = selected if full_refresh or since is not None else run.stale(selected)
+            report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
+            if want_lists:
+                report.lists = run.lists(list(schemas), force=full_refresh)
+                report.loads += int(report.lists.loaded)
             interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
-            due = _reconcile_due(selected, states, reconcile, interval)
+            due = _reconcile_due(selected, object_states(pipeline.state), reconcile, interval)
             if due:
-                ctx = SourceContext(
-                    api,
-                    schemas,
-                    mode="reconcile",
-                    page_limit=page_limit,
-                    progress=progress,
-                    stats=stats,
-                    **_lake_context(pipeline, warehouse),
-                    warehouse_ids=lambda obj: _warehouse_ids(pipeline, obj),
-                    controls=controls,
-                )
-                _load(pipeline, clarify_source(objects=due, context=ctx, parallel=False), warehouse)
-                apply_soft_deletes(pipeline, stats)
+                run.reconcile(due)
                 report.loads += 1
                 report.reconciled = due
-                _drop_dangling_links(pipeline, schemas, {o: stats[o].deleted_ids for o in due})
-                states = _resource_states(pipeline)
-
+            states = object_states(pipeline.state)
         for obj in selected:
-            s = stats.get(obj, ObjectStats())
+            stats = vars(run.stats.get(obj, ObjectStats()))
+            requests = api.http.stats.by_tag.get(obj, 0)
+            cursor = states[obj].cursor if obj in states else None
             report.objects[obj] = ObjectReport(
-                s.records,
-                s.pages,
-                api.http.stats.by_tag.get(obj, 0),
-                round(s.seconds, 3),
-                s.deleted,
-                states.get(obj, {}).get("cursor"),
+                **{**stats, "seconds": round(stats["seconds"], 3)}, requests=requests, cursor=cursor
             )
         report.requests = api.http.stats.requests
         report.retries = api.http.stats.retries
@@ -238,95 +182,129 @@ def run_sync(
     return report
 
 
+def _check_since(since: str | datetime | None) -> None:
+    if since is None:
+        return
+    try:
+        parse_ts(since)
+    except Exception:
+        raise ConfigError(f"--since {since!r} is not a date or ISO-8601 timestamp: use e.g. 2024-01-31") from None
+
+
+@dataclass
+class _SyncRun:
+    """What every load of one run shares: the API, the schemas, the pipeline, and the counts so far."""
+
+    api: ClarifyApi
+    schemas: dict[str, ObjectSchema]
+    pipeline: dlt.Pipeline
+    warehouse: WarehouseOptions
+    lag_seconds: float
+    page_limit: int
+    progress: Progress | None
+    parallel: bool
+    controls: Controls = field(default_factory=Controls)
+    stats: dict[str, ObjectStats] = field(default_factory=dict)
+
+    def stale(self, selected: list[str]) -> list[str]:
+        """Objects whose first page shows something new; the rest skip dlt (a noop run costs one request each)."""
+        states = object_states(self.pipeline.state)
+        return [
+            o
+            for o in selected
+            if not up_to_date(
+                states.get(o) or ObjectState({}),
+                lambda params, o=o: self.api.list_page(o, params),
+                lag_seconds=self.lag_seconds,
+                page_limit=self.page_limit,
+            )
+        ]
+
+    def load_in_chunks(
+        self,
+        pending: list[str],
+        since: str | datetime | None,
+        chunk_pages: int | None,
+        full_refresh: bool,
+        notice: Callable[[str], None] | None,
+    ) -> int:
+        """Load until every object's walk is complete, at most `chunk_pages` pages per object a load."""
+        loads = 0
+        while pending:
+            first = loads == 0
+            ctx = self._context(
+                since=since if first else None,
+                lag_seconds=self.lag_seconds,
+                max_pages=chunk_pages,
+                **({"notice": notice} if notice is not None else {}),
+            )
+            source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
+            self._load(source, refresh="drop_resources" if full_refresh and first else None)
+            loads += 1
+            states = object_states(self.pipeline.state)
+            pending = [o for o in pending if o in states and not states[o].complete]
+        return loads
+
+    def reconcile(self, due: list[str]) -> None:
+        """Delete the rows of records gone from Clarify, and link rows pointing at them."""
+        ctx = self._context(mode="reconcile")
+        self._load(clarify_source(objects=due, context=ctx, parallel=False))
+        _drop_dangling_links(self.pipeline, self.schemas, {o: self.stats[o].deleted_ids for o in due})
+
+    def _context(self, **options: Any) -> SourceContext:
+        return SourceContext(
+            self.api,
+            self.schemas,
+            page_limit=self.page_limit,
+            progress=self.progress,
+            stats=self.stats,
+            **_lake_context(self.pipeline, self.warehouse),
+            warehouse_ids=lambda obj: table_ids(self.pipeline, obj),  # objects without a cursor
+            controls=self.controls,
+            **options,
+        )
+
+    def lists(self, objects: list[str], *, force: bool) -> ListsReport:
+        """Lists and their members: no cursor, so re-read each run and loaded only when they changed."""
+        return sync_lists(
+            self.api,
+            self.pipeline,
+            objects,
+            self._load,
+            merge=_lake_context(self.pipeline, self.warehouse).get("merge"),
+            force=force,
+            page_limit=self.page_limit,
+        )
+
+    def _load(self, source: Any, refresh: str | None = None) -> None:
+        extract(self.pipeline, source, self.warehouse, refresh)
+        if os.environ.get(CRASH_ENV) == "normalize":
+            os._exit(98)
+        normalize_and_load(self.pipeline, self.warehouse)
+        apply_soft_deletes(self.pipeline, self.stats)
+
+
 def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
     """Per object: cursor, row count, last finished walk and reconcile, read from the warehouse's dlt state."""
     destination = warehouse.make_destination()
     pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
-    _guard(lambda: pipeline.sync_destination(), warehouse)
+    guard(lambda: pipeline.sync_destination(), warehouse)
     rows: list[StatusRow] = []
-    for obj, state in sorted(_resource_states(pipeline).items()):
+    for obj, state in sorted(object_states(pipeline.state).items()):
         rows.append(
             StatusRow(
                 obj,
-                state.get("cursor"),
-                _row_count(pipeline, obj),
-                state.get("last_run_at"),
-                state.get("last_reconcile_at"),
-                bool(state.get("complete", True)),
+                state.cursor,
+                row_count(pipeline, obj),
+                state.last_run_at,
+                state.last_reconcile_at,
+                state.complete,
             )
         )
     return rows
 
 
-# -- warehouse identity, locks, pipeline ----------------------------------------------------------------------
-@contextmanager
-def _locked(warehouse: WarehouseOptions, timeout: float) -> Iterator[None]:
-    identity = warehouse.identity()
-    what = f"this warehouse ({identity})"
-    pipelines_dir = warehouse.resolved_pipelines_dir()
-    os.makedirs(pipelines_dir, exist_ok=True)
-    with ExitStack() as stack:
-        if warehouse.destination == "duckdb":
-            db = Path(warehouse.duckdb_path).expanduser().resolve()
-            stack.enter_context(file_lock(f"{db}.{warehouse.dataset}.sync.lock", timeout, what))
-        else:
-            digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-            stack.enter_context(file_lock(os.path.join(pipelines_dir, f".{digest}.sync.lock"), timeout, what))
-            dsn = warehouse.resolved_postgres_dsn() if warehouse.destination == "postgres" else None
-            if dsn:
-                stack.enter_context(postgres_lock(dsn, identity, timeout, what))
-        stack.enter_context(
-            file_lock(
-                os.path.join(pipelines_dir, f".{PIPELINE_NAME}.lock"),
-                timeout,
-                f"pipeline {PIPELINE_NAME} in {pipelines_dir}",
-            )
-        )
-        yield
-
-
-def _guard(step: Callable[[], Any], warehouse: WarehouseOptions) -> Any:
-    try:
-        return step()
-    except ClarifySyncError:
-        raise
-    except PipelineStepFailed as exc:
-        cause = exc.__cause__ or exc.exception
-        while cause is not None and not isinstance(cause, ClarifySyncError) and cause.__cause__ is not None:
-            cause = cause.__cause__
-        if isinstance(cause, ClarifySyncError):
-            raise cause from None
-        if exc.step == "extract":
-            raise
-        raise WarehouseError(
-            f"{exc.step} into {warehouse.destination} failed ({_first_line(exc.exception)}): "
-            "check the warehouse is reachable and writable, then rerun (pending data is kept)"
-        ) from exc
-    except Exception as exc:
-        if _is_connection_error(exc):
-            raise WarehouseError(
-                f"cannot open the {warehouse.destination} warehouse ({_first_line(exc)}): "
-                "check --duckdb-path / --postgres-dsn"
-            ) from None
-        raise
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"DestinationConnectionError", "OperationalError", "IOException", "CatalogException"})
-
-
-def _finish_pending(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> None:
-    """Load what a crashed run extracted or normalised: merge on id makes it harmless to load now."""
-    if pipeline.has_pending_data:
-        _guard(pipeline.normalize, warehouse)
-        _guard(lambda: pipeline.load(workers=load_workers()), warehouse)
-
-
-def _loader_format(warehouse: WarehouseOptions) -> str | None:
-    return {"duckdb": "parquet", "postgres": "csv", "filesystem": "parquet"}.get(warehouse.destination)
-
-
+# -- reading the run's state -------------------------------------------------------------------------------
 def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[str, Any]:
     """Delta merges by primary key only (`upsert`): stale child items are deleted explicitly. Plain parquet
     is rewritten by every sync (see `WarehouseOptions.snapshot`): replace markers must not become rows."""
@@ -338,29 +316,6 @@ def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[s
         "merge": {"disposition": "merge", "strategy": "upsert"},
         "child_batch_hook": lake.LakeReader(pipeline).stale_rows,
     }
-
-
-def _load(pipeline: dlt.Pipeline, source: Any, warehouse: WarehouseOptions, refresh: str | None = None) -> None:
-    fmt = _loader_format(warehouse)
-    table_format = "delta" if warehouse.destination == "filesystem" and not warehouse.snapshot else None
-    _guard(
-        lambda: pipeline.extract(
-            source,
-            refresh=refresh,
-            loader_file_format=fmt,  # type: ignore[arg-type]
-            table_format=table_format,
-        ),
-        warehouse,
-    )
-    if os.environ.get(CRASH_ENV) == "normalize":
-        os._exit(98)
-    _guard(pipeline.normalize, warehouse)
-    _guard(lambda: pipeline.load(workers=load_workers()), warehouse)
-
-
-def _resource_states(pipeline: dlt.Pipeline) -> dict[str, dict[str, Any]]:
-    sources = pipeline.state.get("sources", {})
-    return dict(sources.get(SOURCE_NAME, {}).get("resources", {}))
 
 
 def _reconcile_interval() -> float:
@@ -375,7 +330,7 @@ def _reconcile_interval() -> float:
 
 
 def _reconcile_due(
-    selected: list[str], states: dict[str, dict[str, Any]], reconcile: bool | None, interval: float
+    selected: list[str], states: dict[str, ObjectState], reconcile: bool | None, interval: float
 ) -> list[str]:
     if reconcile is False:
         return []
@@ -384,32 +339,10 @@ def _reconcile_due(
     now = datetime.now(UTC)
     due = []
     for obj in selected:
-        last = states.get(obj, {}).get("last_reconcile_at")
+        last = states[obj].last_reconcile_at if obj in states else None
         if last is None or (now - parse_ts(last)).total_seconds() >= interval:
             due.append(obj)
     return due
-
-
-def _table_exists(pipeline: dlt.Pipeline, table: str) -> bool:
-    return table in pipeline.default_schema.tables and bool(pipeline.default_schema.tables[table].get("columns"))
-
-
-def _warehouse_ids(pipeline: dlt.Pipeline, obj: str) -> set[str]:
-    if not pipeline.default_schema_name:  # nothing loaded yet
-        return set()
-    table = pipeline.default_schema.naming.normalize_table_identifier(obj)
-    if not _table_exists(pipeline, table):
-        return set()
-    if lake.is_delta(pipeline, table):
-        return {str(v) for v in lake.read_column(pipeline, table, "id")}
-    with pipeline.sql_client() as client:
-        name = client.make_qualified_table_name(table)
-        try:
-            return {str(r[0]) for r in client.execute_sql(f"SELECT id FROM {name}")}
-        except Exception as exc:
-            if "does not exist" in str(exc).lower():
-                return set()
-            raise
 
 
 def _drop_dangling_links(
@@ -421,33 +354,10 @@ def _drop_dangling_links(
     for obj, schema in schemas.items():
         for rel, target in schema.relationships.items():
             ids = deleted.get(target)
-            table = naming.normalize_table_identifier(child_table(obj, rel))
-            if ids and _table_exists(pipeline, table):
+            table = loaded_table(pipeline, child_table(obj, rel))
+            if ids and table is not None:
                 work.append((table, naming.normalize_identifier(link_target_column(obj, target)), ids))
-    if not work:
-        return
-    if lake.is_delta(pipeline, work[0][0]):
-        for table, column, ids in work:
-            lake.delete_where_in(pipeline, table, column, ids)
-        return
-    with pipeline.sql_client() as client:
-        for table, column, ids in work:
-            name = client.make_qualified_table_name(table)
-            for i in range(0, len(ids), 1000):
-                chunk = ids[i : i + 1000]
-                placeholders = ", ".join(["%s"] * len(chunk))
-                client.execute_sql(f"DELETE FROM {name} WHERE {column} IN ({placeholders})", *chunk)
-
-
-def _row_count(pipeline: dlt.Pipeline, obj: str) -> int | None:
-    table = pipeline.default_schema.naming.normalize_table_identifier(obj) if pipeline.default_schema_name else obj
-    if not pipeline.default_schema_name or not _table_exists(pipeline, table):
-        return None
-    if pipeline.destination is not None and pipeline.destination.destination_name == "filesystem":
-        return lake.row_count(pipeline, table)
-    with pipeline.sql_client() as client:
-        rows = client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name(table)}")
-        return int(rows[0][0])
+    delete_where_in(pipeline, work)
 
 
 # -- test hooks -------------------------------------------------------------------------------------------------
@@ -475,8 +385,3 @@ def _install_crash_hooks() -> None:
 
 def _seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def _first_line(exc: BaseException | None) -> str:
-    text = str(exc).strip() if exc is not None else ""
-    return (text.splitlines()[0] if text else exc.__class__.__name__)[:200]

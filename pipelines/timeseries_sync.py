@@ -17,13 +17,15 @@ from typing import Any
 import dlt
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ClarifySyncError, ConfigError, WarehouseError
+from core.timefmt import parse_us
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.pipeline import open_pipeline
+from core.warehouse.sql import PipelineSQL, pipeline_sql
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
 from pipelines.run_records import recorded, watch_requests
-from pipelines.warehouse import WarehouseOptions, open_pipeline
 from sources.clarify_timeseries import TimeseriesReport, clarify_timeseries
-from sources.clarify_timeseries.frames import parse_us
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
 
 
 class PartialSyncError(ClarifySyncError):
@@ -50,9 +52,11 @@ def make_pipeline(warehouse: WarehouseOptions, name: str = s.PIPELINE_NAME) -> d
 
 def _warehouse_has_state(pipeline: dlt.Pipeline) -> bool:
     try:
-        with pipeline.sql_client() as client:
-            table = client.make_qualified_table_name("_dlt_pipeline_state")
-            rows = client.execute_sql(f"select 1 from {table} where pipeline_name = '{pipeline.pipeline_name}' limit 1")
+        with pipeline_sql(pipeline) as sql:
+            table = sql.table("_dlt_pipeline_state")
+            rows = sql.fetchall(
+                f"select 1 from {table} where pipeline_name = {sql.param} limit 1", (pipeline.pipeline_name,)
+            )
     except Exception:  # no dataset or no state table yet: nothing there to trust the local state with
         return False
     return bool(rows)
@@ -138,37 +142,29 @@ def run_timeseries_push(
     watch_requests(client.http.stats)
     preflight(client)
     try:
-        db = make_pipeline(warehouse).sql_client()
+        pipeline = make_pipeline(warehouse)
+        sql_client = pipeline.sql_client()
     except Exception as exc:
         raise WarehouseError(
             f"cannot open the warehouse ({exc.__class__.__name__}): check --destination and its settings"
         ) from None
-    with db:
+    with sql_client:
         return push_timeseries(
-            client, db, query=query, signals_from=signals_from, publish=publish, chunk_size=chunk_size
+            client,
+            PipelineSQL(sql_client, warehouse.destination),
+            query=query,
+            signals_from=signals_from,
+            publish=publish,
+            chunk_size=chunk_size,
         )
 
 
 def _delete_item_data(pipeline: dlt.Pipeline, item_ids: list[str]) -> None:
     """Remove the samples and rollups of deleted items (dlt's hard delete needs every (item_id, time) key)."""
-    with pipeline.sql_client() as sql:
+    with pipeline_sql(pipeline) as sql:
         for table in ("data_points", "data_rollups"):
-            if not _has_table(sql, table):
-                continue
-            name = sql.make_qualified_table_name(table)
-            for start in range(0, len(item_ids), 1000):
-                chunk = item_ids[start : start + 1000]
-                marks = ", ".join(["%s"] * len(chunk))
-                sql.execute_sql(f"delete from {name} where item_id in ({marks})", *chunk)
-
-
-def _has_table(sql: Any, table: str) -> bool:
-    rows = sql.execute_sql(
-        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
-        sql.dataset_name,
-        table,
-    )
-    return bool(rows)
+            if sql.table_exists(table):
+                sql.delete_in(table, "item_id", item_ids)
 
 
 @dataclass(frozen=True)
@@ -191,7 +187,7 @@ def timeseries_status(warehouse: WarehouseOptions) -> tuple[list[TimeseriesStatu
     for name in ("data_points", "data_rollups"):
         resource = state.get(name) or {}
         cursors[name] = len(resource.get("cursors_us") or resource.get("cursors") or {})
-    with pipeline.sql_client() as sql:
+    with pipeline_sql(pipeline) as sql:
         for table, latest_col in (
             ("items", "updated_at"),
             ("signals", "updated_at"),
@@ -201,9 +197,7 @@ def timeseries_status(warehouse: WarehouseOptions) -> tuple[list[TimeseriesStatu
             ("_clarify_ts_push_rejects", "last_failed_at"),
         ):
             try:
-                count, latest = sql.execute_sql(
-                    f"select count(*), max({latest_col}) from {sql.make_qualified_table_name(table)}"
-                )[0]
+                count, latest = sql.fetchall(f"select count(*), max({latest_col}) from {sql.table(table)}")[0]
             except Exception:
                 continue
             rows.append(TimeseriesStatus(table, int(count), str(latest) if latest is not None else None))

@@ -2,7 +2,7 @@
 
 Modules: `convert` (values → API shapes, local checks), `diff` (fingerprint and change detection in SQL),
 `state` (state and rejects tables), `batching` (bulk requests, bisecting atomic rejections, adaptive size),
-`warehouse_sql` (DuckDB/Postgres access), `runner` (the push end to end). Entry point: `pipelines.push`.
+`runner` (the push end to end); warehouse access is `core.warehouse.sql`. Entry point: `pipelines.push`.
 The schema (`GET /schemas` → attributes, unique field) and the HTTP calls are the sync's: `sources.clarify.schema`
 and `sources.clarify.api.ClarifyApi` (one parser, one client, one set of error messages).
 """

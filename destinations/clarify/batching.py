@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from sources.common.errors import ApiError
+from core.errors import ApiError
 
 ROW_LEVEL = frozenset({400, 404, 422})
 _TOO_LARGE = re.compile(r"too large|too many|at most|exceed|maximum|payload|limit of", re.I)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from destinations.clarify.warehouse_sql import WarehouseSQL, quote
+from core.warehouse.sql import WarehouseSQL, quote
 
 CONVERTER_VERSION = "1"
 SEP = "chr(31)"  # unit separator joins relationship targets

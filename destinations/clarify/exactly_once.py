@@ -30,11 +30,11 @@ from typing import Any
 import orjson
 import pendulum
 
+from core.errors import ApiError, ApiUnreachableError
 from destinations.clarify.batching import Item, record_ids
 from destinations.clarify.report import PushReport
 from destinations.clarify.state import Landed, PushState
 from sources.clarify.api import ClarifyApi
-from sources.common.errors import ApiError, ApiUnreachableError
 
 LOOKBACK = 300.0  # seconds: how far before the intent the lookup starts (clock skew between us and the server)
 ATTEMPTS = 3  # sends of one batch's rows whose outcome stays unknown before the run gives up

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from destinations.clarify.warehouse_sql import WarehouseSQL, quote
+from core.errors import ConfigError
+from core.warehouse.sql import WarehouseSQL, quote
 from sources.clarify.schema import RELATIONSHIP_TARGETS, FieldSpec, ObjectSchema
-from sources.common.errors import ConfigError
 
 KEY_COLUMN = "_key"
 

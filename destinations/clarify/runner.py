@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import ConfigError, WarehouseError, first_line
+from core.warehouse.sql import WarehouseSQL
 from destinations.clarify.batching import record_ids
 from destinations.clarify.classify import Classifier
 from destinations.clarify.diff import Diff, DiffCounts, relationship_source, salt
@@ -37,10 +39,8 @@ from destinations.clarify.plan import Plan, check_relationship, plan_records, so
 from destinations.clarify.report import Progress, PushReport, Recorder
 from destinations.clarify.sending import Sending
 from destinations.clarify.state import PushState, load_schema, save_schema, state_table_name
-from destinations.clarify.warehouse_sql import WarehouseSQL, one_line
 from sources.clarify.api import ClarifyApi
 from sources.clarify.schema import ObjectSchema, parse_schemas
-from sources.common.errors import ConfigError, WarehouseError
 
 MODES = ("upsert", "update")
 DEFAULT_CONCURRENCY = 4
@@ -226,4 +226,4 @@ def _read(step: Any, what: str) -> Any:
     try:
         return step()
     except (duckdb.Error, psycopg2.Error) as exc:
-        raise WarehouseError(f"{what} failed ({one_line(exc)}): fix the SQL or --from-table") from None
+        raise WarehouseError(f"{what} failed ({first_line(exc)}): fix the SQL or --from-table") from None

@@ -7,6 +7,7 @@ they go one batch at a time through `send_create`, which the caller makes exactl
 
 from __future__ import annotations
 
+from core.errors import ApiError
 from destinations.clarify.batching import (
     ROW_LEVEL,
     BatchSender,
@@ -20,7 +21,6 @@ from destinations.clarify.batching import (
 from destinations.clarify.classify import Classified
 from destinations.clarify.report import Recorder
 from sources.clarify.api import ClarifyApi
-from sources.common.errors import ApiError
 
 
 class Sending:

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 
 import orjson
 
+from core.warehouse.sql import WarehouseSQL
 from destinations.clarify.batching import Item
-from destinations.clarify.warehouse_sql import WarehouseSQL, quote
+from destinations.common.tables import delete_keys, ensure_tables
 from sources.clarify.schema import FieldSpec, ObjectSchema
 
 REJECTS_TABLE = "_clarify_push_rejects"
@@ -107,21 +108,17 @@ class PushState:
         return self.wh.schema_exists() and self.wh.table_exists(self.table)
 
     def ensure(self) -> None:
-        ts = "TIMESTAMPTZ" if self.wh.dialect == "postgres" else "TIMESTAMP WITH TIME ZONE"
-        self.wh.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.wh.dataset)}")
-        self.wh.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.wh.table(self.table)} (key TEXT PRIMARY KEY, "
-            f"fingerprint TEXT NOT NULL, clarify_id TEXT, pushed_at {ts} NOT NULL)"
-        )
-        self.wh.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.wh.table(REJECTS_TABLE)} (object TEXT NOT NULL, key TEXT NOT NULL, "
-            f"payload TEXT, status TEXT, pointer TEXT, detail TEXT, first_seen {ts} NOT NULL, "
-            f"last_tried {ts} NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (object, key))"
-        )
-        self.wh.execute(
-            # No primary key: it holds only the batches in flight, and a plain insert is the cheapest write.
-            f"CREATE TABLE IF NOT EXISTS {self.wh.table(INTENTS_TABLE)} (object TEXT NOT NULL, key TEXT NOT NULL, "
-            f"fingerprint TEXT NOT NULL, payload TEXT NOT NULL, sent_at {ts} NOT NULL)"
+        ensure_tables(
+            self.wh,
+            {
+                self.table: "key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, clarify_id TEXT, pushed_at {ts} NOT NULL",
+                REJECTS_TABLE: "object TEXT NOT NULL, key TEXT NOT NULL, payload TEXT, status TEXT, pointer TEXT, "
+                "detail TEXT, first_seen {ts} NOT NULL, last_tried {ts} NOT NULL, attempts INTEGER NOT NULL, "
+                "PRIMARY KEY (object, key)",
+                # No primary key: it holds only the batches in flight, and a plain insert is the cheapest write.
+                INTENTS_TABLE: "object TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+                "payload TEXT NOT NULL, sent_at {ts} NOT NULL",
+            },
         )
         self._maybe_rejects = self._holds(REJECTS_TABLE)
         self._maybe_intents = self._holds(INTENTS_TABLE)
@@ -149,8 +146,7 @@ class PushState:
         )
         gone = [r[0] for r in rows if r[0] not in live and not r[0].startswith("#")]
         with self.wh.transaction():
-            for i in range(0, len(gone), 500):
-                self.wh.delete_keys(REJECTS_TABLE, "object", self.reject_object, "key", gone[i : i + 500])
+            delete_keys(self.wh, REJECTS_TABLE, "object", self.reject_object, "key", gone)
         return len(gone)
 
     def record(self, landed: Landed, rejected: Sequence[Rejected], intend: Sequence[Item] = ()) -> None:
@@ -176,8 +172,7 @@ class PushState:
                     (REJECTS_TABLE, landed.reject_keys if self._maybe_rejects else []),
                     (INTENTS_TABLE, landed.keys if self._maybe_intents else []),
                 ):
-                    for i in range(0, len(keys), 500):
-                        self.wh.delete_keys(table, "object", self.reject_object, "key", keys[i : i + 500])
+                    delete_keys(self.wh, table, "object", self.reject_object, "key", keys)
             if rejected:
                 self._reject(rejected, now)
 
@@ -204,8 +199,7 @@ class PushState:
         """Drop intents whose outcome is known to be "not created" (the request was refused as a whole)."""
         self._intended.difference_update(keys)
         with self.wh.transaction():
-            for i in range(0, len(keys), 500):
-                self.wh.delete_keys(INTENTS_TABLE, "object", self.reject_object, "key", keys[i : i + 500])
+            delete_keys(self.wh, INTENTS_TABLE, "object", self.reject_object, "key", keys)
 
     def intents(self) -> list[Intent]:
         """The creates a run left with an unknown outcome (none when the table does not exist yet)."""
@@ -292,12 +286,7 @@ def load_schema(wh: WarehouseSQL, obj: str) -> ObjectSchema | None:
 
 
 def save_schema(wh: WarehouseSQL, obj: ObjectSchema) -> None:
-    ts = "TIMESTAMPTZ" if wh.dialect == "postgres" else "TIMESTAMP WITH TIME ZONE"
-    wh.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(wh.dataset)}")
-    wh.execute(
-        f"CREATE TABLE IF NOT EXISTS {wh.table(SCHEMAS_TABLE)} (object TEXT PRIMARY KEY, schema TEXT NOT NULL, "
-        f"fetched_at {ts} NOT NULL)"
-    )
+    ensure_tables(wh, {SCHEMAS_TABLE: "object TEXT PRIMARY KEY, schema TEXT NOT NULL, fetched_at {ts} NOT NULL"})
     text = orjson.dumps(dataclasses.asdict(obj)).decode()
     with wh.transaction():
         wh.upsert(

@@ -11,12 +11,11 @@
   are saved with `integration.saveSignals` (`signalsByInput`, as pyclarify and clarify-go send it) when their
   content hash changed since the last push.
 - -32003 (no access) and transport errors stop the push with one line; what was pushed stays recorded.
-`pipelines/` opens the warehouse and hands its SQL client (`db`) down.
+`pipelines/` opens the warehouse and hands its SQL access (`db`, a `core.warehouse.sql.WarehouseSQL`) down.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +25,10 @@ import orjson
 
 import destinations.clarify_timeseries.tables as t
 import sources.clarify_timeseries.settings as s
-from sources.clarify_timeseries.frames import iso
+from core.errors import ConfigError, first_line
+from core.timefmt import iso_us
+from core.warehouse.sql import WarehouseSQL
+from destinations.common.tables import content_hash
 from sources.clarify_timeseries.rpc import (
     ForbiddenError,
     MethodNotFoundError,
@@ -34,7 +36,6 @@ from sources.clarify_timeseries.rpc import (
     RpcClient,
     RpcError,
 )
-from sources.common.errors import ConfigError
 
 _SIGNAL_COLUMNS = {
     "name": "name",
@@ -62,13 +63,12 @@ class TimeseriesPushReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _query_points(sql: Any, query: str) -> list[tuple[str, int, float | None]]:
+def _query_points(wh: WarehouseSQL, query: str) -> list[tuple[str, int, float | None]]:
     try:
-        with sql.execute_query(query) as cursor:
-            names = [d[0].lower() for d in cursor.description]
-            rows = cursor.fetchall()
+        columns, rows = wh.fetch_named(query)
     except Exception as exc:
-        raise ConfigError(f"push query failed ({' '.join(str(exc).split())[:200]}): fix --sql") from None
+        raise ConfigError(f"push query failed ({first_line(exc)}): fix --sql") from None
+    names = [c.lower() for c in columns]
     missing = {"time", "input_id", "value"} - set(names)
     if missing:
         raise ConfigError(f"push query lacks column(s) {', '.join(sorted(missing))}: select time, input_id, value")
@@ -114,7 +114,7 @@ def _failed_inputs(exc: RpcError, key: str, prefixes: tuple[str, ...], sent: lis
 
 def push_timeseries(
     client: RpcClient,
-    db: Any,
+    db: WarehouseSQL,
     *,
     query: str | None = None,
     signals_from: str | None = None,
@@ -141,7 +141,9 @@ def push_timeseries(
     return report
 
 
-def _push_points(client: RpcClient, db: Any, query: str, chunk_size: int, report: TimeseriesPushReport) -> set[str]:
+def _push_points(
+    client: RpcClient, db: WarehouseSQL, query: str, chunk_size: int, report: TimeseriesPushReport
+) -> set[str]:
     marks = t.watermarks(db)
     pending: dict[str, dict[int, float | None]] = defaultdict(dict)
     attempts: dict[tuple[str, int | None], int] = {}
@@ -158,7 +160,7 @@ def _push_points(client: RpcClient, db: Any, query: str, chunk_size: int, report
         failed, error = _insert(client, payload, signal_ids)
         report.calls += 1
         times = payload["times"]
-        with db.begin_transaction():
+        with db.transaction():
             for input_id, values in payload["series"].items():
                 if input_id in failed and error is not None:
                     rows = [(input_id, us, v) for us, v in zip(times, values, strict=True)]
@@ -178,7 +180,7 @@ def _push_points(client: RpcClient, db: Any, query: str, chunk_size: int, report
 def _insert(client: RpcClient, payload: dict[str, Any], signal_ids: set[str]) -> tuple[set[str], RpcError | None]:
     """One integration.insert: the inputs it did not write and why; the signals it wrote go in `signal_ids`."""
     inputs = list(payload["series"])
-    data = {"times": [iso(us) for us in payload["times"]], "series": payload["series"]}
+    data = {"times": [iso_us(us) for us in payload["times"]], "series": payload["series"]}
     try:
         result = client.call("integration.insert", {"integration": client.integration, "data": data})
     except (ForbiddenError, MethodNotFoundError):
@@ -210,11 +212,10 @@ def _signal_attrs(row: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
-def _push_signals(client: RpcClient, db: Any, table: str, report: TimeseriesPushReport) -> None:
+def _push_signals(client: RpcClient, db: WarehouseSQL, table: str, report: TimeseriesPushReport) -> None:
     try:
-        with db.execute_query(f"select * from {db.make_qualified_table_name(table)}") as cursor:
-            names = [d[0].lower() for d in cursor.description]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        columns, values = db.fetch_named(f"select * from {db.table(table)}")
+        rows = [dict(zip([c.lower() for c in columns], row, strict=True)) for row in values]
     except Exception as exc:
         raise ConfigError(
             f"cannot read --signals-from table {table!r} ({exc.__class__.__name__}): "
@@ -226,7 +227,7 @@ def _push_signals(client: RpcClient, db: Any, table: str, report: TimeseriesPush
     changed: dict[str, tuple[dict[str, Any], str]] = {}
     for row in rows:
         attrs = _signal_attrs(row)
-        digest = hashlib.sha1(orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        digest = content_hash(attrs)
         if known.get(str(row["input_id"])) != digest:
             changed[str(row["input_id"])] = (attrs, digest)
     ids = sorted(changed)
@@ -246,7 +247,7 @@ def _push_signals(client: RpcClient, db: Any, table: str, report: TimeseriesPush
             failed, error = _failed_inputs(exc, "signalsByInput", ("signalsByInput.", "inputs."), batch), exc
         except RpcError as exc:
             failed, error = set(batch), exc
-        with db.begin_transaction():
+        with db.transaction():
             for input_id in batch:
                 if input_id in failed and error is not None:
                     t.add_rejects(db, "signal", [(input_id, None, None)], str(error), error.trace, {}, now)

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sources.clarify_timeseries.frames import EPOCH, parse_us, to_us
+from core.timefmt import from_us, parse_us, to_us
+from core.warehouse.sql import WarehouseSQL
+from destinations.common.tables import ensure_tables as ensure
 
 WATERMARKS = "_clarify_ts_push_watermarks"
 REJECTS = "_clarify_ts_push_rejects"
 SIGNAL_HASHES = "_clarify_ts_push_signals"
 
 
-def ensure_tables(sql: Any) -> None:
-    if not sql.has_dataset():
-        sql.create_dataset()
-    q = sql.make_qualified_table_name
-    sql.execute_sql(
-        f"create table if not exists {q(WATERMARKS)} (input_id varchar primary key, "
-        "last_time timestamptz not null, pushed_at timestamptz not null)"
-    )
-    sql.execute_sql(
-        f"create table if not exists {q(REJECTS)} (kind varchar not null, input_id varchar not null, "
-        "time timestamptz, value double precision, error varchar not null, trace varchar, "
-        "attempts integer not null, last_failed_at timestamptz not null)"
-    )
-    sql.execute_sql(
-        f"create table if not exists {q(SIGNAL_HASHES)} (input_id varchar primary key, "
-        "hash varchar not null, saved_at timestamptz not null)"
+def ensure_tables(wh: WarehouseSQL) -> None:
+    ensure(
+        wh,
+        {
+            WATERMARKS: "input_id varchar primary key, last_time {ts} not null, pushed_at {ts} not null",
+            REJECTS: "kind varchar not null, input_id varchar not null, time {ts}, value double precision, "
+            "error varchar not null, trace varchar, attempts integer not null, last_failed_at {ts} not null",
+            SIGNAL_HASHES: "input_id varchar primary key, hash varchar not null, saved_at {ts} not null",
+        },
     )
 
 
@@ -40,39 +35,33 @@ def as_us(value: Any) -> int:
     raise ValueError(f"not a timestamp: {value!r}")
 
 
-def to_dt(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
+def watermarks(wh: WarehouseSQL) -> dict[str, int]:
+    rows = wh.fetchall(f"select input_id, last_time from {wh.table(WATERMARKS)}")
+    return {input_id: as_us(last) for input_id, last in rows}
 
 
-def watermarks(sql: Any) -> dict[str, int]:
-    rows = sql.execute_sql(f"select input_id, last_time from {sql.make_qualified_table_name(WATERMARKS)}")
-    return {input_id: as_us(last) for input_id, last in rows or []}
-
-
-def set_watermark(sql: Any, input_id: str, last_us: int, now: datetime) -> None:
-    q = sql.make_qualified_table_name(WATERMARKS)
-    sql.execute_sql(f"delete from {q} where input_id = %s", input_id)
-    sql.execute_sql(
-        f"insert into {q} (input_id, last_time, pushed_at) values (%s, %s, %s)", input_id, to_dt(last_us), now
+def set_watermark(wh: WarehouseSQL, input_id: str, last_us: int, now: datetime) -> None:
+    q, p = wh.table(WATERMARKS), wh.param
+    wh.execute(f"delete from {q} where input_id = {p}", (input_id,))
+    wh.execute(
+        f"insert into {q} (input_id, last_time, pushed_at) values ({p}, {p}, {p})", (input_id, from_us(last_us), now)
     )
 
 
-def point_rejects(sql: Any) -> list[tuple[str, int, float, int]]:
+def point_rejects(wh: WarehouseSQL) -> list[tuple[str, int, float, int]]:
     """(input_id, time in microseconds, value, attempts) of rejected data points."""
-    rows = sql.execute_sql(
-        f"select input_id, time, value, attempts from {sql.make_qualified_table_name(REJECTS)} where kind = 'point'"
-    )
-    return [(input_id, as_us(time), value, attempts) for input_id, time, value, attempts in rows or []]
+    rows = wh.fetchall(f"select input_id, time, value, attempts from {wh.table(REJECTS)} where kind = 'point'")
+    return [(input_id, as_us(time), value, attempts) for input_id, time, value, attempts in rows]
 
 
-def clear_point_rejects(sql: Any, input_id: str, times: list[int]) -> None:
-    q = sql.make_qualified_table_name(REJECTS)
+def clear_point_rejects(wh: WarehouseSQL, input_id: str, times: list[int]) -> None:
+    q, p = wh.table(REJECTS), wh.param
     for us in times:
-        sql.execute_sql(f"delete from {q} where kind = 'point' and input_id = %s and time = %s", input_id, to_dt(us))
+        wh.execute(f"delete from {q} where kind = 'point' and input_id = {p} and time = {p}", (input_id, from_us(us)))
 
 
 def add_rejects(
-    sql: Any,
+    wh: WarehouseSQL,
     kind: str,
     rows: list[tuple[str, int | None, float | None]],
     error: str,
@@ -80,37 +69,26 @@ def add_rejects(
     attempts: dict[tuple[str, int | None], int],
     now: datetime,
 ) -> None:
-    q = sql.make_qualified_table_name(REJECTS)
+    q, p = wh.table(REJECTS), wh.param
     for input_id, us, value in rows:
-        when = to_dt(us) if us is not None else None
+        when = from_us(us) if us is not None else None
         if when is None:
-            sql.execute_sql(f"delete from {q} where kind = %s and input_id = %s and time is null", kind, input_id)
+            wh.execute(f"delete from {q} where kind = {p} and input_id = {p} and time is null", (kind, input_id))
         else:
-            sql.execute_sql(f"delete from {q} where kind = %s and input_id = %s and time = %s", kind, input_id, when)
-        sql.execute_sql(
+            wh.execute(f"delete from {q} where kind = {p} and input_id = {p} and time = {p}", (kind, input_id, when))
+        wh.execute(
             f"insert into {q} (kind, input_id, time, value, error, trace, attempts, last_failed_at) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            kind,
-            input_id,
-            when,
-            value,
-            error[:2000],
-            trace,
-            attempts.get((input_id, us), 0) + 1,
-            now,
+            f"values ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            (kind, input_id, when, value, error[:2000], trace, attempts.get((input_id, us), 0) + 1, now),
         )
 
 
-def signal_hashes(sql: Any) -> dict[str, str]:
-    rows = sql.execute_sql(f"select input_id, hash from {sql.make_qualified_table_name(SIGNAL_HASHES)}")
-    return dict(rows or [])
+def signal_hashes(wh: WarehouseSQL) -> dict[str, str]:
+    return {str(k): str(v) for k, v in wh.fetchall(f"select input_id, hash from {wh.table(SIGNAL_HASHES)}")}
 
 
-def set_signal_hash(sql: Any, input_id: str, digest: str, now: datetime) -> None:
-    q = sql.make_qualified_table_name(SIGNAL_HASHES)
-    sql.execute_sql(f"delete from {q} where input_id = %s", input_id)
-    sql.execute_sql(f"insert into {q} (input_id, hash, saved_at) values (%s, %s, %s)", input_id, digest, now)
-    sql.execute_sql(
-        f"delete from {sql.make_qualified_table_name(REJECTS)} where kind = 'signal' and input_id = %s",
-        input_id,
-    )
+def set_signal_hash(wh: WarehouseSQL, input_id: str, digest: str, now: datetime) -> None:
+    q, p = wh.table(SIGNAL_HASHES), wh.param
+    wh.execute(f"delete from {q} where input_id = {p}", (input_id,))
+    wh.execute(f"insert into {q} (input_id, hash, saved_at) values ({p}, {p}, {p})", (input_id, digest, now))
+    wh.execute(f"delete from {wh.table(REJECTS)} where kind = 'signal' and input_id = {p}", (input_id,))

@@ -17,10 +17,11 @@ from typing import Any
 
 import orjson
 
+from core.timefmt import US_PER_MS
 from emulator.clock import Clock
 from emulator.timeseries.config import TimeseriesConfig
 from emulator.timeseries.durations import duration_ms
-from emulator.timeseries.times import US_PER_MS, iso
+from emulator.timeseries.times import iso
 
 DAY_MS = 86_400_000
 _INTERVALS = ("PT5M", "PT15M", "PT1H", "PT6H", "P1D")
@@ -159,7 +160,7 @@ SIGNAL_DEFAULTS: dict[str, Any] = {
 ITEM_DEFAULTS: dict[str, Any] = {**SIGNAL_DEFAULTS, "visible": False}
 
 
-class Store:
+class SeriesStore:
     """Items, signals and samples behind one lock; every method is safe to call from any thread."""
 
     def __init__(self, config: TimeseriesConfig, clock: Clock):

@@ -20,10 +20,11 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from core.timefmt import DAY_US
 from emulator.timeseries.frames import DataQuery, parse_data_query
 from emulator.timeseries.query import ParamIssues
 from emulator.timeseries.rollup import Buckets
-from emulator.timeseries.times import US_PER_DAY, iso_us
+from emulator.timeseries.times import iso_us
 
 Values = list[float | None]
 EVALUATE_MAX_DAYS = 1900  # pyclarify `EVALUATE_WINDOWS` has no 3,660-day tier
@@ -163,7 +164,7 @@ def evaluation_query(raw_data: Any, now_us: int) -> tuple[DataQuery, list[str] |
     query = parse_data_query(data, now_us)
     if query.rollup is None:
         raise ParamIssues({"data.rollup": ["required: evaluate aggregates per rollup bucket"]})
-    if not query.rollup.window and query.hi - query.lo > EVALUATE_MAX_DAYS * US_PER_DAY:
+    if not query.rollup.window and query.hi - query.lo > EVALUATE_MAX_DAYS * DAY_US:
         raise ParamIssues({"data.filter.times": [f"time window exceeds {EVALUATE_MAX_DAYS} days for evaluate"]})
     return query, wanted
 

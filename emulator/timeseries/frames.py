@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.timefmt import DAY_US
 from emulator.timeseries.query import ParamIssues
 from emulator.timeseries.rollup import RAW_WINDOW_DAYS, Buckets, Rollup, buckets, parse_rollup, zone
-from emulator.timeseries.times import US_PER_DAY, iso_us, parse_us
+from emulator.timeseries.times import iso_us, parse_us
 
 DATA_FIELDS = frozenset({"filter", "rollup", "timeZone", "firstDayOfWeek", "origin", "last", "outsidePoints"})
 AGGREGATES = ("count", "min", "max", "sum", "avg")
@@ -56,7 +57,7 @@ def _window(data: dict[str, Any], now_us: int) -> tuple[int, int]:
     if not isinstance(times, dict) or set(times) - {"$gte", "$lt"}:
         raise ParamIssues({"data.filter.times": ["must be an object with $gte and/or $lt"]})
     hi = time_param(times["$lt"], "data.filter.times.$lt") if "$lt" in times else now_us
-    lo = time_param(times["$gte"], "data.filter.times.$gte") if "$gte" in times else hi - RAW_WINDOW_DAYS * US_PER_DAY
+    lo = time_param(times["$gte"], "data.filter.times.$gte") if "$gte" in times else hi - RAW_WINDOW_DAYS * DAY_US
     if hi <= lo:
         raise ParamIssues({"data.filter.times": ["$lt must be after $gte"]})
     return lo, hi
@@ -87,7 +88,7 @@ def parse_data_query(raw: Any, now_us: int) -> DataQuery:
         except ValueError as exc:
             raise ParamIssues({"data.rollup": [str(exc)]}) from None
     max_days = rollup.max_window_days() if rollup else RAW_WINDOW_DAYS
-    if max_days is not None and hi - lo > max_days * US_PER_DAY:
+    if max_days is not None and hi - lo > max_days * DAY_US:
         raise ParamIssues({"data.filter.times": [f"time window exceeds {max_days} days for this rollup"]})
     try:
         tz = zone(data.get("timeZone") or "UTC")

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from emulator.timefmt import parse_ts
+from core.timefmt import parse_iso
 
 COMPARISONS = ("$eq", "$ne", "$regex", "$in", "$nin", "$lt", "$lte", "$gt", "$gte")
 
@@ -37,7 +37,7 @@ def _as_time(arg: Any) -> Any:
     if isinstance(arg, list):
         return [_as_time(a) for a in arg]
     try:
-        return parse_ts(arg) if isinstance(arg, str) else arg
+        return parse_iso(arg) if isinstance(arg, str) else arg
     except ValueError:
         return arg
 

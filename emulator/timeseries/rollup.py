@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from emulator.timeseries.times import US_PER_DAY, to_us
+from core.timefmt import DAY_US, to_us
 
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
 )
 _US_PER_MINUTE = 60_000_000
-WINDOW_DAYS = ((30 * US_PER_DAY, 3660), (US_PER_DAY, 1900), (_US_PER_MINUTE, 400))
+WINDOW_DAYS = ((30 * DAY_US, 3660), (DAY_US, 1900), (_US_PER_MINUTE, 400))
 RAW_WINDOW_DAYS = 40
 _MONDAY = date(1970, 1, 5)
 
@@ -41,7 +41,7 @@ class Rollup:
     window: bool = False
 
     def shortest_us(self) -> int:
-        return self.fixed_us or self.days * US_PER_DAY or self.months * 28 * US_PER_DAY
+        return self.fixed_us or self.days * DAY_US or self.months * 28 * DAY_US
 
     def max_window_days(self) -> int | None:
         if self.window:

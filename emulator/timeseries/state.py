@@ -14,7 +14,7 @@ from typing import Any
 
 from emulator.clock import Clock
 from emulator.timeseries.config import TimeseriesConfig
-from emulator.timeseries.data import Store, make_id
+from emulator.timeseries.data import SeriesStore, make_id
 from emulator.timeseries.faults import Faults
 
 
@@ -33,7 +33,7 @@ class TimeseriesState:
     def __init__(self, config: TimeseriesConfig | None = None, clock: Clock | None = None):
         self.config = config or TimeseriesConfig()
         self.clock = clock_for(self.config, clock)
-        self.store = Store(self.config, self.clock)
+        self.store = SeriesStore(self.config, self.clock)
         self.faults = Faults()
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[float, str]] = {}  # token -> (expires at, integration)

@@ -7,11 +7,10 @@ zeros dropped, `Z`), as in clarify-go's recorded `testdata/`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-US_PER_MS = 1000
-US_PER_DAY = 86_400_000_000
+from core.timefmt import EPOCH, US_PER_MS
+from core.timefmt import parse_us as _parse_us
 
 
 def iso_us(us: int) -> str:
@@ -25,18 +24,6 @@ def iso(ms: int) -> str:
     return iso_us(ms * US_PER_MS)
 
 
-def to_us(dt: datetime) -> int:
-    """Exact microseconds since the epoch (no float rounding)."""
-    delta = dt - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 def parse_us(text: str) -> int:
     """Microseconds of an RFC 3339 timestamp; ValueError for anything else (a missing offset included)."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    dt = datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone offset: {text!r}")
-    return to_us(dt)
+    return _parse_us(text, naive_is_utc=False)

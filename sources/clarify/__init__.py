@@ -5,7 +5,7 @@
     pipeline = dlt.pipeline("clarify_sync", destination="duckdb", dataset_name="clarify")
     pipeline.run(clarify_source(), loader_file_format="parquet")
 
-Tables, naming and replace semantics: see `records.py`. Cursor and state: see `cursor.py`. The page walk:
+Tables, naming and replace semantics: see `records.py`. Cursor state: see `state.py`. The page walk:
 see `pagination.py`. `pipelines/sync.py` wraps this with locking, chunked loads, reconcile and a report.
 """
 
@@ -23,11 +23,12 @@ from typing import Any
 import dlt
 import pyarrow as pa
 
+from core.warehouse import DELETED_COLUMN
 from sources.clarify import history
 from sources.clarify.api import ClarifyApi
+from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.controls import Controls, load_controls
-from sources.clarify.cursor import Position, finish_cursor, format_state_ts, parse_ts, start_position
-from sources.clarify.freshness import STATE_KEY as WINDOW_KEY
+from sources.clarify.cursor import Position
 from sources.clarify.freshness import remember_window
 from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
 from sources.clarify.records import PageConverter
@@ -35,13 +36,12 @@ from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
     BATCH_ROWS,
     DEFAULT_LAG_SECONDS,
-    DELETED_COLUMN,
     PAGE_LIMIT,
     SOFT_DELETED_COLUMN,
     SOURCE_NAME,
     parent_column,
 )
-from sources.common.connection import ClarifyConnection, resolve_connection
+from sources.clarify.state import ObjectState
 
 __all__ = ["clarify_source", "ObjectStats", "SourceContext", "MERGE"]
 
@@ -83,7 +83,7 @@ class SourceContext:
     progress: Callable[..., None] | None = None
     stats: dict[str, ObjectStats] = field(default_factory=dict)
     # Destinations without delete-insert (Delta: `upsert`) change the strategy and rewrite child/link batches:
-    # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see pipelines/lake.py).
+    # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see core/warehouse/lake.py).
     merge: dict[str, str] = field(default_factory=lambda: dict(MERGE))
     child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
     # One line a person should read (an object that falls back to full reads); a log warning by default.
@@ -165,10 +165,10 @@ def _mark(
 
 def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
     """The generator behind one object's resource (sync walk or reconcile pass)."""
-    state = dlt.current.resource_state(obj)
+    state = ObjectState.current(obj)
     stats = ctx.stats[obj]
     started = time.perf_counter()
-    converter = PageConverter(ctx.controls.schema(ctx.schemas[obj]), state.setdefault("inferred", {}))
+    converter = PageConverter(ctx.controls.schema(ctx.schemas[obj]), state.inferred)
     hints: dict[str, Any] = {}
     fetch = ctx.controls.fetcher(obj, ctx.api.list_page)
     try:
@@ -176,10 +176,9 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
             yield from _reconcile(obj, ctx, state, converter, hints)
             return
         emitted: set[str] = set()
-        if not state.get("cursorless"):
-            start = start_position(state, since=ctx.since, lag_seconds=ctx.lag_seconds)
-            if start.after is None and state.get("cursor") is None:
-                state["full_walk"] = True  # a first walk from the beginning: nothing can be stale yet
+        if not state.cursorless:
+            start = state.start(since=ctx.since, lag_seconds=ctx.lag_seconds)
+            state.begin_walk(start)
             walk = UpdatedAtWalk(
                 fetch, start, limit=ctx.page_limit, max_pages=ctx.max_pages, recent_seconds=ctx.lag_seconds
             )
@@ -189,7 +188,7 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
                     _finish_walk(state, walk, ctx.lag_seconds)
                 return
             emitted = walk.emitted
-            state["cursorless"] = True
+            state.mark_cursorless()
             ctx.notice(
                 f"{obj}: its records carry no usable _updated_at (or the listing ignores the filter): "
                 "it is read in full and mirrored on every run"
@@ -246,21 +245,15 @@ def _soft_delete_column(batch: Any) -> Any:
     return batch.append_column(SOFT_DELETED_COLUMN, pa.nulls(batch.num_rows, type=pa.timestamp("us", tz="UTC")))
 
 
-def _finish_walk(state: dict[str, Any], walk: UpdatedAtWalk, lag_seconds: float) -> None:
-    rewind = [t for t in (walk.rewind_to, _opt_ts(state.pop("rewind_to", None))) if t is not None]
-    state["cursor"] = finish_cursor(state, walk.max_seen, min(rewind) if rewind else None)
-    state["offset"] = 0
-    state["complete"] = True
+def _finish_walk(state: ObjectState, walk: UpdatedAtWalk, lag_seconds: float) -> None:
+    state.finish_walk(walk.max_seen, walk.rewind_to, datetime.now(UTC))
     remember_window(state, walk.recent(), lag_seconds)
-    state["last_run_at"] = format_state_ts(datetime.now(UTC))
-    if state.pop("full_walk", False):
-        state.setdefault("last_reconcile_at", state["last_run_at"])
 
 
 def _mirror(
     obj: str,
     ctx: SourceContext,
-    state: dict[str, Any],
+    state: ObjectState,
     converter: PageConverter,
     hints: dict[str, Any],
     walk: FullWalk,
@@ -271,10 +264,7 @@ def _mirror(
     if not walk.done:
         return
     yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
-    now = format_state_ts(datetime.now(UTC))
-    state.update(cursor=None, offset=0, complete=True, last_run_at=now, last_reconcile_at=now)
-    for stale in (WINDOW_KEY, "full_walk", "rewind_to"):  # left by the cursor walk this one replaced
-        state.pop(stale, None)
+    state.finish_mirror(datetime.now(UTC))
 
 
 def _delete_missing(
@@ -297,25 +287,13 @@ def _delete_missing(
     stats.deleted_ids.extend(gone)
 
 
-def _save_position(state: dict[str, Any], walk: UpdatedAtWalk, page: Page) -> None:
-    """Where an unfinished walk resumes (committed with the load; overwritten when the walk finishes)."""
-    if walk.done:
-        return
-    position = page.position
-    state["cursor"] = format_state_ts(position.after) if position.after is not None else None
-    state["offset"] = position.offset
-    state["complete"] = False
-    if walk.rewind_to is not None:
-        earlier = _opt_ts(state.get("rewind_to"))
-        state["rewind_to"] = format_state_ts(min(walk.rewind_to, earlier) if earlier else walk.rewind_to)
-
-
-def _opt_ts(value: Any) -> datetime | None:
-    return parse_ts(value) if value else None
+def _save_position(state: ObjectState, walk: UpdatedAtWalk, page: Page) -> None:
+    if not walk.done:
+        state.save_position(page.position, walk.rewind_to)
 
 
 def _reconcile(
-    obj: str, ctx: SourceContext, state: dict[str, Any], converter: PageConverter, hints: dict[str, Any]
+    obj: str, ctx: SourceContext, state: ObjectState, converter: PageConverter, hints: dict[str, Any]
 ) -> Iterator[Any]:
     """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
     stats = ctx.stats[obj]
@@ -332,7 +310,7 @@ def _reconcile(
         if ctx.progress is not None:
             ctx.progress(obj, stats.records, stats.pages)
     yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
-    state["last_reconcile_at"] = format_state_ts(datetime.now(UTC))
+    state.mark_reconciled(datetime.now(UTC))
 
 
 def _then_full(walk: UpdatedAtWalk, fetch: Callable[[dict[str, Any]], dict[str, Any]], limit: int) -> Iterator[Page]:

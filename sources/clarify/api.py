@@ -13,12 +13,29 @@ from typing import Any
 
 import httpx
 
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError
-from sources.common.http import HttpClient, RetryPolicy
+from core.errors import ApiError
+from core.http import HttpClient, RetryPolicy
+from sources.clarify.connection import ClarifyConnection
 
 _OBJECT_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/(?:resources|records(?:/bulk)?)/?$")
 _RECORD_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/records/([^/]+)")
+# Path segments after these name one record (or user, meeting, recording): collapsed to `{id}` so all records
+# of an object share one endpoint budget, as the API counts them. `records/bulk` is its own endpoint.
+_ID_AFTER = frozenset({"records", "users", "meetings", "recordings"})
+_NOT_IDS = frozenset({"bulk"})
+
+
+def endpoint_key(method: str, path: str) -> str:
+    """The rate-limit budget a request counts against: method + path with record ids collapsed.
+
+    `GET /v1/workspaces/w/objects/person/resources` keeps the object (each object has its own budget);
+    `PATCH /v1/workspaces/w/objects/person/records/per_1` becomes `.../records/{id}`.
+    """
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        if parts[i - 1] in _ID_AFTER and parts[i] and parts[i] not in _NOT_IDS:
+            parts[i] = "{id}"
+    return f"{method.upper()} {'/'.join(parts)}"
 
 
 class ClarifyApi:
@@ -39,7 +56,8 @@ class ClarifyApi:
             headers={"Authorization": connection.authorization(), "Accept": "application/vnd.api+json"},
             retry=retry,
             describe_error=self._describe,
-            unreachable_hint="check CLARIFY_BASE_URL",
+            origin_hint="check CLARIFY_BASE_URL points at the Clarify API",
+            endpoint_key=endpoint_key,
             transport=transport,
             **extra,
         )
@@ -70,6 +88,11 @@ class ClarifyApi:
                 raise
             self._users_endpoint = True
             body = self.http.get_json(self.url("users"), params, tag=obj)
+        return body if isinstance(body, dict) else {"data": body or []}
+
+    def get_page(self, path: str, params: Mapping[str, Any], *, tag: str) -> dict[str, Any]:
+        """One page of any other listing under the workspace (`lists`, a list's `resources`)."""
+        body = self.http.get_json(self.url(path), params, tag=tag)
         return body if isinstance(body, dict) else {"data": body or []}
 
     def bulk_create(self, obj: str, attributes: list[dict[str, Any]], match_on: str | None) -> list[dict[str, Any]]:

@@ -28,10 +28,10 @@ from typing import Any
 
 import dlt
 
+from core.errors import ConfigError
 from sources.clarify.records import item_text
 from sources.clarify.schema import FieldSpec, ObjectSchema
 from sources.clarify.settings import SYSTEM_TIMESTAMPS
-from sources.common.errors import ConfigError
 
 SECTION = "sources.clarify"
 LIST_FIELD_TYPES = ("collection", "multi-select")

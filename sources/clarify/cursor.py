@@ -1,21 +1,17 @@
-"""The incremental cursor: timestamp normalisation, where a run starts, and what it stores in dlt state.
+"""The incremental cursor's timestamps and position: how `_updated_at` values are read, stored and filtered on.
 
-Per object, the resource state holds:
-- `cursor`: ISO timestamp; every record with `_updated_at` below it has been loaded;
-- `offset`: how far into the tie group at `cursor` an unfinished walk got (chunked loads resume there);
-- `complete`: whether the last walk reached the end of the listing;
-- `last_reconcile_at`, `last_run_at`: ISO timestamps of the last reconcile and the last finished walk;
-- `inferred`: field types learned from values (fields the schema does not describe).
-Nothing here grows with the number of records.
+What the cursor state holds per object, and how it changes, is in `state.py`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pendulum
+
+from core.timefmt import iso_ms, iso_us, parse_iso, to_us
 
 
 def parse_ts(value: Any) -> datetime:
@@ -27,7 +23,7 @@ def parse_ts(value: Any) -> datetime:
     else:
         text = str(value).strip()
         try:
-            dt = datetime.fromisoformat(text)
+            dt = parse_iso(text)
         except ValueError:
             dt = pendulum.parse(text)  # type: ignore[assignment]
             if not isinstance(dt, datetime):
@@ -37,13 +33,12 @@ def parse_ts(value: Any) -> datetime:
 
 def format_state_ts(dt: datetime) -> str:
     """Lossless text for state: `2026-01-01T10:00:00.123456Z`."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_us(to_us(dt))
 
 
 def format_filter_ts(dt: datetime) -> str:
     """The API's own form, floored to milliseconds so `Is on or after` never skips the instant itself."""
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return iso_ms(dt)
 
 
 def filter_instant(dt: datetime) -> datetime:
@@ -57,35 +52,3 @@ class Position:
 
     after: datetime | None = None
     offset: int = 0
-
-
-def start_position(state: dict[str, Any], *, since: Any = None, lag_seconds: float = 0.0) -> Position:
-    """Where this walk begins.
-
-    An unfinished walk (chunked load, or a crash after a chunk committed) continues exactly where the last
-    committed load left it; a finished one restarts `lag_seconds` before the cursor to catch late commits.
-    `since` (a backfill) overrides both.
-    """
-    if since is not None:
-        return Position(parse_ts(since), 0)
-    cursor = state.get("cursor")
-    if cursor is None:
-        return Position(None, int(state.get("offset") or 0))
-    at = parse_ts(cursor)
-    if not state.get("complete", True):
-        return Position(at, int(state.get("offset") or 0))
-    return Position(at - timedelta(seconds=lag_seconds), 0)
-
-
-def finish_cursor(state: dict[str, Any], max_seen: datetime | None, rewind_to: datetime | None) -> str | None:
-    """The cursor after a finished walk: the newest `_updated_at` seen (never moving back because of the lag
-    window), but not past a newer version that the walk had to skip (the next run re-reads from there)."""
-    candidates = [parse_ts(state["cursor"])] if state.get("cursor") and state.get("complete", True) else []
-    if max_seen is not None:
-        candidates.append(max_seen)
-    if not candidates:
-        return state.get("cursor")
-    cursor = max(candidates)
-    if rewind_to is not None and rewind_to < cursor:
-        cursor = rewind_to
-    return format_state_ts(cursor)

@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sources.clarify.cursor import filter_instant, format_state_ts, parse_ts, start_position
+from sources.clarify.cursor import filter_instant, format_state_ts, parse_ts
 from sources.clarify.pagination import UpdatedAtWalk, cursor_stamp
-
-STATE_KEY = "window"
+from sources.clarify.state import ObjectState
 
 
 def fingerprint(items: Iterable[tuple[str, datetime]]) -> str:
@@ -31,34 +30,42 @@ def window_start(cursor: str, lag_seconds: float) -> datetime:
     return filter_instant(parse_ts(cursor) - timedelta(seconds=lag_seconds))
 
 
-def remember_window(state: dict[str, Any], recent: Iterable[tuple[str, datetime]], lag_seconds: float) -> None:
+def remember_window(
+    state: ObjectState | dict[str, Any], recent: Iterable[tuple[str, datetime]], lag_seconds: float
+) -> None:
     """Store the fingerprint of this walk's records inside the next run's first window (after `cursor` is set).
 
     `recent`: (id, `_updated_at`) of at least the walk's records in that window (`UpdatedAtWalk.recent()`); when
     the cursor was held back by a rewind some may be missing, and the next run then simply loads as usual."""
-    cursor = state.get("cursor")
+    view = ObjectState.of(state)
+    cursor = view.cursor
     if not cursor:
-        state.pop(STATE_KEY, None)
+        view.set_window(None)
         return
     start = window_start(cursor, lag_seconds)
     digest = fingerprint((rid, ts) for rid, ts in recent if ts >= start)
-    state[STATE_KEY] = {"cursor": cursor, "lag": lag_seconds, "digest": digest}
+    view.set_window({"cursor": cursor, "lag": lag_seconds, "digest": digest})
 
 
 def up_to_date(
-    state: dict[str, Any], fetch: Callable[[dict[str, Any]], dict[str, Any]], *, lag_seconds: float, page_limit: int
+    state: ObjectState | dict[str, Any],
+    fetch: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    lag_seconds: float,
+    page_limit: int,
 ) -> bool:
     """True when one request shows nothing new since the walk that stored the fingerprint."""
-    window = state.get(STATE_KEY)
+    view = ObjectState.of(state)
+    window = view.window
     if not (
-        isinstance(window, dict)
-        and state.get("complete", True)
-        and state.get("cursor")
-        and window.get("cursor") == state["cursor"]
+        window is not None
+        and view.complete
+        and view.cursor
+        and window.get("cursor") == view.cursor
         and window.get("lag") == lag_seconds
     ):
         return False
-    walk = UpdatedAtWalk(fetch, start_position(state, lag_seconds=lag_seconds), limit=page_limit, max_pages=1)
+    walk = UpdatedAtWalk(fetch, view.start(lag_seconds=lag_seconds), limit=page_limit, max_pages=1)
     records = [r for page in walk for r in page.records]
     if not walk.done:
         return False

@@ -22,7 +22,8 @@ import dlt
 import orjson
 import pyarrow as pa
 
-from sources.clarify.settings import CHILD_POSITION, DELETED_COLUMN
+from core.warehouse import DELETED_COLUMN
+from sources.clarify.settings import CHILD_POSITION
 
 HISTORY_SUFFIX = "_history"
 VERSION_COLUMN = "_version"

@@ -30,12 +30,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.warehouse import DELETED_COLUMN
 from sources.clarify.cursor import parse_ts
 from sources.clarify.schema import FieldSpec, ObjectSchema, infer_type
 from sources.clarify.settings import (
     CHILD_POSITION,
     CHILD_VALUE,
-    DELETED_COLUMN,
     SYSTEM_TEXT,
     SYSTEM_TIMESTAMPS,
     child_table,

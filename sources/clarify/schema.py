@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import ApiError, ConfigError
 from sources.clarify.settings import BUILTIN_OBJECTS, SYSTEM_TEXT, SYSTEM_TIMESTAMPS
-from sources.common.errors import ApiError, ConfigError
 
 # Field types we map; anything else is kept as text (JSON text for structured values).
 KNOWN_TYPES = frozenset(

@@ -15,8 +15,6 @@ BUILTIN_OBJECTS = ("company", "person", "deal", "meeting", "task", "user")
 SYSTEM_TIMESTAMPS = ("_created_at", "_updated_at")
 SYSTEM_TEXT = ("_created_by", "_updated_by")
 
-# Hard-delete marker: rows carrying it are deleted from the table (and never inserted).
-DELETED_COLUMN = "_deleted"
 # Soft-delete mark (objects configured for it): when the reconcile pass found the record gone.
 SOFT_DELETED_COLUMN = "_deleted_at"
 # Child tables (collections, multi-selects) and link tables (to-many relationships).

@@ -23,7 +23,8 @@ import dlt
 from dlt.sources import DltResource
 
 import sources.clarify_timeseries.settings as s
-from sources.clarify_timeseries.frames import DAY_US, TIME_COLUMNS
+from core.timefmt import DAY_US
+from sources.clarify_timeseries.frames import TIME_COLUMNS
 from sources.clarify_timeseries.reading import DataWindow, FrameReader, ItemMarks, Progress, data_tables
 from sources.clarify_timeseries.report import TimeseriesReport
 from sources.clarify_timeseries.resources import (

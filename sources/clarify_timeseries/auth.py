@@ -19,9 +19,9 @@ from collections.abc import Callable, Generator
 import httpx
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ApiError
+from core.http import HttpClient
 from sources.clarify_timeseries.credentials import TimeseriesCredentials
-from sources.common.errors import ApiError
-from sources.common.http import HttpClient
 
 
 def _describe_token_error(status: int, path: str, detail: str) -> str:
@@ -117,7 +117,7 @@ def auth_for(credentials: TimeseriesCredentials, **http_kwargs: object) -> Clien
     http = HttpClient(
         credentials.origin,
         describe_error=_describe_token_error,
-        unreachable_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
+        origin_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
         **http_kwargs,
     )  # type: ignore[arg-type]
     return ClientCredentialsAuth(credentials, http)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import orjson
 
 import sources.clarify_timeseries.settings as s
-from sources.common.errors import ConfigError
+from core.errors import ConfigError
 
 _TYPES = (s.CLIENT_CREDENTIALS, s.BASIC_AUTH)
 

@@ -7,15 +7,13 @@ Times are integers of microseconds since the epoch throughout: Clarify stores mi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-DAY_US = 86_400_000_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
+from core.timefmt import DAY_US
+
 TS = pa.timestamp("us", tz="UTC")
 
 _KEY = pa.field("item_id", pa.string(), nullable=False)
@@ -34,21 +32,6 @@ ROLLUP_SCHEMA = pa.schema(
         ("count", pa.int64()),
     ]
 )
-
-
-def iso(us: int) -> str:
-    """RFC 3339 in UTC with all six fraction digits (integer arithmetic: no float rounding)."""
-    return (EPOCH + us * _US).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def to_us(value: datetime) -> int:
-    dt = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return (dt - EPOCH) // _US
-
-
-def parse_us(text: str) -> int:
-    """Any RFC 3339 timestamp (`Z` or an offset, 0 to 9 fraction digits) as microseconds since the epoch."""
-    return to_us(datetime.fromisoformat(text))
 
 
 def windows(lo: int, hi: int, days: int) -> Iterator[tuple[int, int]]:

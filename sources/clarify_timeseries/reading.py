@@ -17,10 +17,11 @@ import pendulum
 import pyarrow as pa
 
 import sources.clarify_timeseries.settings as s
-from sources.clarify_timeseries.frames import answered, chunks, iso, points_table, rollup_table, windows
+from core.errors import ConfigError
+from core.timefmt import iso_us
+from sources.clarify_timeseries.frames import answered, chunks, points_table, rollup_table, windows
 from sources.clarify_timeseries.report import TimeseriesReport
 from sources.clarify_timeseries.rpc import PartialFailureError, RpcClient
-from sources.common.errors import ConfigError
 
 Progress = Callable[[str, int, int], None]
 
@@ -51,7 +52,7 @@ class FrameReader:
     failed: set[str] = field(default_factory=set)
 
     def read(self, ids: list[str], lo: int, hi: int) -> dict[str, Any]:
-        data: dict[str, Any] = {"filter": {"times": {"$gte": iso(lo), "$lt": iso(hi)}}}
+        data: dict[str, Any] = {"filter": {"times": {"$gte": iso_us(lo), "$lt": iso_us(hi)}}}
         if self.rollup:
             data["rollup"] = self.rollup
         params = {
@@ -76,7 +77,7 @@ class FrameReader:
         """These items are not read further this run and keep their cursors; the report names them."""
         for item_id in ids:
             self.failed.add(item_id)
-            self.report.failures.append(f"{item_id} [{iso(lo)} .. {iso(hi)}): {reason}")
+            self.report.failures.append(f"{item_id} [{iso_us(lo)} .. {iso_us(hi)}): {reason}")
 
 
 @dataclass

@@ -7,10 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import sources.clarify_timeseries.settings as s
+from core.warehouse import DELETED_COLUMN
 from sources.clarify_timeseries.report import TimeseriesReport
 from sources.clarify_timeseries.rpc import RpcClient
-
-DELETED_COLUMN = "_deleted"  # dlt's hard-delete marker: a row carrying it removes the stored row and its labels
 
 
 def select_all(

@@ -15,10 +15,10 @@ import httpx
 import orjson
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ApiError
+from core.http import HttpClient, RetryPolicy
 from sources.clarify_timeseries.auth import auth_for
 from sources.clarify_timeseries.credentials import TimeseriesCredentials
-from sources.common.errors import ApiError
-from sources.common.http import HttpClient, RetryPolicy
 
 
 class RpcError(ApiError):
@@ -168,7 +168,7 @@ class RpcClient:
             describe_error=_describe_transport,
             auth=self.auth,
             transport=transport,
-            unreachable_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
+            origin_hint=f"check apiUrl in the credentials file ({s.ENV_CREDENTIALS_FILE})",
             **extra,
         )
         self._ids = itertools.count(1)

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.app import app
 
 
 def test_demo_syncs_both_apis_and_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

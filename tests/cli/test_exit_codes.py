@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from sources.common.errors import ExitCode
+from core.errors import ExitCode
+from pipelines.cli.app import app
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_internal_error_names_its_log_and_verbose_prints_the_traceback(
 def test_usage_errors_are_one_line_from_the_console_script(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipelines.cli import run
+    from pipelines.cli.app import run
 
     with pytest.raises(SystemExit) as exit_:
         run(args)

@@ -9,11 +9,11 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.console import ProgressReporter
+from core.warehouse.options import WarehouseOptions
+from pipelines.cli.app import app
+from pipelines.cli.console import ProgressReporter
 from pipelines.sync import run_sync
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
+from sources.clarify.connection import ClarifyConnection
 
 
 def test_first_page_gives_the_total_and_bars_fill_up_to_it(emulator_factory: Any, tmp_path: Path) -> None:

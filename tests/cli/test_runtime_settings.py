@@ -7,9 +7,9 @@ import gc
 
 import pytest
 
+from core.errors import ConfigError
+from core.warehouse.pipeline import DEFAULT_LOAD_WORKERS, load_workers
 from pipelines.gc_tuning import BULK_THRESHOLDS, tuned_gc
-from pipelines.warehouse import DEFAULT_LOAD_WORKERS, load_workers
-from sources.common.errors import ConfigError
 
 
 def test_load_workers_default_applies_without_a_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from sources.common.errors import ExitCode
+from core.errors import ExitCode
+from pipelines.cli.app import app
 from tests.sync.conftest import query
 
 

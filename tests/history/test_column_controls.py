@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from dlt.common.versioned_state import decompress_state
 
+from core.errors import ConfigError
 from sources.clarify.controls import load_controls
-from sources.common.errors import ConfigError
 from tests.sync.conftest import PG_DSN, WAREHOUSES, query
 
 ROOT = Path(__file__).resolve().parents[2]

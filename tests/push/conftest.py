@@ -20,8 +20,8 @@ import duckdb
 import psycopg2
 import pytest
 
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
+from core.warehouse.options import WarehouseOptions
+from sources.clarify.connection import ClarifyConnection
 
 PG_DSN = os.environ.get("CLARIFY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 WRITE_METHODS = ("POST", "PATCH", "DELETE")

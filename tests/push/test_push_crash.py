@@ -27,8 +27,8 @@ CONCURRENCY = 4
 CHILD = """
 import json, os, sys
 from pipelines.push import run_push
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
+from core.warehouse.options import WarehouseOptions
+from sources.clarify.connection import ClarifyConnection
 a = json.loads(sys.argv[1])
 def progress(done, batches):
     if done >= a["kill_after"]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from core.errors import ClarifySyncError
 from pipelines.push import run_push
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ClarifySyncError
+from sources.clarify.connection import ClarifyConnection
 
 SETUP = """CREATE TABLE {t} AS SELECT 'u' || i || '@x.com' AS email_addresses, 'T' || i AS title,
            'T' || i AS not_an_attribute FROM {series}"""
@@ -84,7 +84,7 @@ def test_wrong_key(emu, duck: Any) -> None:
 
 
 def test_missing_duckdb_file(conn, tmp_path) -> None:
-    from pipelines.warehouse import WarehouseOptions
+    from core.warehouse.options import WarehouseOptions
 
     with pytest.raises(ClarifySyncError, match="--duckdb-path"):
         run_push(conn, WarehouseOptions(duckdb_path=str(tmp_path / "nope.duckdb")), object="person", from_table="x")

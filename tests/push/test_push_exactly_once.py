@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from core.errors import ApiError
+from core.http import RetryPolicy
 from pipelines.push import run_push
-from sources.common.errors import ApiError
-from sources.common.http import RetryPolicy
 from tests.push.conftest import child_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +83,8 @@ def test_failing_server_then_rerun(emu, conn, duck: Any) -> None:
 CHILD = """
 import json, sys
 from pipelines.push import run_push
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
+from core.warehouse.options import WarehouseOptions
+from sources.clarify.connection import ClarifyConnection
 a = json.loads(sys.argv[1])
 sys.stdin.readline()  # the test arms the emulator with this process's pid first
 run_push(ClarifyConnection(a["base_url"], a["workspace"], a["api_key"]), WarehouseOptions(**a["warehouse"]),

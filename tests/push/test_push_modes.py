@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pipelines.push import run_push
-from sources.common.connection import ClarifyConnection
+from sources.clarify.connection import ClarifyConnection
 
 
 def test_update_mode_patches_by_id(emu, conn, warehouse: Any) -> None:
@@ -109,7 +109,7 @@ def test_cli_dry_run_prints_counts_and_a_few_samples(emu, duck: Any, monkeypatch
     """`push --dry-run` through the CLI: the counts table and a compact table of samples, not a dict per row."""
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from pipelines.cli.app import app
 
     duck.execute(
         f"CREATE TABLE {duck.t('src')} AS SELECT 'task-' || i AS _key, 'Do thing ' || i AS title, "

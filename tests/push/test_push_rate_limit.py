@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from core.errors import ApiError
+from core.http import RetryPolicy
 from pipelines.push import run_push
-from sources.common.errors import ApiError
-from sources.common.http import RetryPolicy
 
 N = 250
 

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from pipelines.cli.app import app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 HEADING = "## Push back to Clarify: a worked example"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from core.warehouse.options import WarehouseOptions
 from pipelines.push import run_push
 from pipelines.sync import run_sync
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
+from sources.clarify.connection import ClarifyConnection
 from tests.sync.conftest import WAREHOUSES, query
 
 PUSHED = 40

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import ApiError, ConfigError, ExitCode
 from pipelines.check import failing, parse_age
-from pipelines.cli import app
+from pipelines.cli.app import app
 from pipelines.push import run_push
 from pipelines.sync import run_sync
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError, ConfigError, ExitCode
+from sources.clarify.connection import ClarifyConnection
 from tests.sync.conftest import WAREHOUSES, connection_for, query
 
 HOUR = timedelta(hours=1)

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from core.errors import ApiError, ClarifySyncError
+from core.http import RetryPolicy
 from pipelines.push import run_push
 from pipelines.sync import run_sync
 from pipelines.timeseries_sync import run_timeseries_sync
+from sources.clarify.connection import ClarifyConnection
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError, ClarifySyncError
-from sources.common.http import RetryPolicy
 from tests.sync.conftest import WAREHOUSES, connection_for, query
 
 FAST_RETRY = RetryPolicy(backoff_base=0.001, backoff_max=0.01, retry_after_max=0.01, max_attempts=12)

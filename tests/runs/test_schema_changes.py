@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 import emulator.reads
+from core.errors import ApiError, ConfigError, ExitCode
 from pipelines.run_records import SchemaChangedError
 from pipelines.sync import run_sync
+from sources.clarify.connection import ClarifyConnection
 from sources.clarify.schema_changes import diff_fields
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError, ConfigError, ExitCode
 from tests.sync.conftest import WAREHOUSES, connection_for, query, table
 
 README = Path(__file__).resolve().parents[2] / "README.md"

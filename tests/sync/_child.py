@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
+from core.errors import ClarifySyncError
+from core.warehouse.options import WarehouseOptions
 from pipelines.sync import run_sync
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ClarifySyncError
+from sources.clarify.connection import ClarifyConnection
 
 
 def main() -> int:

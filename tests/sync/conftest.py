@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
+from core.warehouse.options import WarehouseOptions
+from sources.clarify.connection import ClarifyConnection
 
 PG_DSN = os.environ.get("CLARIFY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SMALL = 300  # records per emulator unless a test needs more
@@ -143,6 +143,8 @@ def lake_table(wh: WarehouseOptions, name: str) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if "://" in wh.resolved_bucket_url():
+        return _bucket_table(wh, name)
     folder = Path(wh.resolved_bucket_url()) / wh.dataset / name
     if not folder.is_dir():
         return pa.table({})
@@ -152,6 +154,27 @@ def lake_table(wh: WarehouseOptions, name: str) -> Any:
         return DeltaTable(str(folder)).to_pyarrow_table()
     files = sorted(folder.glob("*.parquet"))
     return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive") if files else pa.table({})
+
+
+def _bucket_table(wh: WarehouseOptions, name: str) -> Any:
+    """A table in an S3 bucket, read with the credentials dlt resolves for the filesystem destination."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import s3fs
+    from deltalake import DeltaTable
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.configuration.specs import AwsCredentials
+
+    creds = resolve_configuration(AwsCredentials(), sections=("destination", "filesystem", "credentials"))
+    url = f"{wh.resolved_bucket_url()}/{wh.dataset}/{name}"
+    fs = s3fs.S3FileSystem(**creds.to_s3fs_credentials())
+    if not fs.exists(url):
+        return pa.table({})
+    if wh.table_format == "delta":
+        return DeltaTable(url, storage_options=creds.to_object_store_rs_credentials()).to_pyarrow_table()
+    files = sorted(f for f in fs.ls(url) if f.endswith(".parquet"))
+    tables = [pq.read_table(fs.open(f, "rb")) for f in files]
+    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
 
 
 def cursors(wh: WarehouseOptions) -> list[dict[str, Any]]:

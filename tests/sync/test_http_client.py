@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from core.errors import ApiError
+from core.http import HttpClient, RetryPolicy, parse_error_body
 from sources.clarify.api import ClarifyApi
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError
-from sources.common.http import HttpClient, RetryPolicy, parse_error_body
+from sources.clarify.connection import ClarifyConnection
 from tests.sync.conftest import connection_for
 
 NO_WAIT = RetryPolicy(backoff_base=0.01, backoff_max=0.05, max_attempts=6)
@@ -135,7 +135,7 @@ def test_pacing_spaces_low_budget_requests_by_window_over_limit() -> None:
 
 
 def test_endpoint_key_keeps_objects_and_collapses_ids() -> None:
-    from sources.common.http import endpoint_key
+    from sources.clarify.api import endpoint_key
 
     base = "/v1/workspaces/w/objects"
     assert endpoint_key("get", f"{base}/person/resources") == f"GET {base}/person/resources"

@@ -8,8 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sources.clarify.cursor import Position, format_filter_ts, parse_ts, start_position
+from sources.clarify.cursor import Position, format_filter_ts, parse_ts
 from sources.clarify.pagination import UpdatedAtWalk
+from sources.clarify.state import start_position
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 

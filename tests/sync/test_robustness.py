@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from core.errors import ApiError, ApiUnreachableError, ConfigError, WarehouseError
+from core.warehouse.options import WarehouseOptions
 from pipelines.sync import run_sync
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection
-from sources.common.errors import ApiError, ApiUnreachableError, ConfigError, WarehouseError
+from sources.clarify.connection import ClarifyConnection
 from tests.sync.conftest import PG_OK, assert_synced, connection_for, cursors, table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,8 +135,8 @@ def test_malformed_dlt_config(tmp_path: Path) -> None:
     (tmp_path / ".dlt").mkdir()
     (tmp_path / ".dlt" / "config.toml").write_text("[sources.clarify\nworkspace = ")
     code = (
-        "from sources.common.connection import resolve_connection\n"
-        "from sources.common.errors import ClarifySyncError\n"
+        "from sources.clarify.connection import resolve_connection\n"
+        "from core.errors import ClarifySyncError\n"
         "try:\n    resolve_connection()\nexcept ClarifySyncError as e:\n    print('error:', e)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLARIFY_")}

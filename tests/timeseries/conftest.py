@@ -22,11 +22,11 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from core.http import RetryPolicy
+from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file, routes
-from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.common.http import RetryPolicy
 
 DEFAULT_TS_NOW = "2025-06-01T12:00:00.000Z"
 PG_DSN = os.environ.get("CLARIFY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")

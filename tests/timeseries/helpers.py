@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.warehouse.options import WarehouseOptions
 from destinations.clarify_timeseries.tables import as_us
 from emulator.timeseries import TimeseriesState
-from pipelines.options import root_cause
+from pipelines.cli.options import root_cause
 from pipelines.timeseries_sync import make_pipeline
-from pipelines.warehouse import WarehouseOptions
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000

@@ -13,12 +13,12 @@ import orjson
 import pytest
 
 import sources.clarify_timeseries.settings as s
+from core.timefmt import iso_us as iso
+from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesState, credentials_file
 from pipelines.timeseries_sync import make_pipeline, run_timeseries_push, run_timeseries_sync
-from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.auth import IntegrationBasicAuth
 from sources.clarify_timeseries.credentials import parse_credentials_file
-from sources.clarify_timeseries.frames import iso
 from sources.clarify_timeseries.rpc import RpcClient
 from tests.timeseries.conftest import FAST_RETRY
 from tests.timeseries.helpers import DAY_US, expected_points, warehouse_points

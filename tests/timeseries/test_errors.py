@@ -9,12 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 import sources.clarify_timeseries.settings as s
+from core.errors import ApiError, ConfigError
+from core.http import RetryPolicy
+from core.timefmt import iso_us as iso
+from core.timefmt import parse_us
+from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesState
-from pipelines.timeseries import timeseries_app
+from pipelines.cli.timeseries import timeseries_app
 from pipelines.timeseries_sync import run_timeseries_sync
-from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
-from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import (
     ForbiddenError,
     InvalidParamsError,
@@ -22,8 +25,6 @@ from sources.clarify_timeseries.rpc import (
     RpcClient,
     RpcError,
 )
-from sources.common.errors import ApiError, ConfigError
-from sources.common.http import RetryPolicy
 from tests.timeseries.conftest import DEFAULT_TS_NOW, FAST_RETRY, demo_item_ids
 from tests.timeseries.helpers import DAY_US, cause, expected_points, warehouse_points
 

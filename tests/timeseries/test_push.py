@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.timefmt import iso_us as iso
+from core.timefmt import to_us
+from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesState
 from pipelines.timeseries_sync import make_pipeline, run_timeseries_push, run_timeseries_sync
-from pipelines.warehouse import WarehouseOptions
-from sources.clarify_timeseries.frames import iso, to_us
 from sources.clarify_timeseries.rpc import RpcClient
 from tests.timeseries.helpers import query, warehouse_points
 

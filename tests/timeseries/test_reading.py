@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sources.clarify_timeseries.frames import DAY_US, iso
+from core.timefmt import DAY_US
+from core.timefmt import iso_us as iso
 from sources.clarify_timeseries.reading import DataWindow, FrameReader, ItemMarks, data_tables
 from sources.clarify_timeseries.report import TimeseriesReport
 

@@ -19,8 +19,9 @@ import pytest
 from pyclarify import Calculation, Client, DataFrame, Item, ItemAggregation, Signal
 from pyclarify.query import Filter, In, Regex
 
+from core.timefmt import US_PER_MS
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
-from emulator.timeseries.times import US_PER_MS, iso_us, parse_us
+from emulator.timeseries.times import iso_us, parse_us
 from tests.timeseries.conftest import Server, demo_item_ids
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -11,11 +11,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from core.timefmt import iso_us as iso
+from core.timefmt import parse_us
+from core.warehouse.options import WarehouseOptions
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
 from pipelines.timeseries_sync import run_timeseries_sync
-from pipelines.warehouse import WarehouseOptions
 from sources.clarify_timeseries.credentials import parse_credentials_file
-from sources.clarify_timeseries.frames import iso, parse_us
 from sources.clarify_timeseries.rpc import RpcClient
 from tests.timeseries.conftest import FAST_RETRY, Server, demo_item_ids
 from tests.timeseries.helpers import DAY_US, HOUR_US, expected_points, query, warehouse_points

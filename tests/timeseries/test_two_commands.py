@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.emulator_proc import EmulatorProcess
-from pipelines.timeseries import timeseries_app
+from pipelines.cli.timeseries import timeseries_app
 
 
 def test_emulator_writes_the_credentials_file_and_a_sync_uses_it(

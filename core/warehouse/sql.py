@@ -1,9 +1,14 @@
-"""The push's view of the warehouse: one small connection class per dialect (DuckDB, Postgres).
+"""SQL reads and writes in the warehouse, one interface (`WarehouseSQL`) over three connections.
 
-Push reads the warehouse directly (DuckDB's Python API, psycopg2) rather than through a dlt pipeline:
-it needs a few SQL statements the warehouse runs itself (the diff join, the fingerprint hash) and
-per-batch commits of its own state tables. Everything dialect-specific lives here: how to open, how
-to hash a row, how to cast to text, how to stream rows and how to upsert rows into a table.
+- `DuckDBSQL`, `PostgresSQL` (`open_warehouse`): the CRM push reads the warehouse directly (DuckDB's Python
+  API, psycopg2) rather than through a dlt pipeline: it needs a few SQL statements the warehouse runs itself
+  (the diff join, the fingerprint hash) and per-batch commits of its own state tables. Everything
+  dialect-specific lives here: how to open, how to hash a row, how to cast to text, how to stream rows and how
+  to upsert rows into a table.
+- `PipelineSQL` (`pipeline_sql`): the same statements through the sql_client of the dlt pipeline that loaded
+  the tables, for any destination dlt can query: the sync's deletions, the time-series push and status.
+- `table_ids`, `delete_where_in`, `row_count`: what sync and status ask of a loaded table, answered by SQL or,
+  for Delta tables on a lake, by `lake.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sources.common.errors import WarehouseError
+import dlt
+
+from core.errors import ConfigError, WarehouseError, first_line
+from core.warehouse import lake
+from core.warehouse.options import WarehouseOptions
 
 
 def quote(name: str) -> str:
@@ -24,14 +33,6 @@ def quote(name: str) -> str:
 def literal(text: str) -> str:
     """A SQL string literal (only for values we build ourselves, such as the fingerprint salt)."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def one_line(exc: BaseException) -> str:
-    """The first meaningful line of a database error, for a one-line user message."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            return line.strip()
-    return exc.__class__.__name__
 
 
 def _on_conflict(conflict: Sequence[str], update: Sequence[str]) -> str:
@@ -62,11 +63,19 @@ class WarehouseSQL:
         """A table of the dataset, qualified and quoted."""
         return f"{quote(self.dataset)}.{quote(name)}"
 
+    @property
+    def timestamp_type(self) -> str:
+        return "TIMESTAMPTZ" if self.dialect == "postgres" else "TIMESTAMP WITH TIME ZONE"
+
     # --- statements ----------------------------------------------------------------------
     def columns_of(self, query: str) -> list[str]:
         raise NotImplementedError
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The rows of `sql` with its column names."""
         raise NotImplementedError
 
     def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
@@ -91,6 +100,9 @@ class WarehouseSQL:
         )
         return bool(rows and rows[0][0])
 
+    def ensure_schema(self) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.dataset)}")
+
     def upsert(
         self,
         table: str,
@@ -100,8 +112,10 @@ class WarehouseSQL:
         update: Sequence[str],
     ) -> None:
         """Insert `rows`, replacing `update` columns where the `conflict` key already exists (no conflict
-        columns: a plain insert); committed unless inside `transaction()`."""
-        raise NotImplementedError
+        columns: a plain insert); committed unless inside `transaction()`. A dialect overrides this or
+        `upsert_columns`, whichever suits its driver."""
+        if rows:
+            self.upsert_columns(table, {c: [r[i] for r in rows] for i, c in enumerate(columns)}, conflict, update)
 
     def upsert_columns(
         self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
@@ -118,6 +132,13 @@ class WarehouseSQL:
             f"AND {quote(key_col)} IN ({marks})",
             (where_val, *keys),
         )
+
+    def delete_in(self, table: str, column: str, values: Sequence[Any], chunk: int = 1000) -> None:
+        """Delete the rows whose `column` is one of `values`, `chunk` values a statement."""
+        for i in range(0, len(values), chunk):
+            part = values[i : i + chunk]
+            marks = ", ".join([self.param] * len(part))
+            self.execute(f"DELETE FROM {self.table(table)} WHERE {column} IN ({marks})", part)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -145,7 +166,7 @@ class DuckDBSQL(WarehouseSQL):
             self.con = duckdb.connect(str(resolved), read_only=read_only)
         except duckdb.Error as exc:
             raise WarehouseError(
-                f"cannot open DuckDB file {resolved} ({one_line(exc)}): close other writers or pass --duckdb-path"
+                f"cannot open DuckDB file {resolved} ({first_line(exc)}): close other writers or pass --duckdb-path"
             ) from None
         self._duckdb = duckdb
 
@@ -162,6 +183,10 @@ class DuckDBSQL(WarehouseSQL):
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
 
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self.con.execute(sql, list(params))
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
     def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
         # Materialise the (changed-only) rows as arrow first: the same connection then writes state.
         table = self.con.sql(sql).to_arrow_table()
@@ -170,17 +195,6 @@ class DuckDBSQL(WarehouseSQL):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
-
-    def upsert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        conflict: Sequence[str],
-        update: Sequence[str],
-    ) -> None:
-        if rows:
-            self.upsert_columns(table, {c: [r[i] for r in rows] for i, c in enumerate(columns)}, conflict, update)
 
     def upsert_columns(
         self, table: str, data: dict[str, Sequence[Any]], conflict: Sequence[str], update: Sequence[str]
@@ -222,7 +236,7 @@ class PostgresSQL(WarehouseSQL):
         try:
             self.con = psycopg2.connect(dsn)
         except psycopg2.Error as exc:
-            raise WarehouseError(f"cannot connect to Postgres ({one_line(exc)}): check --postgres-dsn") from None
+            raise WarehouseError(f"cannot connect to Postgres ({first_line(exc)}): check --postgres-dsn") from None
         if read_only:
             self.con.set_session(readonly=True)
         self._in_tx = False
@@ -241,12 +255,15 @@ class PostgresSQL(WarehouseSQL):
             return [d[0] for d in cur.description]
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.fetch_named(sql, params)[1]
+
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self.con.cursor() as cur:
             cur.execute(sql, tuple(params))
-            rows = cur.fetchall()
+            names, rows = [d[0] for d in cur.description], cur.fetchall()
         if not self._in_tx:
             self.con.commit()
-        return rows
+        return names, rows
 
     def iter_columns(self, sql: str, chunk: int) -> Iterator[tuple[int, dict[str, list[Any]]]]:
         # A server-side cursor on a second connection streams rows while this one commits state per batch.
@@ -312,3 +329,112 @@ class PostgresSQL(WarehouseSQL):
 
     def close(self) -> None:
         self.con.close()
+
+
+class PipelineSQL(WarehouseSQL):
+    """The same statements through an open dlt `sql_client`: any destination dlt can query, on the
+    connection (and credentials) of the pipeline that loaded it. Sync, time series and their status use it."""
+
+    param = "%s"
+
+    def __init__(self, client: Any, dialect: str):
+        self.client = client
+        self.dataset = client.dataset_name
+        self.dialect = dialect
+
+    def table(self, name: str) -> str:
+        return str(self.client.make_qualified_table_name(name))
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.client.execute_sql(sql, *params) or []]
+
+    def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.client.execute_query(sql, *params) as cursor:
+            return [d[0] for d in cursor.description], [tuple(r) for r in cursor.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.client.execute_sql(sql, *params)
+
+    def schema_exists(self) -> bool:
+        return bool(self.client.has_dataset())
+
+    def ensure_schema(self) -> None:
+        if not self.client.has_dataset():
+            self.client.create_dataset()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.client.begin_transaction():
+            yield
+
+    def close(self) -> None:
+        self.client.close_connection()
+
+
+def open_warehouse(options: WarehouseOptions, *, read_only: bool) -> WarehouseSQL:
+    """A direct connection to the warehouse the options name; `read_only` for dry runs (nothing can be written)."""
+    if options.destination == "duckdb":
+        return DuckDBSQL(options.duckdb_path, options.dataset, read_only=read_only)
+    if options.destination == "postgres":
+        return PostgresSQL(options.required_postgres_dsn(), options.dataset, read_only=read_only)
+    raise ConfigError(
+        f"push reads from duckdb or postgres, not {options.destination!r}: "
+        "pass --destination duckdb or --destination postgres"
+    )
+
+
+@contextmanager
+def pipeline_sql(pipeline: dlt.Pipeline) -> Iterator[PipelineSQL]:
+    """The warehouse of `pipeline`, open for SQL for the duration of the block."""
+    dialect = pipeline.destination.destination_name if pipeline.destination is not None else ""
+    with pipeline.sql_client() as client:
+        yield PipelineSQL(client, dialect)
+
+
+def loaded_table(pipeline: dlt.Pipeline, name: str) -> str | None:
+    """The normalised name of a table the pipeline's schema knows with columns (i.e. loaded), else None."""
+    if not pipeline.default_schema_name:  # nothing loaded yet
+        return None
+    table = pipeline.default_schema.naming.normalize_table_identifier(name)
+    schema_table = pipeline.default_schema.tables.get(table)
+    return table if schema_table and schema_table.get("columns") else None
+
+
+def table_ids(pipeline: dlt.Pipeline, name: str) -> set[str]:
+    """The `id`s stored in a loaded table (none when the table is not there)."""
+    table = loaded_table(pipeline, name)
+    if table is None:
+        return set()
+    if lake.is_delta(pipeline, table):
+        return {str(v) for v in lake.read_column(pipeline, table, "id")}
+    with pipeline_sql(pipeline) as sql:
+        try:
+            return {str(r[0]) for r in sql.fetchall(f"SELECT id FROM {sql.table(table)}")}
+        except Exception as exc:
+            if "does not exist" in str(exc).lower():
+                return set()
+            raise
+
+
+def delete_where_in(pipeline: dlt.Pipeline, work: Sequence[tuple[str, str, list[str]]]) -> None:
+    """For each (table, column, values): delete the rows whose column is one of the values."""
+    if not work:
+        return
+    if lake.is_delta(pipeline, work[0][0]):
+        for table, column, values in work:
+            lake.delete_where_in(pipeline, table, column, values)
+        return
+    with pipeline_sql(pipeline) as sql:
+        for table, column, values in work:
+            sql.delete_in(table, column, values)
+
+
+def row_count(pipeline: dlt.Pipeline, name: str) -> int | None:
+    """Rows in a loaded table, None when it is not there."""
+    table = loaded_table(pipeline, name)
+    if table is None:
+        return None
+    if pipeline.destination is not None and pipeline.destination.destination_name == "filesystem":
+        return lake.row_count(pipeline, table)
+    with pipeline_sql(pipeline) as sql:
+        return int(sql.fetchall(f"SELECT count(*) FROM {sql.table(table)}")[0][0])

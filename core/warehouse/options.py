@@ -1,4 +1,5 @@
-"""Which warehouse to write to: the options `sync` and `push` share, and the dlt destination they make."""
+"""Which warehouse to write to: the options every command shares, the dlt destination they make, and the one
+place the Postgres DSN is resolved."""
 
 from __future__ import annotations
 
@@ -11,24 +12,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import dlt
+from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.common.destination import Destination
 from dlt.common.pipeline import get_dlt_pipelines_dir
 
-from sources.common.errors import ClarifySyncError, ConfigError, WarehouseError
+from core.errors import ConfigError, WarehouseError
 
 DEFAULT_DATASET = "clarify"
 # Not `clarify.duckdb`: DuckDB names the catalog after the file, and a catalog named like the `clarify` schema
 # makes every `clarify.<table>` reference ambiguous (a binder error, for dlt and for analysts alike).
 DEFAULT_DUCKDB_PATH = "clarify_sync.duckdb"
 POSTGRES_DSN_ENV = "CLARIFY_POSTGRES_DSN"
-# Written into a pipeline's local folder: which warehouse that folder's state belongs to.
-_IDENTITY_FILE = "clarify_warehouse_identity"
 DEFAULT_BUCKET_URL = "clarify_lake"  # a folder in the working directory; or s3://, gs://, az://, abfss://, ...
 TABLE_FORMATS = ("delta", "parquet")
-# Load jobs at a time. dlt's default (20) loads every file of a package at once and each DuckDB job holds its
-# file's rows, so the load step's peak grew with the package (bench full sync at 1M: 949 MB, 472 MB with 1).
-# In code, not only in `.dlt/config.toml`, which dlt reads from the working directory: cron runs elsewhere.
-DEFAULT_LOAD_WORKERS = 1
 # dlt destinations (and bucket protocols) whose client libraries come with a dlt extra we do not install.
 _EXTRAS: dict[str, tuple[str, str]] = {
     "snowflake": ("snowflake.connector", "snowflake"),
@@ -80,7 +76,25 @@ class WarehouseOptions:
         return url
 
     def resolved_postgres_dsn(self) -> str | None:
+        """The DSN from the flag, else the environment; None leaves it to dlt's credentials."""
         return self.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
+
+    def required_postgres_dsn(self) -> str:
+        """The DSN for a direct connection: flag, environment, else dlt's `[destination.postgres.credentials]`."""
+        dsn = self.resolved_postgres_dsn()
+        if dsn:
+            return dsn
+        try:
+            value = dlt.secrets.get("destination.postgres.credentials")
+        except Exception:
+            value = None
+        if isinstance(value, str) and value:
+            return value
+        if value:
+            creds = ConnectionStringCredentials(dict(value))
+            creds.drivername = creds.drivername or "postgresql"
+            return str(creds.to_native_representation())
+        raise ConfigError(f"no Postgres DSN: pass --postgres-dsn or set {POSTGRES_DSN_ENV}")
 
     def resolved_pipelines_dir(self) -> str:
         """dlt's pipelines folder, one subfolder per warehouse: each warehouse keeps its own local state and
@@ -123,7 +137,7 @@ class WarehouseOptions:
                 raise WarehouseError(f"DuckDB file {path} is not writable: fix its permissions or pass --duckdb-path")
             return dlt.destinations.duckdb(credentials=str(path))
         if self.destination == "postgres":
-            dsn = self.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV)
+            dsn = self.resolved_postgres_dsn()
             # Without a DSN, dlt reads [destination.postgres.credentials] from its config and secrets.
             return dlt.destinations.postgres(credentials=_with_password(dsn)) if dsn else dlt.destinations.postgres()
         if self.destination == "filesystem":
@@ -149,6 +163,10 @@ class WarehouseOptions:
             parent = path if path.exists() else path.parent
             if not parent.is_dir() or not os.access(parent, os.W_OK):
                 raise WarehouseError(f"lake folder {path} cannot be created or written: pass another --bucket-url")
+        if self.table_format == "delta" and protocol != "file":
+            from core.warehouse.delta_probe import install  # imports deltalake: only for Delta on a bucket
+
+            install()
         # Credentials for s3/gs/az come from [destination.filesystem.credentials] in .dlt/secrets.toml.
         return dlt.destinations.filesystem(bucket_url=url)
 
@@ -173,42 +191,3 @@ def _with_password(dsn: str) -> str:
         user, _, host = parts.netloc.rpartition("@")
         return urlunsplit((parts.scheme, f"{user}:@{host}", parts.path, parts.query, parts.fragment))
     return dsn
-
-
-def load_workers() -> int:
-    """`[load] workers` from dlt config when set, else `DEFAULT_LOAD_WORKERS`."""
-    value = dlt.config.get("load.workers")
-    try:
-        return int(value) if value not in (None, "") else DEFAULT_LOAD_WORKERS
-    except (TypeError, ValueError):
-        raise ConfigError(f"load.workers = {value!r} is not a whole number") from None
-
-
-def open_pipeline(name: str, warehouse: WarehouseOptions, destination: Any | None = None) -> dlt.Pipeline:
-    """The named dlt pipeline for this warehouse. A local pipeline folder left by another warehouse is dropped,
-    so its state is restored from this warehouse instead of trusting cursors that belong elsewhere."""
-    pipelines_dir = warehouse.resolved_pipelines_dir()
-    identity = warehouse.identity()
-    destination = destination if destination is not None else warehouse.make_destination()
-
-    def make() -> dlt.Pipeline:
-        try:
-            return dlt.pipeline(
-                name, pipelines_dir=pipelines_dir, destination=destination, dataset_name=warehouse.dataset
-            )
-        except ClarifySyncError:
-            raise
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
-            raise ConfigError(f"cannot set up the dlt pipeline ({first}): fix .dlt/config.toml") from None
-
-    pipeline = make()
-    marker = Path(pipeline.working_dir) / _IDENTITY_FILE
-    # No marker: a folder of unknown origin (or a new one, where dropping costs nothing) is not trusted either;
-    # nor is any local state when the DuckDB file it describes is gone (deleted, or never written).
-    if not marker.exists() or marker.read_text() != identity or warehouse.is_missing():
-        pipeline.drop()
-        pipeline = make()
-    Path(pipeline.working_dir).mkdir(parents=True, exist_ok=True)
-    marker.write_text(identity)
-    return pipeline

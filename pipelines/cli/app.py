@@ -1,38 +1,24 @@
-"""The `clarify-sync` command: wires settings, sources, the warehouse and the push step together."""
+"""The `clarify-sync` root command and its CRM commands (`sync`, `push`, `status`, `demo`), and `run`, the console
+script: each command turns flags into settings and hands them to the orchestration in `pipelines/`."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from pipelines.push import PushReport
-    from pipelines.sync import SyncReport
-
+from core.errors import ConfigError, ExitCode, RowsRejectedError
+from core.http import RetryPolicy
+from core.warehouse.options import DEFAULT_DUCKDB_PATH, WarehouseOptions
 from emulator.command import emulator as emulator_command
 from pipelines.check import DEFAULT_MAX_AGE
-from pipelines.console import ProgressReporter, console, print_error, print_table, progress_reporter, verbosity
-from pipelines.options import (
-    BaseUrl,
-    BucketUrl,
-    Dataset,
-    Destination,
-    DuckdbPath,
-    PostgresDsn,
-    TableFormat,
-    Workspace,
-    connection_from,
-    reports_errors,
-    warehouse_from,
-)
-from pipelines.timeseries import timeseries_app
-from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+from pipelines.cli.console import console, print_error, print_table, progress_reporter, verbosity
+from pipelines.cli.options import BaseUrl, DuckdbPath, Workspace, connection_from, reports_errors, warehouse_options
+from pipelines.cli.reports import finish_objects, print_push_report, print_sync_report
+from pipelines.cli.timeseries import timeseries_app
 from sources.clarify.settings import DEFAULT_LAG_SECONDS
-from sources.common.errors import ConfigError, ExitCode, RowsRejectedError
-from sources.common.http import RetryPolicy
 
 app = typer.Typer(
     name="clarify-sync",
@@ -55,60 +41,6 @@ def main(
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "INFO" if verbose else "ERROR")
 
 
-def print_sync_report(report: SyncReport) -> None:
-    rows = [
-        (name, o.records, o.pages, o.requests, o.deleted, f"{o.seconds:.1f}")
-        for name, o in sorted(report.objects.items())
-    ]
-    rows.append(("total", report.records, report.pages, report.requests, report.deleted, f"{report.seconds:.1f}"))
-    print_table(
-        f"clarify-sync summary: {report.records_per_second:,.0f} records/s",
-        ["object", "records", "pages", "requests", "deleted", "seconds"],
-        rows,
-    )
-
-
-def finish_objects(reporter: ProgressReporter, report: SyncReport) -> None:
-    """Each object's bar completed, or its end line under cron, with the run's true counts."""
-    for name, o in sorted(report.objects.items()):
-        reporter.finish(name, o.records, o.pages, o.seconds, o.deleted)
-
-
-def print_push_report(report: PushReport) -> None:
-    title = f"clarify-sync push → {report.object} ({report.mode}{', dry run' if report.dry_run else ''})"
-    print_table(
-        title,
-        ["new", "changed", "unchanged", "invalid", "sent", "rejected", "requests", "seconds"],
-        [
-            (
-                report.new,
-                report.changed,
-                report.unchanged,
-                report.invalid,
-                report.sent,
-                report.rejected,
-                report.requests,
-                f"{report.seconds:.1f}",
-            )
-        ],
-    )
-    if report.samples:
-        print_table("samples (first rows only)", ["key", "change", "what"], [_sample_row(s) for s in report.samples])
-    if report.adopted:
-        console.print(f"{report.adopted} row(s) found already created after a lost answer: recorded, not resent")
-    if report.rejects_gone:
-        console.print(f"{report.rejects_gone} reject(s) cleared: their rows are no longer in the source")
-
-
-def _sample_row(sample: dict[str, Any]) -> tuple[str, str, str]:
-    """One line per sample: the attributes that would be sent, or why the row is invalid."""
-    if sample["change"] == "invalid":
-        what = str(sample["detail"])
-    else:
-        what = ", ".join(f"{k}={v!r}" for k, v in sample["attributes"].items())
-    return str(sample["key"]), str(sample["change"]), what if len(what) <= 100 else what[:99] + "…"
-
-
 def _objects_option(flag: str, what: str) -> Any:
     """A repeatable object-list option that adds to `sources.clarify.<key>.objects` in dlt config."""
     key = flag.lstrip("-").replace("-", "_")
@@ -121,15 +53,11 @@ def _objects_option(flag: str, what: str) -> Any:
 
 @app.command()
 @reports_errors
+@warehouse_options()
 def sync(
+    warehouse: WarehouseOptions,
     base_url: BaseUrl = None,
     workspace: Workspace = None,
-    destination: Destination = "duckdb",
-    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
-    postgres_dsn: PostgresDsn = None,
-    dataset: Dataset = DEFAULT_DATASET,
-    bucket_url: BucketUrl = None,
-    table_format: TableFormat = "delta",
     objects: Annotated[
         str | None,
         typer.Option(
@@ -181,7 +109,7 @@ def sync(
     with reporter.running():
         report = run_sync(
             connection_from(base_url, workspace),
-            warehouse_from(destination, duckdb_path, postgres_dsn, dataset, bucket_url, table_format),
+            warehouse,
             objects=[name.strip() for name in objects.split(",") if name.strip()] if objects else None,
             full_refresh=full_refresh,
             since=since,
@@ -214,7 +142,9 @@ does not fit is rejected locally, without a request. Rejected rows wait in _clar
 
 @app.command(help=PUSH_HELP)
 @reports_errors
+@warehouse_options(lake=False)
 def push(
+    warehouse: WarehouseOptions,
     object_slug: Annotated[str, typer.Option("--object", help="Target object slug, e.g. person or c_sales_order")],
     from_table: Annotated[
         str | None,
@@ -254,10 +184,6 @@ def push(
     ] = False,
     base_url: BaseUrl = None,
     workspace: Workspace = None,
-    destination: Destination = "duckdb",
-    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
-    postgres_dsn: PostgresDsn = None,
-    dataset: Dataset = DEFAULT_DATASET,
 ) -> None:
     from pipelines.push import run_push
 
@@ -267,7 +193,7 @@ def push(
     with reporter.running():
         report = run_push(
             connection_from(base_url, workspace),
-            warehouse_from(destination, duckdb_path, postgres_dsn, dataset),
+            warehouse,
             object=object_slug,
             from_table=from_table,
             sql=sql,
@@ -305,18 +231,12 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
 
 @app.command()
 @reports_errors
-def status(
-    destination: Destination = "duckdb",
-    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
-    postgres_dsn: PostgresDsn = None,
-    dataset: Dataset = DEFAULT_DATASET,
-    bucket_url: BucketUrl = None,
-    table_format: TableFormat = "delta",
-) -> None:
+@warehouse_options()
+def status(warehouse: WarehouseOptions) -> None:
     """Each object's cursor, row count and last run."""
     from pipelines.sync import sync_status
 
-    rows = sync_status(warehouse_from(destination, duckdb_path, postgres_dsn, dataset, bucket_url, table_format))
+    rows = sync_status(warehouse)
     print_table(
         "clarify-sync status",
         ["object", "cursor", "rows", "last run"],
@@ -326,7 +246,9 @@ def status(
 
 @app.command()
 @reports_errors
+@warehouse_options(lake=False)
 def check(
+    warehouse: WarehouseOptions,
     max_age: Annotated[
         str, typer.Option("--max-age", help="Fail when an object's last successful run is older (30m, 2h, 1d)")
     ] = DEFAULT_MAX_AGE,
@@ -337,15 +259,10 @@ def check(
         list[str] | None,
         typer.Option("--command", help="Only runs of this command (sync, push, ...); repeat for several"),
     ] = None,
-    destination: Destination = "duckdb",
-    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
-    postgres_dsn: PostgresDsn = None,
-    dataset: Dataset = DEFAULT_DATASET,
 ) -> None:
     """Health gate for cron: one line per failing object and exit code 8; silent when healthy."""
     from pipelines.check import failing, parse_age
 
-    warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
     lines = failing(warehouse, max_age=parse_age(max_age), max_rejects=max_rejects, commands=command or ())
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
@@ -368,7 +285,7 @@ def demo(
     """
     from pipelines.demo import run_demo
 
-    warehouse = warehouse_from("duckdb", duckdb_path, None, DEFAULT_DATASET)
+    warehouse = WarehouseOptions(duckdb_path=duckdb_path)
     reporter = progress_reporter()
     with reporter.running():
         result = run_demo(

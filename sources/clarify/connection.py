@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import dlt
 
-from sources.common.errors import ConfigError
+from core.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.clarify.ai/v1"
 _SECTION = "sources.clarify"

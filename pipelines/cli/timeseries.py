@@ -1,6 +1,6 @@
 """`clarify-sync timeseries ...`: sync Clarify time series into the warehouse, push rows back, show status.
 
-Mounted by `app.add_typer(timeseries_app, name="timeseries")` in pipelines/cli.py. Credentials come from the
+Mounted by `app.add_typer(timeseries_app, name="timeseries")` in pipelines/cli/app.py. Credentials come from the
 integration's credentials file (`--credentials` or CLARIFY_TS_CREDENTIALS) or CLARIFY_TS_* variables.
 """
 
@@ -12,10 +12,10 @@ import orjson
 import typer
 
 import sources.clarify_timeseries.settings as s
-from pipelines.console import console, print_table, progress_reporter
-from pipelines.options import Dataset, Destination, DuckdbPath, PostgresDsn, reports_errors, warehouse_from
-from pipelines.warehouse import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
-from sources.common.errors import ConfigError, RowsRejectedError
+from core.errors import ConfigError, RowsRejectedError
+from core.warehouse.options import WarehouseOptions
+from pipelines.cli.console import console, print_table, progress_reporter
+from pipelines.cli.options import reports_errors, warehouse_options
 
 timeseries_app = typer.Typer(
     name="timeseries",
@@ -56,12 +56,10 @@ def _filter(text: str | None) -> dict[str, Any] | None:
 
 @timeseries_app.command()
 @reports_errors
+@warehouse_options(lake=False)
 def sync(
+    warehouse: WarehouseOptions,
     credentials: Credentials = None,
-    destination: Destination = "duckdb",
-    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
-    postgres_dsn: PostgresDsn = None,
-    dataset: Dataset = DEFAULT_DATASET,
     since: Annotated[
         str | None,
         typer.Option("--since", help="First sync starts here (default: a year ago)", show_default=False),
@@ -91,7 +89,6 @@ def sync(
     """Items, signals and data points into the warehouse, incrementally per item."""
     from pipelines.timeseries_sync import parse_since, run_timeseries_sync
 
-    warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
     reporter = progress_reporter()
     with _client(credentials) as client, reporter.running():
         report = run_timeseries_sync(
@@ -120,12 +117,10 @@ def sync(
 
 @timeseries_app.command()
 @reports_errors
+@warehouse_options(lake=False)
 def push(
+    warehouse: WarehouseOptions,
     credentials: Credentials = None,
-    destination: Destination = "duckdb",
-    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
-    postgres_dsn: PostgresDsn = None,
-    dataset: Dataset = DEFAULT_DATASET,
     sql: Annotated[
         str | None,
         typer.Option("--sql", help="Query returning time, input_id, value (runs in the dataset)", show_default=False),
@@ -143,7 +138,6 @@ def push(
     """Rows newer than the last push → integration.insert; signal metadata → integration.saveSignals."""
     from pipelines.timeseries_sync import run_timeseries_push
 
-    warehouse = warehouse_from(destination, duckdb_path, postgres_dsn, dataset)
     with _client(credentials) as client:
         report = run_timeseries_push(client, warehouse, query=sql, signals_from=signals_from, publish=publish)
     print_table(
@@ -167,16 +161,14 @@ def push(
 
 @timeseries_app.command()
 @reports_errors
+@warehouse_options(lake=False)
 def status(
-    destination: Destination = "duckdb",
-    duckdb_path: DuckdbPath = DEFAULT_DUCKDB_PATH,
-    postgres_dsn: PostgresDsn = None,
-    dataset: Dataset = DEFAULT_DATASET,
+    warehouse: WarehouseOptions,
 ) -> None:
     """Rows and latest time per time-series table, push watermarks and rejects."""
     from pipelines.timeseries_sync import timeseries_status
 
-    rows, cursors = timeseries_status(warehouse_from(destination, duckdb_path, postgres_dsn, dataset))
+    rows, cursors = timeseries_status(warehouse)
     print_table(
         "clarify-sync timeseries status",
         ["table", "rows", "latest"],

@@ -3,7 +3,7 @@
 Every failure a user can cause or fix (bad settings, a refused key, an unreachable host, a full disk) is raised
 as a `ClarifySyncError`; the CLI prints its message and exits with its `exit_code`, so cron and scripts can
 tell the kinds apart. Anything else is a bug: the CLI prints one line naming a log file that holds the
-traceback (pipelines/console.py).
+traceback (pipelines/cli/console.py).
 """
 
 from __future__ import annotations
@@ -72,3 +72,15 @@ class WarehouseError(ClarifySyncError):
     """The warehouse cannot be opened or written."""
 
     exit_code = ExitCode.WAREHOUSE
+
+
+def first_line(exc: BaseException | None, *, fallback: str | None = None, limit: int = 200) -> str:
+    """The first non-blank line of an error's message, at most `limit` characters.
+
+    Database and library errors run to many lines (SQL, hints, context); a user message has room for one.
+    An empty message gives `fallback`, by default the error's class name.
+    """
+    for line in str(exc if exc is not None else "").splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return fallback if fallback is not None else exc.__class__.__name__

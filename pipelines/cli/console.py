@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from core.errors import first_line
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -150,7 +152,7 @@ def report_internal_error(exc: BaseException, command: str) -> None:
         where = f"the full traceback is in {log}"
     except OSError:  # a read-only home must not hide the error itself
         where = f"set {ERROR_LOG_ENV} to a writable folder to keep the traceback"
-    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    first = first_line(exc, fallback="")
     print_error(
         f"internal error ({exc.__class__.__name__}{': ' + first if first else ''}): {where}; "
         "rerun with --verbose to print it, and please report it"

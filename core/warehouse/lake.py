@@ -16,7 +16,7 @@ import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources.clarify.settings import DELETED_COLUMN
+from core.warehouse import DELETED_COLUMN
 
 ID_CHUNK = 1000
 

@@ -1,17 +1,22 @@
-"""Options and error handling shared by every `clarify-sync` command (CRM and time series)."""
+"""Options and error handling shared by every `clarify-sync` command (CRM and time series).
+
+The warehouse options are declared once, here: `@warehouse_options()` adds them to a command and hands it the
+`WarehouseOptions` they make, as its `warehouse` argument."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from pipelines.console import print_error, report_internal_error
-from pipelines.warehouse import WarehouseOptions
-from sources.common.connection import ClarifyConnection, resolve_connection
-from sources.common.errors import ClarifySyncError, ExitCode
+from core.errors import ClarifySyncError, ExitCode
+from core.warehouse.options import WarehouseOptions
+from pipelines.cli.console import print_error, report_internal_error
+from sources.clarify.connection import ClarifyConnection, resolve_connection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,19 +94,40 @@ def connection_from(base_url: str | None, workspace: str | None) -> ClarifyConne
     return resolve_connection(base_url=base_url, workspace=workspace)
 
 
-def warehouse_from(
-    destination: str,
-    duckdb_path: str,
-    postgres_dsn: str | None,
-    dataset: str,
-    bucket_url: str | None = None,
-    table_format: str = "delta",
-) -> WarehouseOptions:
-    return WarehouseOptions(
-        destination=destination,
-        duckdb_path=duckdb_path,
-        postgres_dsn=postgres_dsn,
-        dataset=dataset,
-        bucket_url=bucket_url,
-        table_format=table_format,
-    )
+# The options `@warehouse_options` adds, by `WarehouseOptions` field (whose defaults they take); the last two
+# are for the lake only.
+_WAREHOUSE_FLAGS: dict[str, Any] = {
+    "destination": Destination,
+    "duckdb_path": DuckdbPath,
+    "postgres_dsn": PostgresDsn,
+    "dataset": Dataset,
+    "bucket_url": BucketUrl,
+    "table_format": TableFormat,
+}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(WarehouseOptions)}
+_LAKE_FLAGS = ("bucket_url", "table_format")
+
+
+def warehouse_options(*, lake: bool = True) -> Callable[[F], F]:
+    """Give a command the warehouse options (`lake=False`: without --bucket-url/--table-format, for commands
+    that read with SQL) and call it with `warehouse=WarehouseOptions(...)` instead of the single flags."""
+    names = [n for n in _WAREHOUSE_FLAGS if lake or n not in _LAKE_FLAGS]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != "warehouse"]
+        added = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=_DEFAULTS[n], annotation=_WAREHOUSE_FLAGS[n])
+            for n in names
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            flags = {n: kwargs.pop(n) for n in names}
+            return command(*args, warehouse=WarehouseOptions(**flags), **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in kept + added}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

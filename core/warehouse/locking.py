@@ -12,10 +12,12 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
-from sources.common.errors import ClarifySyncError, ExitCode, WarehouseError
+from core.errors import ClarifySyncError, ExitCode, WarehouseError, first_line
+from core.warehouse.options import WarehouseOptions
 
 POLL_SECONDS = 0.05
 
@@ -69,9 +71,8 @@ def postgres_lock(dsn: str, identity: str, timeout: float, what: str) -> Iterato
     try:
         conn: Any = psycopg2.connect(dsn, connect_timeout=10)
     except psycopg2.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise WarehouseError(
-            f"cannot connect to Postgres ({first}): check --postgres-dsn / CLARIFY_POSTGRES_DSN"
+            f"cannot connect to Postgres ({first_line(exc)}): check --postgres-dsn / CLARIFY_POSTGRES_DSN"
         ) from None
     try:
         conn.autocommit = True
@@ -95,3 +96,26 @@ def postgres_lock(dsn: str, identity: str, timeout: float, what: str) -> Iterato
                 cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:
         conn.close()
+
+
+@contextmanager
+def warehouse_lock(warehouse: WarehouseOptions, pipeline_name: str, timeout: float) -> Iterator[None]:
+    """Everything one sync of `warehouse` holds: the warehouse (a file beside the DuckDB file, else one per
+    identity in the pipelines folder, plus Postgres's advisory lock) and the pipeline's local folder."""
+    identity = warehouse.identity()
+    what = f"this warehouse ({identity})"
+    pipelines_dir = warehouse.resolved_pipelines_dir()
+    os.makedirs(pipelines_dir, exist_ok=True)
+    with ExitStack() as stack:
+        if warehouse.destination == "duckdb":
+            db = Path(warehouse.duckdb_path).expanduser().resolve()
+            stack.enter_context(file_lock(f"{db}.{warehouse.dataset}.sync.lock", timeout, what))
+        else:
+            digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+            stack.enter_context(file_lock(os.path.join(pipelines_dir, f".{digest}.sync.lock"), timeout, what))
+            dsn = warehouse.resolved_postgres_dsn() if warehouse.destination == "postgres" else None
+            if dsn:
+                stack.enter_context(postgres_lock(dsn, identity, timeout, what))
+        where = f"pipeline {pipeline_name} in {pipelines_dir}"
+        stack.enter_context(file_lock(os.path.join(pipelines_dir, f".{pipeline_name}.lock"), timeout, where))
+        yield

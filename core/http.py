@@ -1,15 +1,18 @@
-"""The one HTTP client every Clarify call goes through: origin pinning, retries, pacing, error mapping.
+"""The one HTTP client every API call goes through: origin pinning, retries, pacing, error mapping.
 
-`HttpClient` is generic (CRM REST, the time-series JSON-RPC source and the push step share it):
+`HttpClient` is generic (CRM REST, the time-series JSON-RPC source and the push step share it); what is
+specific to an API (which paths share a rate-limit budget, how to word its errors, which setting names its
+origin) comes from the caller:
 
 - credentials go only to the configured origin: absolute URLs on the same host but another scheme
   (the live API's `http://` `links.next`) are rewritten to the configured scheme and port, any other
   host is refused before a byte is sent; redirects are never followed;
 - retries with exponential backoff and full jitter on 5xx, 409, timeouts, refused/dropped connections and
-  truncated or unparsable bodies; a 429 is waited out as long as its `Retry-After` asks (else backoff), using
-  no attempt, until one request has waited `RetryPolicy.rate_limit_deadline` (600 s) in total. Requests that are not
-  idempotent (POST) are retried only when the server cannot have acted on them (429, 409, connect errors);
-- pacing per endpoint (method + path: each object's list is its own budget) for a rolling window: the client
+  truncated or unparsable bodies, all from one attempt budget per request; a 429 is waited out as long as its
+  `Retry-After` asks (else backoff), using no attempt, until one request has waited
+  `RetryPolicy.rate_limit_deadline` (600 s) in total. Requests that are not idempotent (POST) are retried only
+  when the server cannot have acted on them (429, 409, connect errors);
+- pacing per endpoint (the caller's `endpoint_key`, by default method + path) for a rolling window: the client
   keeps a log of when its own requests were counted (the response's arrival, never earlier than the server
   counted it), so it knows exactly when each of its slots frees, `window` after that (the window learnt from
   the largest `X-RateLimit-Reset` seen, or `RetryPolicy.rate_window`). `X-RateLimit-Limit` / `-Remaining`
@@ -18,7 +21,8 @@
   the steady rate (window / limit apart). A 429's `Retry-After` is the authority on when to try again.
   Thread-safe: turns are handed out under a lock, so threads on one endpoint queue behind each other;
 - errors that retrying will not fix become `ApiError` with a one-line message; the caller supplies
-  `describe_error` to name the fix for its API. Unreachable hosts become `ApiUnreachableError`;
+  `describe_error` to name the fix for its API, and `origin_hint` to name the setting that holds the origin.
+  Unreachable hosts become `ApiUnreachableError`;
 - request counts per tag (the sync reports requests per object) and per endpoint.
 
 Secrets never reach logs: only the method, path, query and status are logged.
@@ -40,7 +44,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 import orjson
 
-from sources.common.errors import ApiError, ApiUnreachableError
+from core.errors import ApiError, ApiUnreachableError
 
 log = logging.getLogger("clarify_sync.http")
 
@@ -99,6 +103,15 @@ class _Budget:
             self.log.popleft()
 
 
+@dataclass
+class _Try:
+    """Where one request stands in its attempt budget."""
+
+    attempt: int = 0
+    connect_failures: int = 0
+    rate_limited: float = 0.0  # seconds waited on 429s (those use no attempt)
+
+
 class HttpClient:
     """An httpx.Client pinned to one origin, with retries, pacing and error mapping."""
 
@@ -109,12 +122,15 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         describe_error: Callable[[int, str, str], str] | None = None,
-        unreachable_hint: str = "check the base URL",
+        origin_hint: str = "check the base URL",
+        endpoint_key: Callable[[str, str], str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
         auth: httpx.Auth | None = None,
     ) -> None:
+        """`origin_hint` ends the messages for a wrong origin (unreachable, foreign links, bodies that are not
+        JSON); `endpoint_key(method, path)` names the rate-limit budget a request counts against."""
         parts = urlsplit(base_url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"base URL must be http(s): {base_url!r}")
@@ -125,7 +141,8 @@ class HttpClient:
         self._port = parts.port or _DEFAULT_PORTS[parts.scheme]
         self.retry = retry or RetryPolicy()
         self._describe = describe_error or _default_describe
-        self._unreachable_hint = unreachable_hint
+        self._origin_hint = origin_hint
+        self._endpoint_key = endpoint_key or _per_path
         self._sleep = sleep
         self._rng = rng
         self._lock = threading.Lock()
@@ -165,7 +182,7 @@ class HttpClient:
         ):
             raise ApiError(
                 f"refusing to call {parts.scheme}://{parts.netloc}: only {self._scheme}://{self._netloc} "
-                "(CLARIFY_BASE_URL) receives credentials"
+                f"receives credentials ({self._origin_hint})"
             )
         return urlunsplit((self._scheme, self._netloc, parts.path, parts.query, ""))
 
@@ -189,98 +206,127 @@ class HttpClient:
         (0: the usual backoff). After the last attempt the response is returned for the caller to map.
         """
         url = self.resolve(url_or_path)
-        endpoint = endpoint_key(method, urlsplit(url).path)
-        safe_retry_all = idempotent if idempotent is not None else method.upper() != "POST"
-        content = orjson.dumps(json) if json is not None else None
-        headers = {"content-type": "application/json"} if content is not None else None
-        if form is not None:  # OAuth token requests are form-encoded (RFC 6749)
-            content, headers = urlencode(form).encode(), {"content-type": "application/x-www-form-urlencoded"}
-        policy = self.retry
-        connect_failures = 0
-        attempt = 0
-        rate_limited = 0.0  # seconds waited on 429s for this request
+        path = urlsplit(url).path
+        endpoint = self._endpoint_key(method, path)
+        resend = _may_resend(method, idempotent)
+        content, headers = _encode(json, form)
+        state = _Try()
         while True:
-            attempt += 1
+            state.attempt += 1
             self._pace(endpoint)
-            self._count(endpoint, tag, retry=attempt > 1 or rate_limited > 0)
+            self._count(endpoint, tag, retry=state.attempt > 1 or state.rate_limited > 0)
             try:
                 response = self._client.request(method, url, params=params, content=content, headers=headers)
             except httpx.TransportError as exc:
-                not_sent = isinstance(exc, _NOT_SENT)
-                self._record_budget(endpoint, None, counted=not not_sent)
-                if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-                    connect_failures += 1
-                    if connect_failures >= policy.connect_attempts:
-                        raise ApiUnreachableError(
-                            f"cannot reach {self._scheme}://{self._netloc} ({exc.__class__.__name__}): "
-                            f"{self._unreachable_hint}"
-                        ) from None
-                if (not_sent or safe_retry_all) and attempt < policy.max_attempts:
-                    log.info("%s %s: %s, retrying", method, _loggable(url), exc.__class__.__name__)
-                    self._backoff(attempt)
-                    continue
-                if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
-                    raise ApiUnreachableError(
-                        f"{method} {urlsplit(url).path} kept failing ({exc.__class__.__name__}) after "
-                        f"{attempt} attempts: {self._unreachable_hint}"
-                    ) from None
-                raise
+                self._after_transport_error(exc, method, url, endpoint, state, resend=resend)
+                continue
             _break_stream_cycle(response)
             self._record_budget(endpoint, response)
             log.debug("%s %s -> %s", method, _loggable(str(response.request.url)), response.status_code)
-            status = response.status_code
-            if status == 429 and tag:
+            if response.status_code == 429 and tag:
                 with self._lock:
                     self.stats.rate_limited_by_tag[tag] += 1
-            if status == 429 and rate_limited < policy.rate_limit_deadline:
-                # Waited out, not counted as an attempt: the server said when to come back.
-                wait = _retry_after(response)
-                wait = min(wait if wait is not None else self._backoff_delay(attempt), policy.retry_after_max)
-                rate_limited += max(wait, 1e-3)
-                attempt -= 1
-                self._hold(endpoint, wait)  # the next turn waits for it
-                continue
-            if status in RETRY_STATUSES and attempt < policy.max_attempts and (safe_retry_all or status == 409):
-                self._backoff(attempt)
-                continue
-            if status >= 400:
-                detail, errors = parse_error_body(response.content)
-                message = self._describe(status, urlsplit(url).path, detail)
-                raise ApiError(_one_line(message), status=status, errors=errors)
-            if retry_if is not None and attempt < policy.max_attempts:
-                at_least = retry_if(response)
-                if at_least is not None:
-                    self._backoff(attempt, at_least)
-                    continue
-            return response
+            if not self._sends_again(response, path, endpoint, state, resend=resend, retry_if=retry_if):
+                return response
 
-    def request_json(self, method: str, url_or_path: str, **kwargs: Any) -> Any:
-        """Like `request`, parsing the body with orjson; a truncated or garbled body is retried."""
-        policy = self.retry
-        for attempt in range(1, policy.max_attempts + 1):
-            response = self.request(method, url_or_path, **kwargs)
-            if not response.content and (response.status_code == 204 or method.upper() != "GET"):
-                return None
+    def request_json(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        retry_if: Callable[[httpx.Response], float | None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Like `request`, parsing the body with orjson; a truncated or garbled body is retried.
+
+        The parse is `request`'s `retry_if`, so a bad body uses an attempt of the one budget (retrying
+        around `request` would multiply the budgets).
+        """
+        resend = _may_resend(method, kwargs.get("idempotent"))
+        parsed: list[tuple[httpx.Response, Any]] = []  # the last response that parsed, and its body
+
+        def parse_then(response: httpx.Response) -> float | None:
             try:
-                return orjson.loads(response.content)  # an empty GET body is a truncated one: retried
+                body = _json_body(method, response)
             except orjson.JSONDecodeError:
-                safe = kwargs.get("idempotent")
-                if (safe if safe is not None else method.upper() != "POST") and attempt < policy.max_attempts:
+                if resend:
                     log.info("%s %s: unparsable body, retrying", method, _loggable(url_or_path))
-                    with self._lock:
-                        self.stats.retries += 1
-                    self._backoff(attempt)
-                    continue
-                raise ApiError(
-                    f"{method} {urlsplit(url_or_path).path} returned a body that is not JSON: "
-                    "check CLARIFY_BASE_URL points at the API"
-                ) from None
-        raise AssertionError("unreachable")
+                    return 0.0
+                return None
+            parsed[:] = [(response, body)]
+            return retry_if(response) if retry_if is not None else None
+
+        response = self.request(method, url_or_path, retry_if=parse_then, **kwargs)
+        if parsed and parsed[0][0] is response:
+            return parsed[0][1]
+        try:  # the last attempt's response (retry_if is not asked about it)
+            return _json_body(method, response)
+        except orjson.JSONDecodeError:
+            raise ApiError(
+                f"{method} {urlsplit(url_or_path).path} returned a body that is not JSON: {self._origin_hint}"
+            ) from None
 
     def get_json(self, url_or_path: str, params: Mapping[str, Any] | None = None, *, tag: str | None = None) -> Any:
         return self.request_json("GET", url_or_path, params=params, tag=tag)
 
     # -- internals ------------------------------------------------------------------------------------------
+    def _after_transport_error(
+        self, exc: httpx.TransportError, method: str, url: str, endpoint: str, state: _Try, *, resend: bool
+    ) -> None:
+        """A request that failed in transport: back off for another attempt, or raise if it is the last."""
+        not_sent = isinstance(exc, _NOT_SENT)
+        self._record_budget(endpoint, None, counted=not not_sent)
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            state.connect_failures += 1
+            if state.connect_failures >= self.retry.connect_attempts:
+                raise ApiUnreachableError(
+                    f"cannot reach {self._scheme}://{self._netloc} ({exc.__class__.__name__}): {self._origin_hint}"
+                ) from None
+        if (not_sent or resend) and state.attempt < self.retry.max_attempts:
+            log.info("%s %s: %s, retrying", method, _loggable(url), exc.__class__.__name__)
+            self._backoff(state.attempt)
+            return
+        if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
+            raise ApiUnreachableError(
+                f"{method} {urlsplit(url).path} kept failing ({exc.__class__.__name__}) after "
+                f"{state.attempt} attempts: {self._origin_hint}"
+            ) from None
+        raise exc
+
+    def _sends_again(
+        self,
+        response: httpx.Response,
+        path: str,
+        endpoint: str,
+        state: _Try,
+        *,
+        resend: bool,
+        retry_if: Callable[[httpx.Response], float | None] | None,
+    ) -> bool:
+        """Whether the answer asks for another attempt (waited for here); an error retrying cannot fix raises."""
+        policy = self.retry
+        status = response.status_code
+        if status == 429 and state.rate_limited < policy.rate_limit_deadline:
+            # Waited out, not counted as an attempt: the server said when to come back.
+            wait = _retry_after(response)
+            wait = min(wait if wait is not None else self._backoff_delay(state.attempt), policy.retry_after_max)
+            state.rate_limited += max(wait, 1e-3)
+            state.attempt -= 1
+            self._hold(endpoint, wait)  # the next turn waits for it
+            return True
+        last = state.attempt >= policy.max_attempts
+        if status in RETRY_STATUSES and not last and (resend or status == 409):
+            self._backoff(state.attempt)
+            return True
+        if status >= 400:
+            detail, errors = parse_error_body(response.content)
+            raise ApiError(" ".join(self._describe(status, path, detail).split()), status=status, errors=errors)
+        at_least = retry_if(response) if retry_if is not None and not last else None
+        if at_least is None:
+            return False
+        self._backoff(state.attempt, at_least)
+        return True
+
     def _count(self, endpoint: str, tag: str | None, *, retry: bool) -> None:
         with self._lock:
             self.stats.requests += 1
@@ -377,27 +423,38 @@ class HttpClient:
         self._wait(at - now)
 
 
-# Path segments after these name one record (or user, meeting, recording): collapsed to `{id}` so all records
-# of an object share one endpoint budget, as the API counts them. `records/bulk` is its own endpoint.
-_ID_AFTER = frozenset({"records", "users", "meetings", "recordings"})
-_NOT_IDS = frozenset({"bulk"})
+def _per_path(method: str, path: str) -> str:
+    """The default rate-limit budget: one per method and path."""
+    return f"{method.upper()} {path}"
 
 
-def endpoint_key(method: str, path: str) -> str:
-    """The rate-limit budget a request counts against: method + path with record ids collapsed.
+def _may_resend(method: str, idempotent: bool | None) -> bool:
+    """Whether a request may be sent again after the server may have acted on it; POST only when told."""
+    return idempotent if idempotent is not None else method.upper() != "POST"
 
-    `GET /v1/workspaces/w/objects/person/resources` keeps the object (each object has its own budget);
-    `PATCH /v1/workspaces/w/objects/person/records/per_1` becomes `.../records/{id}`.
-    """
-    parts = path.split("/")
-    for i in range(1, len(parts)):
-        if parts[i - 1] in _ID_AFTER and parts[i] and parts[i] not in _NOT_IDS:
-            parts[i] = "{id}"
-    return f"{method.upper()} {'/'.join(parts)}"
+
+def _encode(json: Any, form: Mapping[str, str] | None) -> tuple[bytes | None, dict[str, str] | None]:
+    """The body and its content type: JSON, or a form (OAuth token requests are form-encoded, RFC 6749)."""
+    if form is not None:
+        return urlencode(form).encode(), {"content-type": "application/x-www-form-urlencoded"}
+    if json is not None:
+        return orjson.dumps(json), {"content-type": "application/json"}
+    return None, None
+
+
+def _json_body(method: str, response: httpx.Response) -> Any:
+    """The parsed body; no content is None, except for a GET, where it is a truncated body (JSONDecodeError)."""
+    if not response.content and (response.status_code == 204 or method.upper() != "GET"):
+        return None
+    return orjson.loads(response.content)
 
 
 def parse_error_body(body: bytes) -> tuple[str, list[dict[str, Any]]]:
-    """(one-line detail, JSON:API errors) from either error shape the API uses, or the raw text."""
+    """(one-line detail, JSON:API-style errors) from the two common JSON error shapes, or the raw text.
+
+    JSON:API's `{"errors": [{"detail", "source": {"pointer"}}]}` and NestJS's `{"statusCode", "message", "error"}`
+    (Clarify answers with both, depending on the endpoint).
+    """
     try:
         data = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
@@ -427,7 +484,7 @@ def _default_describe(status: int, path: str, detail: str) -> str:
 def _break_stream_cycle(response: httpx.Response) -> None:
     """httpx's response and its (already read and closed) stream reference each other, so every response and
     its body would outlive their last use until the cyclic collector runs, which syncs make rare
-    (`pipelines/runtime.py`): 300 kB per page, hundreds of MB at 1,000,000 records. Reference counting frees
+    (`pipelines/gc_tuning.py`): 300 kB per page, hundreds of MB at 1,000,000 records. Reference counting frees
     them once the stream is swapped for an empty one (the body stays in `response.content`)."""
     response.stream = httpx.ByteStream(b"")
 
@@ -466,7 +523,3 @@ def _loggable(url: str) -> str:
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

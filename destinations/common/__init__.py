@@ -1,0 +1,1 @@
+"""What the CRM push and the time-series push share: their bookkeeping tables and fingerprints."""
