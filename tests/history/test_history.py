@@ -34,33 +34,35 @@ def _ts(value: Any) -> datetime:
 def test_history_keeps_versions_and_the_readme_query_measures_stages(
     make_emu: Any, make_warehouse: Any, kind: str
 ) -> None:
-    emu = make_emu()
-    wh = make_warehouse(kind)
-    conn = connection_for(emu)
     controls = load_controls(history=["deal"])
+    emu, wh = make_emu(), make_warehouse(kind)
+
+    def sync(**options: Any) -> None:
+        run_sync(connection_for(emu), wh, controls=controls, **options)
+
     deals = emu.store.records("deal")
     moved, gone = deals[0]["id"], deals[1]["id"]
 
     emu.clock.freeze(T0.isoformat())
     emu.store.update("deal", moved, {"stage": "Lead"})
-    run_sync(conn, wh, controls=controls)
+    sync()
     first = {r["id"]: r for r in query(wh, "SELECT * FROM {ds}.deal_history")}
     assert set(first) == {d["id"] for d in deals}  # one version per deal, all active
     assert all(r["_dlt_valid_to"] is None for r in first.values())
 
     emu.clock.advance(2 * DAY)
     emu.store.update("deal", moved, {"stage": "Qualified"})
-    run_sync(conn, wh, controls=controls, reconcile=False)
+    sync(reconcile=False)
     emu.clock.advance(1 * DAY)
     emu.store.update("deal", moved, {"amount": 1234.5})  # a new version, same stage
-    run_sync(conn, wh, controls=controls, reconcile=False)
+    sync(reconcile=False)
     emu.clock.advance(3 * DAY)
     emu.store.update("deal", moved, {"stage": "Proposal"})
-    run_sync(conn, wh, controls=controls, reconcile=False)
+    sync(reconcile=False)
     # Re-reading the lag window (the last change is inside it) adds no version.
-    run_sync(conn, wh, controls=controls, reconcile=False, full_refresh=False, since=T0.isoformat())
+    sync(reconcile=False, since=T0.isoformat())
     emu.store.delete("deal", gone)
-    run_sync(conn, wh, controls=controls, reconcile=True)
+    sync(reconcile=True)
 
     versions = query(wh, "SELECT * FROM {ds}.deal_history WHERE id = '" + moved + "' ORDER BY _updated_at")
     # The first sync saw the deal as it was at T0: history starts there.
