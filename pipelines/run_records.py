@@ -90,13 +90,10 @@ class Run:
         s = self.stats
         if s is None:
             return {}
-        if obj in s.by_tag:  # CRM calls are tagged with their object
-            return {
-                "requests": s.by_tag[obj],
-                "retries": s.retries_by_tag[obj],
-                "rate_limited": s.rate_limited_by_tag[obj],
-            }
-        return {"requests": s.requests, "retries": s.retries, "rate_limited": sum(s.rate_limited_by_tag.values())}
+        if self.command.startswith("timeseries"):  # one row for the whole run
+            return {"requests": s.requests, "retries": s.retries, "rate_limited": sum(s.rate_limited_by_tag.values())}
+        # CRM calls are tagged with their object (list calls with `lists`)
+        return {"requests": s.by_tag[obj], "retries": s.retries_by_tag[obj], "rate_limited": s.rate_limited_by_tag[obj]}
 
 
 _current: ContextVar[Run | None] = ContextVar("clarify_sync_run", default=None)
@@ -196,7 +193,7 @@ def _quietly(step: Callable[[], Any], notice: Callable[[str], None]) -> Any:
 
 
 def _sync_counts(report: Any) -> dict[str, dict[str, Any]]:
-    return {
+    counts = {
         obj: {
             "records": o.records,
             "pages": o.pages,
@@ -206,6 +203,9 @@ def _sync_counts(report: Any) -> dict[str, dict[str, Any]]:
         }
         for obj, o in report.objects.items()
     }
+    if report.lists is not None and report.lists.available:  # lists and their members: one row, `lists`
+        counts["lists"] = {"records": report.lists.lists + report.lists.members}
+    return counts
 
 
 def _push_counts(report: Any) -> dict[str, dict[str, Any]]:

@@ -34,10 +34,15 @@ def test_each_sync_records_one_row_per_object(make_emu: Any, make_warehouse: Any
     second = run_sync(connection_for(emu), wh, objects=["person"])
 
     rows = runs(wh)
-    assert len(rows) == len(first.objects) + 1
+    first_rows = len(first.objects) + 1  # and one for the lists step
+    assert len(rows) == first_rows + 1
     assert {r["status"] for r in rows} == {"succeeded"} and len({r["run_id"] for r in rows}) == 2
-    by_object = {r["object"]: r for r in rows[: len(first.objects)]}
-    assert set(by_object) == set(first.objects)
+    by_object = {r["object"]: r for r in rows[:first_rows]}
+    assert set(by_object) == {*first.objects, "lists"} and first.lists is not None
+    assert (by_object["lists"]["records"], by_object["lists"]["requests"]) == (
+        first.lists.lists + first.lists.members,
+        first.lists.requests,
+    )
     for obj, o in first.objects.items():
         row = by_object[obj]
         assert (row["records"], row["pages"], row["deleted"]) == (o.records, o.pages, o.deleted)
