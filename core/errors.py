@@ -23,6 +23,8 @@ class ExitCode(IntEnum):
     API_UNAVAILABLE = 5  # unreachable, kept failing after retries, or refused a request
     ROWS_REJECTED = 6  # push: the API refused rows (kept in a rejects table)
     WAREHOUSE = 7  # the warehouse cannot be opened, read or written
+    UNHEALTHY = 8  # check: an object's last run failed or is too old, or rejected rows wait
+    SCHEMA_CHANGED = 9  # a field changed type and the schema contract is frozen
 
 
 class ClarifySyncError(Exception):

@@ -78,6 +78,8 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     by_tag: Counter[str] = field(default_factory=Counter)
+    retries_by_tag: Counter[str] = field(default_factory=Counter)  # per tag, for the run records
+    rate_limited_by_tag: Counter[str] = field(default_factory=Counter)  # 429 answers per tag
     by_endpoint: Counter[str] = field(default_factory=Counter)
     slept: float = 0.0
 
@@ -221,6 +223,9 @@ class HttpClient:
             _break_stream_cycle(response)
             self._record_budget(endpoint, response)
             log.debug("%s %s -> %s", method, _loggable(str(response.request.url)), response.status_code)
+            if response.status_code == 429 and tag:
+                with self._lock:
+                    self.stats.rate_limited_by_tag[tag] += 1
             if not self._sends_again(response, path, endpoint, state, resend=resend, retry_if=retry_if):
                 return response
 
@@ -330,6 +335,7 @@ class HttpClient:
                 self.stats.by_tag[tag] += 1
             if retry:
                 self.stats.retries += 1
+                self.stats.retries_by_tag[tag or ""] += 1
 
     def _backoff(self, attempt: int, at_least: float = 0.0) -> None:
         self._wait(max(min(at_least, self.retry.retry_after_max), self._backoff_delay(attempt)))

@@ -61,8 +61,10 @@ def settings(
     objects: Sequence[str] | None,
     lag_seconds: float,
     page_limit: int,
+    controls: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What a run was asked to do, from flags and environment (never a secret: `config` is a digest)."""
+    """What a run was asked to do, from flags and environment (never a secret: `config` is a digest).
+    `controls`: the flags that change what a sync writes (history, soft deletes, the schema contract)."""
     config = {
         "flags": [base_url, workspace],
         "env": {k: v for k, v in os.environ.items() if k in _CONNECTION_ENV or k.startswith("SOURCES__")},
@@ -72,6 +74,7 @@ def settings(
         "objects": sorted(objects) if objects else None,
         "lag": float(lag_seconds),
         "page_limit": page_limit,
+        "controls": controls,
         "config": hashlib.sha256(orjson.dumps(config, option=orjson.OPT_SORT_KEYS)).hexdigest(),
     }
 
@@ -86,13 +89,19 @@ def command_settings(
     since: str | None,
     lag_seconds: float,
     page_limit: int,
+    controls: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """`settings` for a `clarify-sync sync` the probe may answer (and whose run leaves a note); None for the
     runs it must not: other warehouses than DuckDB, `--full-refresh` and `--since` (they load whatever changed)."""
     if destination != "duckdb" or full_refresh or since is not None:
         return None
     return settings(
-        base_url=base_url, workspace=workspace, objects=objects, lag_seconds=lag_seconds, page_limit=page_limit
+        base_url=base_url,
+        workspace=workspace,
+        objects=objects,
+        lag_seconds=lag_seconds,
+        page_limit=page_limit,
+        controls=controls,
     )
 
 
@@ -118,9 +127,7 @@ def remember(
         "file": _file_stamp(warehouse.duckdb_path),
     }
     path = note_path(warehouse.duckdb_path, warehouse.dataset)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(note, default=str))
-    os.replace(tmp, path)
+    _write(path, note)
 
 
 def probe(
@@ -183,6 +190,19 @@ def _all_unchanged(api: ClarifyApi, states: dict[str, ObjectState], run_settings
         return all(list(pool.map(unchanged, states)))
 
 
+def restamp(duckdb_path: str, dataset: str) -> None:
+    """The run's own record was appended to the file after the note: the note still describes the warehouse.
+
+    Only a note that exists is touched, and a sync deletes it before it writes, so no other sync's write is
+    hidden; a push's write (its own tables) is, which the probe does not read."""
+    path = note_path(duckdb_path, dataset)
+    note = _read(path)
+    if note is None:
+        return
+    note["file"] = _file_stamp(duckdb_path)
+    _write(path, note)
+
+
 def _lists_unchanged(api: ClarifyApi, schemas: Any, digest: str | None, run_settings: dict[str, Any]) -> bool:
     """Lists have no cursor: a run that syncs them reads them all, and is a no-op only if they read the same."""
     if not split_objects(run_settings["objects"])[0]:
@@ -212,6 +232,12 @@ def _file_stamp(duckdb_path: str) -> list[Any]:
 
 def _digest(body: Any) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _write(path: Path, note: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(note, default=str))
+    os.replace(tmp, path)  # whole or not at all: a reader never sees half a note
 
 
 def _read(path: Path) -> dict[str, Any] | None:

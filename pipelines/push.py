@@ -38,10 +38,12 @@ from core.warehouse.options import WarehouseOptions
 from core.warehouse.sql import open_warehouse
 from destinations.clarify.report import Progress, PushReport
 from destinations.clarify.runner import DEFAULT_CONCURRENCY, PushRequest, push
+from pipelines.run_records import recorded, watch_requests
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 
 
+@recorded("push")
 def run_push(
     connection: ClarifyConnection,
     warehouse: WarehouseOptions,
@@ -79,6 +81,7 @@ def run_push(
     request.check()
     report = request.new_report()
     api = ClarifyApi(connection, retry=retry, sleep=sleep)
+    watch_requests(api.http.stats)
     try:
         wh = open_warehouse(warehouse, read_only=dry_run)
         try:

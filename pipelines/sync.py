@@ -33,9 +33,12 @@ from core.warehouse.sql import delete_where_in, loaded_table, row_count, table_i
 from pipelines import noop_probe
 from pipelines.gc_tuning import tuned_gc
 from pipelines.lists_sync import sync_lists
+from pipelines.run_records import note_schemas, recorded, watch_requests
+from pipelines.soft_deletes import apply_soft_deletes
 from pipelines.sync_report import ListsReport, ObjectReport, SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
+from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import parse_ts
 from sources.clarify.freshness import reconcile_due, up_to_date
 from sources.clarify.list_reading import split_objects
@@ -68,6 +71,7 @@ class StatusRow:
     complete: bool
 
 
+@recorded("sync")
 def run_sync(
     connection: ClarifyConnection,
     warehouse: WarehouseOptions,
@@ -87,6 +91,9 @@ def run_sync(
     parallel: bool = True,
     probe_settings: dict[str, Any] | None = None,
     api: ClarifyApi | None = None,
+    controls: Controls | None = None,
+    history: Sequence[str] = (),
+    soft_delete: Sequence[str] = (),
 ) -> SyncReport:
     """Sync CRM objects into the warehouse; returns per-object counts. Raises `ClarifySyncError` subclasses.
 
@@ -96,9 +103,11 @@ def run_sync(
     `progress(object, records_so_far, pages_so_far, expected)` is called after each page (from worker threads
     when objects run in parallel); `expected` is the records the object should reach, by the listing's
     `meta.total_records` (None when the API does not say). `notice(line)` receives what a person should read
-    once (default: a log warning). `probe_settings` (`noop_probe.command_settings`): the run leaves the note
-    that lets the next one with the same settings answer "nothing changed" without dlt (DuckDB only).
-    `api`: the probe's client, holding the answers it got (the sync takes it over and closes it).
+    once (default: a log warning). `controls`: history mode, soft deletes, excluded and hashed fields
+    (default: read from dlt config, see `sources/clarify/controls.py`, plus the `history` and `soft_delete`
+    objects named here). `probe_settings` (`noop_probe.command_settings`): the run leaves the note that lets
+    the next one with the same settings answer "nothing changed" without dlt (DuckDB only). `api`: the probe's
+    client, holding the answers it got (the sync takes it over and closes it).
     """
     started = time.perf_counter()
     _check_since(since)
@@ -107,10 +116,14 @@ def run_sync(
     if warehouse.snapshot:  # plain parquet files cannot merge or delete: rewrite every table, in one load
         full_refresh, since, reconcile, chunk_pages = True, None, False, None
     with ClarifyApi(connection, retry=retry) if api is None else api as api:
+        watch_requests(api.http.stats)
         schemas_body = api.schemas()  # validates key, workspace and URL before anything else
         schemas = parse_schemas(schemas_body)
         want_lists, objects = split_objects(objects)
         selected = select_objects(schemas, objects or None) if objects != [] else []
+        note_schemas(schemas, selected)  # announces field changes; a frozen contract stops here
+        controls = controls if controls is not None else load_controls(schemas, history, soft_delete)
+        controls.check(schemas, warehouse.destination)
         destination = warehouse.make_destination()
         with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
             if warehouse.destination == "duckdb":  # from here until the note is written again, none is trusted
@@ -121,7 +134,9 @@ def run_sync(
                 finish_pending(pipeline, warehouse)
                 guard(lambda: pipeline.sync_destination(), warehouse)
                 _install_crash_hooks()
-                run = _SyncRun(api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel)
+                run = _SyncRun(
+                    api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel, controls=controls
+                )
                 pending = selected if full_refresh or since is not None else run.stale(selected)
                 report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
                 if want_lists:
@@ -190,6 +205,7 @@ class _SyncRun:
     page_limit: int
     progress: Progress | None
     parallel: bool
+    controls: Controls = field(default_factory=Controls)
     stats: dict[str, ObjectStats] = field(default_factory=dict)
 
     def stale(self, selected: list[str]) -> list[str]:
@@ -246,6 +262,7 @@ class _SyncRun:
             stats=self.stats,
             **_lake_context(self.pipeline, self.warehouse),
             warehouse_ids=lambda obj: table_ids(self.pipeline, obj),  # objects without a cursor
+            controls=self.controls,
             **options,
         )
 
@@ -266,6 +283,7 @@ class _SyncRun:
         if os.environ.get(CRASH_ENV) == "normalize":
             os._exit(98)
         normalize_and_load(self.pipeline, self.warehouse)
+        apply_soft_deletes(self.pipeline, self.stats)
 
 
 def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:

@@ -23,6 +23,7 @@ from core.warehouse.options import WarehouseOptions
 from core.warehouse.pipeline import open_pipeline
 from core.warehouse.sql import PipelineSQL, pipeline_sql
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
+from pipelines.run_records import recorded, watch_requests
 from sources.clarify_timeseries.rpc import RpcClient
 from sources.clarify_timeseries.source import TimeseriesReport, clarify_timeseries
 
@@ -76,6 +77,7 @@ def parse_since(text: str | None, flag: str = "--since") -> int | None:
         raise ConfigError(f"{flag} {text!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
 
 
+@recorded("timeseries sync")
 def run_timeseries_sync(
     client: RpcClient,
     warehouse: WarehouseOptions,
@@ -92,6 +94,7 @@ def run_timeseries_sync(
     frames_per_load: int = s.FRAMES_PER_LOAD,
 ) -> TimeseriesReport:
     since_us = parse_since(since)
+    watch_requests(client.http.stats)
     preflight(client)
     report = TimeseriesReport()
     pipeline = make_pipeline(warehouse)
@@ -123,6 +126,7 @@ def run_timeseries_sync(
     return report
 
 
+@recorded("timeseries push")
 def run_timeseries_push(
     client: RpcClient,
     warehouse: WarehouseOptions,
@@ -135,6 +139,7 @@ def run_timeseries_push(
     """Credentials and version checked before the warehouse is opened and anything is written."""
     if not query and not signals_from:
         raise ConfigError("nothing to push: pass --sql 'select time, input_id, value from ...' and/or --signals-from")
+    watch_requests(client.http.stats)
     preflight(client)
     try:
         pipeline = make_pipeline(warehouse)

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import dlt
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, WarehouseError, first_line
-from core.warehouse import lake
 from core.warehouse.options import WarehouseOptions
+
+if TYPE_CHECKING:  # dlt and the lake (pyarrow) load only where a pipeline is used: `check` and run records need neither
+    import dlt
 
 
 def quote(name: str) -> str:
@@ -402,6 +402,8 @@ def loaded_table(pipeline: dlt.Pipeline, name: str) -> str | None:
 
 def table_ids(pipeline: dlt.Pipeline, name: str) -> set[str]:
     """The `id`s stored in a loaded table (none when the table is not there)."""
+    from core.warehouse import lake
+
     table = loaded_table(pipeline, name)
     if table is None:
         return set()
@@ -418,6 +420,8 @@ def table_ids(pipeline: dlt.Pipeline, name: str) -> set[str]:
 
 def delete_where_in(pipeline: dlt.Pipeline, work: Sequence[tuple[str, str, list[str]]]) -> None:
     """For each (table, column, values): delete the rows whose column is one of the values."""
+    from core.warehouse import lake
+
     if not work:
         return
     if lake.is_delta(pipeline, work[0][0]):
@@ -431,6 +435,8 @@ def delete_where_in(pipeline: dlt.Pipeline, work: Sequence[tuple[str, str, list[
 
 def row_count(pipeline: dlt.Pipeline, name: str) -> int | None:
     """Rows in a loaded table, None when it is not there."""
+    from core.warehouse import lake
+
     table = loaded_table(pipeline, name)
     if table is None:
         return None

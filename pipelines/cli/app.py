@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from core.http import RetryPolicy
 from core.warehouse.options import DEFAULT_DUCKDB_PATH, WarehouseOptions
 from emulator.command import emulator as emulator_command
 from pipelines import noop_probe
+from pipelines.check import DEFAULT_MAX_AGE
 from pipelines.cli.console import console, print_error, print_table, progress_reporter, verbosity
 from pipelines.cli.options import BaseUrl, DuckdbPath, Workspace, connection_from, reports_errors, warehouse_options
 from pipelines.cli.reports import finish_objects, print_push_report, print_sync_report
@@ -39,6 +40,16 @@ def main(
     verbosity.verbose = verbose
     # dlt logs through its own stderr handler; at the default level only its errors reach a person or cron.
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "INFO" if verbose else "ERROR")
+
+
+def _objects_option(flag: str, what: str) -> Any:
+    """A repeatable object-list option that adds to `sources.clarify.<key>.objects` in dlt config."""
+    key = flag.lstrip("-").replace("-", "_")
+    return typer.Option(
+        flag,
+        help=f"{what} (an object; repeat or comma-separate; adds to sources.clarify.{key}.objects)",
+        show_default=False,
+    )
 
 
 @app.command()
@@ -76,6 +87,21 @@ def sync(
         float,
         typer.Option("--lag-seconds", help="Re-read this window before the cursor to catch late commits", min=0),
     ] = DEFAULT_LAG_SECONDS,
+    fail_on_type_change: Annotated[
+        bool | None,
+        typer.Option(
+            "--fail-on-type-change/--accept-type-change",
+            help="Fail, before loading, when a field changed type since the last run (default: "
+            "sources.clarify.schema_contract: evolve or freeze)",
+            show_default=False,
+        ),
+    ] = None,
+    history: Annotated[
+        list[str] | None, _objects_option("--history", "Keep every version of its records in <object>_history")
+    ] = None,
+    soft_delete: Annotated[
+        list[str] | None, _objects_option("--soft-delete", "Keep its deleted records, with _deleted_at set")
+    ] = None,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
     selected = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
@@ -88,6 +114,7 @@ def sync(
         since=since,
         lag_seconds=lag_seconds,
         page_limit=PAGE_LIMIT,
+        controls={"history": _names(history), "soft_delete": _names(soft_delete), "type_change": fail_on_type_change},
     )
     reporter = progress_reporter()
     with reporter.running():
@@ -96,6 +123,10 @@ def sync(
             report, api = noop_probe.probe(
                 warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile
             )
+            if report is not None:
+                from pipelines.run_records import record_answered
+
+                record_answered("sync", warehouse, report, notice=reporter.note)
         if report is None:
             from pipelines.sync import run_sync
 
@@ -109,6 +140,9 @@ def sync(
                 lag=lag_seconds,
                 progress=reporter,
                 notice=reporter.note,
+                fail_on_type_change=fail_on_type_change,
+                history=_names(history),
+                soft_delete=_names(soft_delete),
                 probe_settings=probe_settings,
                 api=api,  # what the probe asked is not asked again
             )
@@ -205,6 +239,11 @@ def push(
         )
 
 
+def _names(values: list[str] | None) -> list[str]:
+    """`--history deal --history person` and `--history deal,person` alike."""
+    return [name.strip() for value in values or () for name in value.split(",") if name.strip()]
+
+
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for pair in pairs:
@@ -228,6 +267,32 @@ def status(warehouse: WarehouseOptions) -> None:
         ["object", "cursor", "rows", "last run"],
         [(row.object, row.cursor, row.rows, row.last_run) for row in rows],
     )
+
+
+@app.command()
+@reports_errors
+@warehouse_options(lake=False)
+def check(
+    warehouse: WarehouseOptions,
+    max_age: Annotated[
+        str, typer.Option("--max-age", help="Fail when an object's last successful run is older (30m, 2h, 1d)")
+    ] = DEFAULT_MAX_AGE,
+    max_rejects: Annotated[
+        int, typer.Option("--max-rejects", help="Fail when the push rejects tables hold more rows", min=0)
+    ] = 0,
+    command: Annotated[
+        list[str] | None,
+        typer.Option("--command", help="Only runs of this command (sync, push, ...); repeat for several"),
+    ] = None,
+) -> None:
+    """Health gate for cron: one line per failing object and exit code 8; silent when healthy."""
+    from pipelines.check import failing, parse_age
+
+    lines = failing(warehouse, max_age=parse_age(max_age), max_rejects=max_rejects, commands=command or ())
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    if lines:
+        raise typer.Exit(ExitCode.UNHEALTHY)
 
 
 app.command(name="emulator")(reports_errors(emulator_command))

@@ -178,7 +178,7 @@ def _text_lists(lists: list[list[Any]]) -> pa.ListArray:
     try:
         return pa.array(lists, type=TEXT_LIST)
     except _ARROW_ERRORS:
-        return pa.array([[_item_text(item) for item in items] for items in lists], type=TEXT_LIST)
+        return pa.array([[item_text(item) for item in items] for items in lists], type=TEXT_LIST)
 
 
 def _replace_rows(parents: pa.Array, items: pa.ListArray) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
@@ -251,7 +251,7 @@ def _items(value: Any) -> list[Any]:
     return [] if value is None else [value]
 
 
-def _item_text(item: Any) -> str:
+def item_text(item: Any) -> str:
     if isinstance(item, dict):
         for key in ("value", "email", "address", "domain", "number", "name", "id"):
             if isinstance(item.get(key), str):

@@ -15,6 +15,8 @@ BUILTIN_OBJECTS = ("company", "person", "deal", "meeting", "task", "user")
 SYSTEM_TIMESTAMPS = ("_created_at", "_updated_at")
 SYSTEM_TEXT = ("_created_by", "_updated_by")
 
+# Soft-delete mark (objects configured for it): when the reconcile pass found the record gone.
+SOFT_DELETED_COLUMN = "_deleted_at"
 # Child tables (collections, multi-selects) and link tables (to-many relationships).
 CHILD_VALUE = "value"
 CHILD_POSITION = "position"

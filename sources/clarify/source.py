@@ -21,10 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+import pyarrow as pa
 
 from core.warehouse import DELETED_COLUMN
+from sources.clarify import history
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection, resolve_connection
+from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import Position
 from sources.clarify.freshness import remember_window
 from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
@@ -34,6 +37,7 @@ from sources.clarify.settings import (
     BATCH_ROWS,
     DEFAULT_LAG_SECONDS,
     PAGE_LIMIT,
+    SOFT_DELETED_COLUMN,
     SOURCE_NAME,
     parent_column,
 )
@@ -74,6 +78,8 @@ class SourceContext:
     child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
     # One line a person should read (an object that falls back to full reads); a log warning by default.
     notice: Callable[[str], None] = field(default=logging.getLogger("clarify_sync").warning)
+    # History mode, soft deletes, excluded and hashed fields (controls.py).
+    controls: Controls = field(default_factory=Controls)
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0, root_key=False)
@@ -96,8 +102,9 @@ def clarify_source(
     if context is None:
         conn = connection if isinstance(connection, ClarifyConnection) else resolve_connection()
         api = ClarifyApi(conn)
+        schemas = parse_schemas(api.schemas())
         ctx = SourceContext(
-            api, parse_schemas(api.schemas()), since=since, lag_seconds=lag_seconds, page_limit=page_limit
+            api, schemas, since=since, lag_seconds=lag_seconds, page_limit=page_limit, controls=load_controls(schemas)
         )
     else:
         ctx = context
@@ -133,7 +140,11 @@ def _mark(
     obj = converter.obj
     for table, arrow_table in batches:
         if table == obj:
-            yield arrow_table
+            yield _soft_delete_column(arrow_table) if obj in ctx.controls.soft_delete else arrow_table
+        elif table == history.history_table(obj):
+            if table not in hints:
+                hints[table] = history.history_hints(obj)
+            yield dlt.mark.with_hints(arrow_table, hints[table], create_table_variant=True)
         else:
             if table not in hints:
                 hints[table] = _child_hints(table, obj, converter.table_key(table), ctx.merge)
@@ -147,9 +158,9 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
     state = ObjectState.current(obj)
     stats = ctx.stats[obj]
     started = time.perf_counter()
-    converter = PageConverter(ctx.schemas[obj], state.inferred)
+    converter = PageConverter(ctx.controls.schema(ctx.schemas[obj]), state.inferred)
     hints: dict[str, Any] = {}
-    fetch = functools.partial(ctx.api.list_page, obj)
+    fetch = ctx.controls.fetcher(obj, ctx.api.list_page)
     try:
         if ctx.mode == "reconcile":
             yield from _reconcile(obj, ctx, state, converter, hints)
@@ -197,7 +208,7 @@ def _emit_pages(
         expected = stats.records + page.remaining - repeated if page.remaining is not None else None
         buffer.extend(page.records)
         if len(buffer) >= BATCH_ROWS:
-            yield from _mark(converter.convert(buffer), converter, hints, ctx)
+            yield from _mark(_converted(converter, buffer, ctx), converter, hints, ctx)
             buffer = []
         stats.records += len(page.records)
         stats.pages += 1
@@ -208,7 +219,20 @@ def _emit_pages(
         if stats.pages == 2 and os.environ.get(CRASH_ENV) == "extract":
             os._exit(97)
     if buffer:
-        yield from _mark(converter.convert(buffer), converter, hints, ctx)
+        yield from _mark(_converted(converter, buffer, ctx), converter, hints, ctx)
+
+
+def _converted(converter: PageConverter, records: list[dict[str, Any]], ctx: SourceContext) -> list[tuple[str, Any]]:
+    """The batches of some records; a history-mode object's main batch goes to its history table too."""
+    batches = converter.convert(records)
+    if converter.obj in ctx.controls.history:
+        batches.append((history.history_table(converter.obj), history.version_batch(batches, converter.parent_col)))
+    return batches
+
+
+def _soft_delete_column(batch: Any) -> Any:
+    """A (re)loaded record is live: its row carries `_deleted_at` null (which also creates the column)."""
+    return batch.append_column(SOFT_DELETED_COLUMN, pa.nulls(batch.num_rows, type=pa.timestamp("us", tz="UTC")))
 
 
 def _finish_walk(state: ObjectState, walk: UpdatedAtWalk, lag_seconds: float) -> None:
@@ -239,8 +263,16 @@ def _delete_missing(
     stats = ctx.stats[obj]
     stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
     gone = sorted(stored - live)
+    soft = obj in ctx.controls.soft_delete
     for i in range(0, len(gone), DELETE_BATCH):
-        yield from _mark(converter.deletion_batches(gone[i : i + DELETE_BATCH]), converter, hints, ctx)
+        chunk = gone[i : i + DELETE_BATCH]
+        batches = [] if soft else converter.deletion_batches(chunk)
+        if obj in ctx.controls.history:
+            batches.append((history.history_table(obj), history.deletion_batch(chunk)))
+        yield from _mark(batches, converter, hints, ctx)
+    if soft:  # the rows stay; the pipeline marks them after this load commits
+        stats.soft_gone = gone
+        return
     stats.deleted += len(gone)
     stats.deleted_ids.extend(gone)
 
@@ -255,7 +287,7 @@ def _reconcile(
 ) -> Iterator[Any]:
     """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
     stats = ctx.stats[obj]
-    fetch = functools.partial(ctx.api.list_page, obj)
+    fetch = ctx.controls.fetcher(obj, ctx.api.list_page)
     walk = UpdatedAtWalk(fetch, Position(), limit=ctx.page_limit)
     links = {t for t in converter.child_tables() if t.split("__", 1)[1] in ctx.schemas[obj].relationships}
     for page in _then_full(walk, fetch, ctx.page_limit):

@@ -15,3 +15,5 @@ class ObjectStats:
     deleted: int = 0
     seconds: float = 0.0
     deleted_ids: list[str] = field(default_factory=list, repr=False)
+    # Soft-delete objects: ids no longer listed, for the pipeline to mark `_deleted_at` after the load.
+    soft_gone: list[str] | None = field(default=None, repr=False)
