@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from typer.testing import CliRunner
 
 from pipelines.cli.app import app
@@ -40,6 +41,12 @@ def test_nothing_changed_needs_no_dlt(env: Any) -> None:  # noqa: F811
     done = without_dlt("sync", "--objects", "person,company")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "summary" in done.stdout and "person" in done.stdout
+    # A run the probe answered still leaves its run record, and its note stays valid for the next one.
+    again = without_dlt("sync", "--objects", "person,company")
+    assert again.returncode == 0, again.stdout + again.stderr
+    with duckdb.connect("clarify_sync.duckdb", read_only=True) as db:
+        runs = db.execute("SELECT count(DISTINCT run_id) FROM clarify._clarify_sync_runs WHERE status = 'succeeded'")
+        assert runs.fetchall() == [(3,)]
 
     env.clock.advance(3600)
     env.store.update("person", env.store.records("person")[0]["id"], {"title": "changed"})
