@@ -7,17 +7,19 @@ from pathlib import Path
 import duckdb
 
 DATASET = "clarify"
+# Ours also syncs lists, which the baseline's configuration does not know: only CRM objects are compared.
+NOT_OBJECTS = frozenset({"lists", "list_members"})
 
 
 def object_tables(duckdb_path: Path, dataset: str = DATASET) -> list[str]:
-    """Top-level object tables: no dlt bookkeeping, no `parent__child` tables."""
+    """Top-level object tables: no bookkeeping (`_dlt_*`, `_clarify_*`), no `parent__child` tables, no lists."""
     if not duckdb_path.exists():
         return []
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         rows = con.execute(
             "select table_name from information_schema.tables where table_schema = ? order by 1", [dataset]
         ).fetchall()
-    return [name for (name,) in rows if not name.startswith("_dlt") and "__" not in name]
+    return [name for (name,) in rows if not name.startswith("_") and "__" not in name and name not in NOT_OBJECTS]
 
 
 def row_counts(duckdb_path: Path, dataset: str = DATASET) -> dict[str, int]:
