@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import ClarifySyncError
 from pipelines.push import run_push
+from pipelines.runs_table import RUNS_TABLE
 from sources.clarify.connection import ClarifyConnection
 
 SETUP = """CREATE TABLE {t} AS SELECT 'u' || i || '@x.com' AS email_addresses, 'T' || i AS title,
@@ -57,7 +58,9 @@ def test_bad_input_one_line_state_untouched(emu, conn, pushed: Any, writes, case
     message = str(err.value)
     assert expected in message and "\n" not in message, message
     assert ":" in message  # "<what>: <fix>"
-    assert pushed.snapshot() == before and writes(emu) == sent
+    assert _without_runs(pushed.snapshot()) == _without_runs(before) and writes(emu) == sent
+    [recorded] = _failed_runs(pushed)  # the failed attempt is recorded (its first 200 characters), nothing else
+    assert recorded and message.startswith(recorded)
 
 
 def test_unreachable_api(duck: Any) -> None:
@@ -67,7 +70,18 @@ def test_unreachable_api(duck: Any) -> None:
     with pytest.raises(ClarifySyncError) as err:
         run_push(dead, duck.options, object="person", sql="SELECT email_addresses FROM clarify.src")
     assert "cannot reach" in str(err.value) and "\n" not in str(err.value)
-    assert duck.snapshot() == before
+    assert _without_runs(duck.snapshot()) == _without_runs(before)
+    [recorded] = _failed_runs(duck)
+    assert recorded and str(err.value).startswith(recorded)
+
+
+def _without_runs(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Everything but the run records (`_clarify_sync_runs`): a failed run is recorded there, on purpose."""
+    return {table: rows for table, rows in snapshot.items() if table != RUNS_TABLE}
+
+
+def _failed_runs(warehouse: Any) -> list[str]:
+    return [row[0] for row in warehouse.query(f"SELECT error FROM {warehouse.t(RUNS_TABLE)} WHERE status = 'failed'")]
 
 
 def test_wrong_key(emu, duck: Any) -> None:
