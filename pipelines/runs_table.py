@@ -67,7 +67,7 @@ def append(warehouse: WarehouseOptions, rows: list[dict[str, Any]]) -> bool:
         columns = ", ".join(f"{quote(name)} {kind}" for name, kind in COLUMNS.items())
         wh.execute(f"CREATE TABLE IF NOT EXISTS {wh.table(RUNS_TABLE)} ({columns})")
         with wh.transaction():
-            wh.upsert(RUNS_TABLE, list(COLUMNS), [[row.get(c) for c in COLUMNS] for row in rows], [], [])
+            wh.insert_few(RUNS_TABLE, list(COLUMNS), [[row.get(c) for c in COLUMNS] for row in rows])
     return True
 
 

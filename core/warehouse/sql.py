@@ -123,6 +123,14 @@ class WarehouseSQL:
         """`upsert` of rows held column-wise (column → values, all of one length)."""
         self.upsert(table, list(data), list(zip(*data.values(), strict=True)), conflict, update)
 
+    def insert_few(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """A plain INSERT per row, for a handful of rows (run records): `upsert`'s bulk path goes through
+        arrow, whose import (with pandas, which DuckDB then loads) costs more than a no-op sync itself."""
+        names = ", ".join(quote(c) for c in columns)
+        marks = ", ".join([self.param] * len(columns))
+        for row in rows:
+            self.execute(f"INSERT INTO {self.table(table)} ({names}) VALUES ({marks})", tuple(row))
+
     def delete_keys(self, table: str, where_col: str, where_val: str, key_col: str, keys: Sequence[str]) -> None:
         if not keys:
             return
