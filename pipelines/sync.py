@@ -24,7 +24,7 @@ from typing import Any
 import dlt
 
 from core.errors import ConfigError, WarehouseError, first_line
-from core.http import RetryPolicy
+from core.http import RequestStats, RetryPolicy
 from core.warehouse import lake
 from core.warehouse.locking import warehouse_lock
 from core.warehouse.options import WarehouseOptions
@@ -97,17 +97,13 @@ def run_sync(
 ) -> SyncReport:
     """Sync CRM objects into the warehouse; returns per-object counts. Raises `ClarifySyncError` subclasses.
 
-    `reconcile`: True forces the deletion pass, False skips it, None runs it when the last one is older
-    than `reconcile_interval` (seconds; default: `sources.clarify.reconcile_every_hours` in dlt config,
-    else 24 h). `since` (ISO date/time) re-reads everything updated from then on.
-    `progress(object, records_so_far, pages_so_far, expected)` is called after each page (from worker threads
-    when objects run in parallel); `expected` is the records the object should reach, by the listing's
-    `meta.total_records` (None when the API does not say). `notice(line)` receives what a person should read
-    once (default: a log warning). `controls`: history mode, soft deletes, excluded and hashed fields
-    (default: read from dlt config, see `sources/clarify/controls.py`, plus the `history` and `soft_delete`
-    objects named here). `probe_settings` (`noop_probe.command_settings`): the run leaves the note that lets
-    the next one with the same settings answer "nothing changed" without dlt (DuckDB only). `api`: the probe's
-    client, holding the answers it got (the sync takes it over and closes it).
+    `reconcile`: True forces the deletion pass, False skips it, None runs it when the last one is older than
+    `reconcile_interval` (default: `sources.clarify.reconcile_every_hours`, else 24 h). `since` re-reads
+    everything updated from then on. `progress(object, records, pages, expected)` after each page (from worker
+    threads; `expected` from `meta.total_records`, or None); `notice(line)`: what a person should read once.
+    `controls`: history, soft deletes, excluded and hashed fields (default: dlt config, `sources/clarify/
+    controls.py`, plus the `history` and `soft_delete` objects). `probe_settings`: leave the note that lets
+    the next run answer "nothing changed" without dlt (`noop_probe.py`, DuckDB); `api`: the probe's client.
     """
     started = time.perf_counter()
     _check_since(since)
@@ -143,28 +139,35 @@ def run_sync(
                     report.lists = run.lists(list(schemas), force=full_refresh)
                     report.loads += int(report.lists.loaded)
                 interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
-                due = reconcile_due(selected, object_states(pipeline.state), reconcile, interval)
-                if due:
-                    run.reconcile(due)
-                    report.loads += 1
-                    report.reconciled = due
+                report.reconciled = run.reconcile_if_due(selected, reconcile, interval)
+                report.loads += int(bool(report.reconciled))
                 states = object_states(pipeline.state)
             if probe_settings is not None and warehouse.destination == "duckdb":  # after the file is closed
                 stored = {o: states[o].stored if o in states else {} for o in selected}
                 noop_probe.remember(
                     warehouse, probe_settings, connection, schemas_body, stored, interval, _lists_digest(report)
                 )
-        for obj in selected:
-            stats = vars(run.stats.get(obj, ObjectStats()))
-            requests = api.http.stats.by_tag.get(obj, 0)
-            cursor = states[obj].cursor if obj in states else None
-            report.objects[obj] = ObjectReport(
-                **{**stats, "seconds": round(stats["seconds"], 3)}, requests=requests, cursor=cursor
-            )
-        report.requests = api.http.stats.requests
-        report.retries = api.http.stats.retries
+        _fill_report(report, selected, run.stats, states, api.http.stats)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _fill_report(
+    report: SyncReport,
+    selected: list[str],
+    stats: dict[str, ObjectStats],
+    states: dict[str, ObjectState],
+    http: RequestStats,
+) -> None:
+    """Each object's counts from the source, with what only the run knows: requests made, cursor reached."""
+    for obj in selected:
+        counts = vars(stats.get(obj, ObjectStats()))
+        cursor = states[obj].cursor if obj in states else None
+        report.objects[obj] = ObjectReport(
+            **{**counts, "seconds": round(counts["seconds"], 3)}, requests=http.by_tag.get(obj, 0), cursor=cursor
+        )
+    report.requests = http.requests
+    report.retries = http.retries
 
 
 def _held_duckdb(warehouse: WarehouseOptions, full_refresh: bool, stack: ExitStack) -> Any | None:
@@ -246,6 +249,13 @@ class _SyncRun:
             states = object_states(self.pipeline.state)
             pending = [o for o in pending if o in states and not states[o].complete]
         return loads
+
+    def reconcile_if_due(self, selected: list[str], reconcile: bool | None, interval: float) -> list[str]:
+        """The deletion pass for the objects it is due for (`reconcile` as for `run_sync`); returns them."""
+        due = reconcile_due(selected, object_states(self.pipeline.state), reconcile, interval)
+        if due:
+            self.reconcile(due)
+        return due
 
     def reconcile(self, due: list[str]) -> None:
         """Delete the rows of records gone from Clarify, and link rows pointing at them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -52,6 +53,50 @@ def _objects_option(flag: str, what: str) -> Any:
     )
 
 
+# The sync command's options (declared here so the command reads as what it does).
+Objects = Annotated[
+    str | None,
+    typer.Option(
+        "--objects",
+        help="Comma-separated object slugs (default: every object, custom ones included)",
+        show_default=False,
+    ),
+]
+FullRefresh = Annotated[bool, typer.Option("--full-refresh", help="Drop the tables and cursors, reload all")]
+Since = Annotated[
+    str | None,
+    typer.Option("--since", help="Backfill records updated on or after this date (ISO-8601)", show_default=False),
+]
+Reconcile = Annotated[
+    bool | None,
+    typer.Option(
+        "--reconcile/--no-reconcile",
+        help="Detect records deleted in Clarify (default: when the last "
+        "reconcile is older than sources.clarify.reconcile_every_hours)",
+        show_default=False,
+    ),
+]
+LagSeconds = Annotated[
+    float,
+    typer.Option("--lag-seconds", help="Re-read this window before the cursor to catch late commits", min=0),
+]
+TypeChange = Annotated[
+    bool | None,
+    typer.Option(
+        "--fail-on-type-change/--accept-type-change",
+        help="Fail, before loading, when a field changed type since the last run (default: "
+        "sources.clarify.schema_contract: evolve or freeze)",
+        show_default=False,
+    ),
+]
+History = Annotated[
+    list[str] | None, _objects_option("--history", "Keep every version of its records in <object>_history")
+]
+SoftDelete = Annotated[
+    list[str] | None, _objects_option("--soft-delete", "Keep its deleted records, with _deleted_at set")
+]
+
+
 @app.command()
 @reports_errors
 @warehouse_options()
@@ -59,49 +104,14 @@ def sync(
     warehouse: WarehouseOptions,
     base_url: BaseUrl = None,
     workspace: Workspace = None,
-    objects: Annotated[
-        str | None,
-        typer.Option(
-            "--objects",
-            help="Comma-separated object slugs (default: every object, custom ones included)",
-            show_default=False,
-        ),
-    ] = None,
-    full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Drop the tables and cursors, reload all")
-    ] = False,
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="Backfill records updated on or after this date (ISO-8601)", show_default=False),
-    ] = None,
-    reconcile: Annotated[
-        bool | None,
-        typer.Option(
-            "--reconcile/--no-reconcile",
-            help="Detect records deleted in Clarify (default: when the last "
-            "reconcile is older than sources.clarify.reconcile_every_hours)",
-            show_default=False,
-        ),
-    ] = None,
-    lag_seconds: Annotated[
-        float,
-        typer.Option("--lag-seconds", help="Re-read this window before the cursor to catch late commits", min=0),
-    ] = DEFAULT_LAG_SECONDS,
-    fail_on_type_change: Annotated[
-        bool | None,
-        typer.Option(
-            "--fail-on-type-change/--accept-type-change",
-            help="Fail, before loading, when a field changed type since the last run (default: "
-            "sources.clarify.schema_contract: evolve or freeze)",
-            show_default=False,
-        ),
-    ] = None,
-    history: Annotated[
-        list[str] | None, _objects_option("--history", "Keep every version of its records in <object>_history")
-    ] = None,
-    soft_delete: Annotated[
-        list[str] | None, _objects_option("--soft-delete", "Keep its deleted records, with _deleted_at set")
-    ] = None,
+    objects: Objects = None,
+    full_refresh: FullRefresh = False,
+    since: Since = None,
+    reconcile: Reconcile = None,
+    lag_seconds: LagSeconds = DEFAULT_LAG_SECONDS,
+    fail_on_type_change: TypeChange = None,
+    history: History = None,
+    soft_delete: SoftDelete = None,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
     selected = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
@@ -118,15 +128,7 @@ def sync(
     )
     reporter = progress_reporter()
     with reporter.running():
-        report, api = None, None
-        if probe_settings is not None:  # nothing changed since the last sync? then dlt is not even imported
-            report, api = noop_probe.probe(
-                warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile
-            )
-            if report is not None:
-                from pipelines.run_records import record_answered
-
-                record_answered("sync", warehouse, report, notice=reporter.note)
+        report, api = _answered_without_dlt(warehouse, probe_settings, reconcile, reporter.note)
         if report is None:
             from pipelines.sync import run_sync
 
@@ -237,6 +239,26 @@ def push(
         raise RowsRejectedError(
             f"{report.rejected} row(s) rejected: see the _clarify_push_rejects table; fix them and push again"
         )
+
+
+def _answered_without_dlt(
+    warehouse: WarehouseOptions,
+    probe_settings: dict[str, Any] | None,
+    reconcile: bool | None,
+    notice: Callable[[str], None],
+) -> tuple[Any, Any]:
+    """(report, None) when nothing changed since the last sync (recorded like any run; dlt is not even
+    imported); else (None, the probe's API client or None) for the full sync to take over."""
+    if probe_settings is None:
+        return None, None
+    report, api = noop_probe.probe(
+        warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile
+    )
+    if report is not None:
+        from pipelines.run_records import record_answered
+
+        record_answered("sync", warehouse, report, notice=notice)
+    return report, api
 
 
 def _names(values: list[str] | None) -> list[str]:
