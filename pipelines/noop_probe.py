@@ -13,8 +13,12 @@ note only while all of these hold, and otherwise runs the full sync:
 - the settings are the same: objects, lag, page size, the CLARIFY_* flags and variables, and what dlt reads
   its configuration from (`SOURCES__*` variables, the `.dlt/*.toml` files' stamps);
 - the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it);
-- `GET /schemas` answers as it did, no deletion check is due, and every object's first page matches.
-Then the run has cost `GET /schemas` and one request per object, as the full sync would, and changed nothing.
+- `GET /schemas` and the lists answer as they did, no deletion check is due, and every object's first page
+  matches.
+Then the run has cost `GET /schemas`, `GET /lists` and one request per object, as the full sync would, and
+changed nothing. When only some first pages differ, the probe hands the trusted note and those objects to the
+small-change load (`small_changes.py`), which rewrites the note with the cursors it moved; a dlt sync adopts a
+trusted note's states (`trusted`), newer than dlt's own after such loads.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +37,7 @@ import orjson
 
 from core.http import RetryPolicy
 from core.warehouse.options import WarehouseOptions
-from pipelines.sync_report import ObjectReport, SyncReport
+from pipelines.sync_report import ListsReport, ObjectReport, SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify.freshness import reconcile_due, up_to_date
@@ -112,9 +117,11 @@ def remember(
     schemas: Any,
     states: dict[str, dict[str, Any]],
     reconcile_interval: float,
-    lists_digest: str | None,
+    lists: ListsReport | None,
+    plain: bool,
 ) -> None:
-    """After a sync's last load: the note a later run may answer from (see the module docstring)."""
+    """After a sync's last load: the note a later run may answer from (see the module docstring). `plain`: the
+    run had no controls (history, soft deletes, excluded or hashed fields), so a small change may skip dlt."""
     note = {
         "version": _VERSION,
         "settings": run_settings,
@@ -123,11 +130,40 @@ def remember(
         "schemas": _digest(schemas),
         "reconcile_interval": reconcile_interval,
         "states": states,
-        "lists": lists_digest,
+        "lists": lists.digest if lists is not None else None,  # None: the run did not sync lists
+        "plain": plain,
         "file": _file_stamp(warehouse.duckdb_path),
     }
-    path = note_path(warehouse.duckdb_path, warehouse.dataset)
-    _write(path, note)
+    _write(note_path(warehouse.duckdb_path, warehouse.dataset), note)
+
+
+def rewrite(warehouse: WarehouseOptions, note: dict[str, Any], states: dict[str, dict[str, Any]]) -> None:
+    """After the small-change load's commit: the trusted note with the states it moved, stamped anew."""
+    updated = {**note, "states": {**note["states"], **states}, "file": _file_stamp(warehouse.duckdb_path)}
+    _write(note_path(warehouse.duckdb_path, warehouse.dataset), updated)
+
+
+def trusted(warehouse: WarehouseOptions, note: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The note beside a DuckDB warehouse (or `note`, read earlier) while nobody else wrote the file since it
+    was written: its states then describe the warehouse, newer than dlt's when a small change was loaded."""
+    if warehouse.destination != "duckdb":
+        return None
+    current = _read(note_path(warehouse.duckdb_path, warehouse.dataset))
+    if current is None or current.get("version") != _VERSION or (note is not None and current != note):
+        return None
+    return current if current.get("file") == _file_stamp(warehouse.duckdb_path) else None
+
+
+@dataclass
+class ProbeResult:
+    """What the probe found. `report`: nothing changed, the run is answered. Otherwise `api` when the API was
+    asked (open, holding its answers for whichever load takes over) and, when only some objects' first pages
+    differ, the trusted `note` and those `changed` objects (what the small-change load may take)."""
+
+    report: SyncReport | None = None
+    api: ClarifyApi | None = None
+    note: dict[str, Any] | None = None
+    changed: list[str] = field(default_factory=list)
 
 
 def probe(
@@ -137,9 +173,8 @@ def probe(
     run_settings: dict[str, Any],
     reconcile: bool | None = None,
     retry: RetryPolicy | None = None,
-) -> tuple[SyncReport | None, ClarifyApi | None]:
-    """(the report, None) of a run that found nothing new; else (None, the API client when the probe asked the
-    API: open, holding its answers for `run_sync(api=...)`, so the full sync does not ask again).
+) -> ProbeResult:
+    """Whether the last sync's note answers this run (see the module docstring and `ProbeResult`).
     `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
     started = time.perf_counter()
     note = _read(note_path(duckdb_path, dataset))
@@ -151,32 +186,33 @@ def probe(
         or note.get("settings") != run_settings
         or note.get("file") != _file_stamp(duckdb_path)
     ):
-        return None, None
+        return ProbeResult()
     states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
-        return None, None
+        return ProbeResult()
     api = ClarifyApi(ClarifyConnection(note["base_url"], note["workspace"], api_key), retry=retry)
     try:
-        schemas = api.schemas(keep=True)
-        if (
-            _digest(schemas) != note["schemas"]
-            or not _all_unchanged(api, states, run_settings)
-            or not _lists_unchanged(api, schemas, note.get("lists"), run_settings)
-        ):
-            return None, api
+        same_schemas, changed = _ask(api, note, states, run_settings)
     except BaseException:
         api.close()
         raise
+    if not same_schemas:
+        return ProbeResult(api=api)
+    if changed:
+        return ProbeResult(api=api, note=note, changed=changed)
     with api:
         report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
         for obj, state in states.items():
             report.objects[obj] = ObjectReport(requests=api.http.stats.by_tag.get(obj, 0), cursor=state.cursor)
     report.seconds = time.perf_counter() - started
-    return report, None
+    return ProbeResult(report=report)
 
 
-def _all_unchanged(api: ClarifyApi, states: dict[str, ObjectState], run_settings: dict[str, Any]) -> bool:
-    """Each object's first page (kept for the walk) matches its fingerprint; asked at once, as the sync walks."""
+def _ask(
+    api: ClarifyApi, note: dict[str, Any], states: dict[str, ObjectState], run_settings: dict[str, Any]
+) -> tuple[bool, list[str]]:
+    """(schemas and lists read as the note remembers them, the objects whose first page differs), asked at
+    once, as the sync walks; each first page is kept for the walk that may follow."""
 
     def unchanged(obj: str) -> bool:
         return up_to_date(
@@ -186,8 +222,14 @@ def _all_unchanged(api: ClarifyApi, states: dict[str, ObjectState], run_settings
             page_limit=run_settings["page_limit"],
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, len(states))) as pool:
-        return all(list(pool.map(unchanged, states)))
+    def same_schemas() -> bool:
+        schemas = api.schemas(keep=True)
+        return _digest(schemas) == note["schemas"] and _lists_unchanged(api, schemas, note.get("lists"), run_settings)
+
+    with ThreadPoolExecutor(max_workers=len(states) + 1) as pool:
+        schemas_seen = pool.submit(same_schemas)
+        fresh = dict(zip(states, pool.map(unchanged, states), strict=True))
+        return schemas_seen.result(), [obj for obj, ok in fresh.items() if not ok]
 
 
 def restamp(duckdb_path: str, dataset: str) -> None:
@@ -207,7 +249,7 @@ def _lists_unchanged(api: ClarifyApi, schemas: Any, digest: str | None, run_sett
     """Lists have no cursor: a run that syncs them reads them all, and is a no-op only if they read the same."""
     if not split_objects(run_settings["objects"])[0]:
         return True
-    snapshot = read_lists(api, list(parse_schemas(schemas)), run_settings["page_limit"])
+    snapshot = read_lists(api, list(parse_schemas(schemas)), run_settings["page_limit"], keep=True)
     return (snapshot.digest() if snapshot is not None else UNAVAILABLE) == digest
 
 

@@ -34,7 +34,7 @@ from core.errors import ClarifySyncError, ConfigError, ExitCode, first_line
 from core.http import RequestStats
 from core.warehouse.options import WarehouseOptions
 from pipelines import noop_probe
-from pipelines.runs_table import append, decode_fields, encode_fields, last_rows
+from pipelines.runs_table import append, decode_fields, encode_fields, last_rows, read_then_append
 from sources.clarify.schema import ObjectSchema
 from sources.clarify.schema_changes import describe, diff_fields, field_types
 
@@ -124,7 +124,8 @@ def recorded(command: str) -> Callable[[F], F]:
                 raise
             finally:
                 _current.reset(token)
-            _append(warehouse, record.rows("succeeded", COUNTS[command](result), None), notice)
+            rows = record.rows("succeeded", COUNTS[command](result), None)
+            _append(warehouse, lambda: append(warehouse, rows), notice)
             return result
 
         return run  # type: ignore[return-value]
@@ -134,17 +135,21 @@ def recorded(command: str) -> Callable[[F], F]:
 
 def record_answered(command: str, warehouse: WarehouseOptions, report: Any, notice: Callable[[str], None]) -> None:
     """A run the nothing-changed probe answered without the run function still leaves its rows."""
-    record = Run(command, notice)
-    record.before = _quietly(lambda: last_rows(warehouse, command), notice) or {}
+    run = Run(command, notice)
     counts = COUNTS[command](report)
     for obj, row in counts.items():
         row["requests"] = report.objects[obj].requests if obj in report.objects else None
-    _append(warehouse, record.rows("succeeded", counts, None), notice)
+
+    def rows(before: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        run.before = before
+        return run.rows("succeeded", counts, None)
+
+    _append(warehouse, lambda: read_then_append(warehouse, command, rows), notice)  # one connection reads and writes
 
 
-def _append(warehouse: WarehouseOptions, rows: list[dict[str, Any]], notice: Callable[[str], None]) -> None:
+def _append(warehouse: WarehouseOptions, write: Callable[[], bool], notice: Callable[[str], None]) -> None:
     """Append after the run's commit; a DuckDB note of the nothing-changed probe then describes the file again."""
-    if _quietly(lambda: append(warehouse, rows), notice) and warehouse.destination == "duckdb":
+    if _quietly(write, notice) and warehouse.destination == "duckdb":
         noop_probe.restamp(warehouse.duckdb_path, warehouse.dataset)
 
 

@@ -7,7 +7,7 @@ same DDL. Only DuckDB and Postgres keep run records: a lake (filesystem destinat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -59,10 +59,20 @@ def connected(warehouse: WarehouseOptions, *, read_only: bool) -> Iterator[Wareh
 def append(warehouse: WarehouseOptions, rows: list[dict[str, Any]]) -> bool:
     """Add one run's rows in one transaction (the table is created on first use); True when written. A run
     that failed before the warehouse had its dataset leaves none: a failed first run must not create it."""
-    if not rows or warehouse.is_missing():
+    return read_then_append(warehouse, "", lambda _before: rows)
+
+
+def read_then_append(
+    warehouse: WarehouseOptions, command: str, rows_after: Callable[[dict[str, dict[str, Any]]], list[dict[str, Any]]]
+) -> bool:
+    """`append(rows_after(last_rows(command)))` over one connection (`command` "": nothing to read)."""
+    if warehouse.is_missing():
         return False
     with connected(warehouse, read_only=False) as wh:
         if wh is None or not wh.schema_exists():
+            return False
+        rows = rows_after(_newest(wh, command) if command else {})
+        if not rows:
             return False
         columns = ", ".join(f"{quote(name)} {kind}" for name, kind in COLUMNS.items())
         wh.execute(f"CREATE TABLE IF NOT EXISTS {wh.table(RUNS_TABLE)} ({columns})")
@@ -75,21 +85,31 @@ def last_rows(warehouse: WarehouseOptions, command: str) -> dict[str, dict[str, 
     """The newest row of each object for `command` (its cursor and declared fields start the next run).
     Opened for writing, as the run that asks will: DuckDB refuses a second configuration of an open file."""
     with connected(warehouse, read_only=False) as wh:
-        if wh is None or not wh.table_exists(RUNS_TABLE):
-            return {}
-        names = ", ".join(quote(c) for c in COLUMNS)
-        rows = wh.fetchall(
-            f"SELECT {names} FROM {wh.table(RUNS_TABLE)} WHERE command = {wh.param} ORDER BY finished_at",
-            (command,),
-        )
-    newest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        record = dict(zip(COLUMNS, row, strict=True))
-        earlier = newest.get(record["object"], {})
-        for carried in ("fields", "cursor_after"):  # a failed run knows neither: the last one known holds
-            record[carried] = record[carried] if record[carried] is not None else earlier.get(carried)
-        newest[record["object"]] = record
+        return _newest(wh, command) if wh is not None else {}
+
+
+def _newest(wh: WarehouseSQL, command: str) -> dict[str, dict[str, Any]]:
+    """Per object, its newest row, with the newest `fields` and `cursor_after` known (a failed run knows
+    neither); only those rows are read, however many runs the table holds."""
+    if not wh.table_exists(RUNS_TABLE):
+        return {}
+    newest = _newest_where(wh, command, "TRUE")
+    for carried in ("fields", "cursor_after"):
+        known = _newest_where(wh, command, f"{quote(carried)} IS NOT NULL")
+        for obj, row in newest.items():
+            if row[carried] is None and obj in known:
+                row[carried] = known[obj][carried]
     return newest
+
+
+def _newest_where(wh: WarehouseSQL, command: str, condition: str) -> dict[str, dict[str, Any]]:
+    names = ", ".join(quote(c) for c in COLUMNS)
+    rows = wh.fetchall(
+        f"SELECT DISTINCT ON (object) {names} FROM {wh.table(RUNS_TABLE)} "
+        f"WHERE command = {wh.param} AND {condition} ORDER BY object, finished_at DESC",
+        (command,),
+    )
+    return {row[2]: dict(zip(COLUMNS, row, strict=True)) for row in rows}
 
 
 def decode_fields(text: str | None) -> dict[str, str] | None:

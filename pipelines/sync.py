@@ -26,7 +26,7 @@ import dlt
 from core.errors import ConfigError, WarehouseError, first_line
 from core.http import RequestStats, RetryPolicy
 from core.warehouse import lake
-from core.warehouse.locking import warehouse_lock
+from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, warehouse_lock
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
 from core.warehouse.sql import delete_where_in, loaded_table, row_count, table_ids
@@ -44,6 +44,7 @@ from sources.clarify.freshness import reconcile_due, up_to_date
 from sources.clarify.list_reading import split_objects
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
+    CRASH_ENV,
     DEFAULT_LAG_SECONDS,
     DEFAULT_RECONCILE_INTERVAL_SECONDS,
     MAX_PAGES_PER_LOAD,
@@ -51,12 +52,11 @@ from sources.clarify.settings import (
     child_table,
     link_target_column,
 )
-from sources.clarify.source import CRASH_ENV, SourceContext, clarify_source
-from sources.clarify.state import ObjectState, object_states
+from sources.clarify.source import SourceContext, clarify_source
+from sources.clarify.state import ObjectState, adopt_states, object_states
 from sources.clarify.stats import ObjectStats
 
 PIPELINE_NAME = "clarify_sync"
-DEFAULT_LOCK_TIMEOUT = 10.0
 
 Progress = Callable[..., None]  # (object, records so far, pages so far, records expected or None)
 
@@ -122,13 +122,13 @@ def run_sync(
         controls.check(schemas, warehouse.destination)
         destination = warehouse.make_destination()
         with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
-            if warehouse.destination == "duckdb":  # from here until the note is written again, none is trusted
-                noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
+            note = _take_note(warehouse)
             with ExitStack() as held:
                 destination = _held_duckdb(warehouse, full_refresh, held) or destination
                 pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
                 finish_pending(pipeline, warehouse)
                 guard(lambda: pipeline.sync_destination(), warehouse)
+                _adopt_note(pipeline, note, connection, full_refresh)
                 _install_crash_hooks()
                 run = _SyncRun(
                     api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel, controls=controls
@@ -145,7 +145,7 @@ def run_sync(
             if probe_settings is not None and warehouse.destination == "duckdb":  # after the file is closed
                 stored = {o: states[o].stored if o in states else {} for o in selected}
                 noop_probe.remember(
-                    warehouse, probe_settings, connection, schemas_body, stored, interval, _lists_digest(report)
+                    warehouse, probe_settings, connection, schemas_body, stored, interval, report.lists, controls.plain
                 )
         _fill_report(report, selected, run.stats, states, api.http.stats)
     report.seconds = time.perf_counter() - started
@@ -185,6 +185,30 @@ def _held_duckdb(warehouse: WarehouseOptions, full_refresh: bool, stack: ExitSta
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot open {path} ({first_line(exc)}): check --duckdb-path") from None
     return warehouse.make_destination(connection=conn)
+
+
+def _take_note(warehouse: WarehouseOptions) -> dict[str, Any] | None:
+    """The trusted note, for `_adopt_note`; from here until this run writes a new one, none is trusted."""
+    note = noop_probe.trusted(warehouse)
+    if warehouse.destination == "duckdb":
+        noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
+    return note
+
+
+def _adopt_note(
+    pipeline: dlt.Pipeline, note: dict[str, Any] | None, connection: ClarifyConnection, full_refresh: bool
+) -> None:
+    """States a small-change load moved (`pipelines/small_changes.py`) live in the trusted note only: they
+    describe this warehouse better than dlt's older ones, so the walk starts from them and the next load
+    commits them to dlt's state."""
+    if (
+        note is None
+        or full_refresh
+        or (note["base_url"], note["workspace"]) != (connection.base_url, connection.workspace)
+    ):
+        return
+    with pipeline.managed_state() as state:
+        adopt_states(state, note["states"])
 
 
 def _check_since(since: str | datetime | None) -> None:
@@ -301,8 +325,11 @@ def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
     destination = warehouse.make_destination()
     pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
     guard(lambda: pipeline.sync_destination(), warehouse)
+    states = object_states(pipeline.state)
+    note = noop_probe.trusted(warehouse)  # newer when the last runs were small-change loads
+    states.update({obj: ObjectState(stored) for obj, stored in (note or {}).get("states", {}).items()})
     rows: list[StatusRow] = []
-    for obj, state in sorted(object_states(pipeline.state).items()):
+    for obj, state in sorted(states.items()):
         rows.append(
             StatusRow(
                 obj,
@@ -377,11 +404,6 @@ def _install_crash_hooks() -> None:
 
     Load.complete_jobs = complete_jobs  # type: ignore[method-assign]
     _hooks_installed = True
-
-
-def _lists_digest(report: SyncReport) -> str | None:
-    """What the nothing-changed note remembers of the lists (None: this run did not sync them)."""
-    return report.lists.digest if report.lists is not None else None
 
 
 def _seconds(value: float | timedelta) -> float:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from core.errors import ClarifySyncError, ExitCode, WarehouseError, first_line
 from core.warehouse.options import WarehouseOptions
 
 POLL_SECONDS = 0.05
+DEFAULT_LOCK_TIMEOUT = 10.0  # seconds a second sync waits for the first
 
 
 class SyncLockedError(ClarifySyncError):
@@ -98,6 +99,12 @@ def postgres_lock(dsn: str, identity: str, timeout: float, what: str) -> Iterato
         conn.close()
 
 
+def duckdb_lock(warehouse: WarehouseOptions, timeout: float) -> AbstractContextManager[None]:
+    """The lock beside a DuckDB file: all a write without dlt needs (it never touches dlt's local folder)."""
+    db = Path(warehouse.duckdb_path).expanduser().resolve()
+    return file_lock(f"{db}.{warehouse.dataset}.sync.lock", timeout, f"this warehouse ({warehouse.identity()})")
+
+
 @contextmanager
 def warehouse_lock(warehouse: WarehouseOptions, pipeline_name: str, timeout: float) -> Iterator[None]:
     """Everything one sync of `warehouse` holds: the warehouse (a file beside the DuckDB file, else one per
@@ -108,8 +115,7 @@ def warehouse_lock(warehouse: WarehouseOptions, pipeline_name: str, timeout: flo
     os.makedirs(pipelines_dir, exist_ok=True)
     with ExitStack() as stack:
         if warehouse.destination == "duckdb":
-            db = Path(warehouse.duckdb_path).expanduser().resolve()
-            stack.enter_context(file_lock(f"{db}.{warehouse.dataset}.sync.lock", timeout, what))
+            stack.enter_context(duckdb_lock(warehouse, timeout))
         else:
             digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
             stack.enter_context(file_lock(os.path.join(pipelines_dir, f".{digest}.sync.lock"), timeout, what))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, WarehouseError, first_line
+from core.warehouse import DELETED_COLUMN
 from core.warehouse.options import WarehouseOptions
 
 if TYPE_CHECKING:  # dlt and the lake (pyarrow) load only where a pipeline is used: `check` and run records need neither
@@ -218,6 +219,28 @@ class DuckDBSQL(WarehouseSQL):
             )
         finally:
             self.con.unregister("__clarify_push_rows")
+
+    def column_names(self, table: str) -> set[str]:
+        """The columns of a dataset table (empty when there is no such table)."""
+        rows = self.fetchall(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            (self.dataset, table),
+        )
+        return {r[0] for r in rows}
+
+    def merge_arrow(self, table: str, key: str, batch: Any) -> None:
+        """dlt's `delete-insert` merge of one arrow batch, as the sync's tables declare it: the rows whose `key`
+        the batch names go, then its rows come in, except replace markers (`_deleted` true); `_deleted` stays
+        null, as dlt leaves its hard-delete column."""
+        self.con.register("__clarify_merge", batch)
+        try:
+            target = self.table(table)
+            self.con.execute(f"DELETE FROM {target} WHERE {quote(key)} IN (SELECT {quote(key)} FROM __clarify_merge)")
+            cols = ", ".join(quote(c) for c in batch.column_names if c != DELETED_COLUMN)
+            live = f" WHERE {quote(DELETED_COLUMN)} IS NOT TRUE" if DELETED_COLUMN in batch.column_names else ""
+            self.con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM __clarify_merge{live}")
+        finally:
+            self.con.unregister("__clarify_merge")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

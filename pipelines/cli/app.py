@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import click
 import typer
 
 from core.errors import ConfigError, ExitCode, RowsRejectedError
@@ -247,18 +248,25 @@ def _answered_without_dlt(
     reconcile: bool | None,
     notice: Callable[[str], None],
 ) -> tuple[Any, Any]:
-    """(report, None) when nothing changed since the last sync (recorded like any run; dlt is not even
-    imported); else (None, the probe's API client or None) for the full sync to take over."""
+    """(report, None) when nothing changed since the last sync, or a few records changed and were loaded without
+    dlt (recorded like any run; dlt is not even imported); else (None, the probe's API client or None) for the
+    dlt sync to take over."""
     if probe_settings is None:
         return None, None
-    report, api = noop_probe.probe(
-        warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile
-    )
-    if report is not None:
-        from pipelines.run_records import record_answered
+    found = noop_probe.probe(warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile)
+    report = found.report
+    if report is None and found.changed:
+        from pipelines.small_changes import load_small_changes
 
-        record_answered("sync", warehouse, report, notice=notice)
-    return report, api
+        report = load_small_changes(warehouse, found)
+        if report is not None and found.api is not None:
+            found.api.close()
+    if report is None:
+        return None, found.api
+    from pipelines.run_records import record_answered
+
+    record_answered("sync", warehouse, report, notice=notice)
+    return report, None
 
 
 def _names(values: list[str] | None) -> list[str]:
@@ -359,7 +367,7 @@ def run(argv: list[str] | None = None, prog_name: str = "clarify-sync") -> None:
     except typer.Abort:
         print_error("interrupted")
         sys.exit(130)
-    except typer.TyperException as exc:  # typer's own click: usage errors and bad values
+    except click.ClickException as exc:  # usage errors and bad values
         message = str(exc.format_message()) if hasattr(exc, "format_message") else str(exc)
         ctx = getattr(exc, "ctx", None)
         if "\n" in message.strip():  # not an error: the help screen of a bare `clarify-sync`

@@ -112,9 +112,11 @@ class ClarifyApi:
             body = self.http.get_json(self.url("users"), params, tag=obj)
         return body if isinstance(body, dict) else {"data": body or []}
 
-    def get_page(self, path: str, params: Mapping[str, Any], *, tag: str) -> dict[str, Any]:
-        """One page of any other listing under the workspace (`lists`, a list's `resources`)."""
-        body = self.http.get_json(self.url(path), params, tag=tag)
+    def get_page(self, path: str, params: Mapping[str, Any], *, tag: str, keep: bool = False) -> dict[str, Any]:
+        """One page of any other listing under the workspace (`lists`, a list's `resources`); `keep` as for
+        `list_page` (the probe's read of the lists, served again to the sync that takes over)."""
+        key = (f"/{path}", tuple(sorted((k, str(v)) for k, v in params.items())))  # "/": never an object slug
+        body = self._remembered(key, keep, lambda: self.http.get_json(self.url(path), params, tag=tag))
         return body if isinstance(body, dict) else {"data": body or []}
 
     def bulk_create(self, obj: str, attributes: list[dict[str, Any]], match_on: str | None) -> list[dict[str, Any]]:

@@ -63,6 +63,11 @@ class Controls:
         if destination == "filesystem" and (self.history or self.soft_delete):
             raise ConfigError("history mode and soft deletes need a SQL warehouse: use duckdb or postgres")
 
+    @property
+    def plain(self) -> bool:
+        """Nothing configured: records load exactly as they arrive (all the small-change load can reproduce)."""
+        return not (self.history or self.soft_delete or any(self.exclude.values()) or any(self.hashed.values()))
+
     def scrubs(self, obj: str) -> bool:
         return bool(self.exclude.get(obj) or self.hashed.get(obj))
 

@@ -5,6 +5,7 @@ What is read, and why membership is re-read in full each run: see `sources/clari
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,16 +48,20 @@ class ListsSnapshot:
         return sorted(str(r["id"]) for r in self.lists)
 
 
-def read_lists(api: ClarifyApi, objects: list[str], page_limit: int = PAGE_LIMIT) -> ListsSnapshot | None:
+def read_lists(
+    api: ClarifyApi, objects: list[str], page_limit: int = PAGE_LIMIT, *, keep: bool = False
+) -> ListsSnapshot | None:
     """Read every list and its members; None when the workspace answers `GET /lists` with 404 (no lists API).
-    `objects` are the workspace's object slugs, for lists whose object `GET /lists` does not name."""
+    `objects` are the workspace's object slugs, for lists whose object `GET /lists` does not name. `keep`: the
+    answers are kept for the next read (`ClarifyApi.get_page`), the probe's for the sync that takes over."""
+    get = functools.partial(api.get_page, tag=TAG, keep=keep)
     try:
-        listed = _walk(lambda params: api.get_page("lists", params, tag=TAG), page_limit)
+        listed = _walk(lambda params: get("lists", params), page_limit)
     except ApiError as exc:
         if exc.status == 404:
             return None
         raise
-    owners = _owners(api, objects, page_limit) if any(not _object_of(r) for r in listed) else {}
+    owners = _owners(get, objects, page_limit) if any(not _object_of(r) for r in listed) else {}
     snapshot = ListsSnapshot()
     for record in listed:
         list_id = str(record.get("id"))
@@ -65,7 +70,7 @@ def read_lists(api: ClarifyApi, objects: list[str], page_limit: int = PAGE_LIMIT
             continue  # on no object we know: it cannot hold records we could name
         try:
             members = _walk(
-                lambda params, o=obj, i=list_id: api.get_page(f"objects/{o}/lists/{i}/resources", params, tag=TAG),
+                lambda params, o=obj, i=list_id: get(f"objects/{o}/lists/{i}/resources", params),
                 page_limit,
             )
         except ApiError as exc:
@@ -87,10 +92,10 @@ def _object_of(record: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
-def _owners(api: ClarifyApi, objects: list[str], page_limit: int) -> dict[str, str]:
+def _owners(get: Callable[..., dict[str, Any]], objects: list[str], page_limit: int) -> dict[str, str]:
     owners: dict[str, str] = {}
     for obj in objects:
-        fetch = lambda params, o=obj: api.get_page(f"objects/{o}/lists", params, tag=TAG)  # noqa: E731
+        fetch = lambda params, o=obj: get(f"objects/{o}/lists", params)  # noqa: E731
         owners.update((str(r.get("id")), obj) for r in _walk(fetch, page_limit))
     return owners
 

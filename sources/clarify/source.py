@@ -29,12 +29,12 @@ from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import Position
-from sources.clarify.freshness import remember_window
 from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
 from sources.clarify.records import PageConverter
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
     BATCH_ROWS,
+    CRASH_ENV,
     DEFAULT_LAG_SECONDS,
     PAGE_LIMIT,
     SOFT_DELETED_COLUMN,
@@ -43,6 +43,7 @@ from sources.clarify.settings import (
 )
 from sources.clarify.state import ObjectState
 from sources.clarify.stats import ObjectStats
+from sources.clarify.walks import finish_walk, start_walk
 
 __all__ = ["clarify_source", "ObjectStats", "SourceContext", "MERGE"]
 
@@ -54,7 +55,6 @@ MAIN_COLUMNS: dict[str, Any] = {
     DELETED_COLUMN: {"data_type": "bool", "hard_delete": True},
 }
 DELETE_BATCH = 5000
-CRASH_ENV = "CLARIFY_SYNC_CRASH_AT"  # test hook: "extract" exits the process after the 2nd page
 
 
 @dataclass
@@ -167,15 +167,18 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
             return
         emitted: set[str] = set()
         if not state.cursorless:
-            start = state.start(since=ctx.since, lag_seconds=ctx.lag_seconds)
-            state.begin_walk(start)
-            walk = UpdatedAtWalk(
-                fetch, start, limit=ctx.page_limit, max_pages=ctx.max_pages, recent_seconds=ctx.lag_seconds
+            walk = start_walk(
+                state,
+                fetch,
+                since=ctx.since,
+                lag_seconds=ctx.lag_seconds,
+                page_limit=ctx.page_limit,
+                max_pages=ctx.max_pages,
             )
             yield from _emit_pages(obj, walk, converter, hints, ctx, functools.partial(_save_position, state, walk))
             if not walk.cursorless:
                 if walk.done:
-                    _finish_walk(state, walk, ctx.lag_seconds)
+                    finish_walk(state, walk, ctx.lag_seconds)
                 return
             emitted = walk.emitted
             state.mark_cursorless()
@@ -233,11 +236,6 @@ def _converted(converter: PageConverter, records: list[dict[str, Any]], ctx: Sou
 def _soft_delete_column(batch: Any) -> Any:
     """A (re)loaded record is live: its row carries `_deleted_at` null (which also creates the column)."""
     return batch.append_column(SOFT_DELETED_COLUMN, pa.nulls(batch.num_rows, type=pa.timestamp("us", tz="UTC")))
-
-
-def _finish_walk(state: ObjectState, walk: UpdatedAtWalk, lag_seconds: float) -> None:
-    state.finish_walk(walk.max_seen, walk.rewind_to, datetime.now(UTC))
-    remember_window(state, walk.recent(), lag_seconds)
 
 
 def _mirror(

@@ -165,5 +165,11 @@ def object_states(pipeline_state: Mapping[str, Any]) -> dict[str, ObjectState]:
     return {obj: ObjectState(stored) for obj, stored in resources.items()}
 
 
+def adopt_states(pipeline_state: dict[str, Any], states: Mapping[str, dict[str, Any]]) -> None:
+    """Put stored object states into a pipeline's state (inside `dlt.Pipeline.managed_state`), replacing its own."""
+    resources = pipeline_state.setdefault("sources", {}).setdefault(SOURCE_NAME, {}).setdefault("resources", {})
+    resources.update(states)
+
+
 def _opt_ts(value: Any) -> datetime | None:
     return parse_ts(value) if value else None

@@ -95,7 +95,7 @@ def test_internal_error_names_its_log_and_verbose_prints_the_traceback(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["sync", "--bogus"], "No such option: --bogus: see `clarify-sync sync --help`"),
+        (["sync", "--bogus"], "No such option '--bogus': see `clarify-sync sync --help`"),
         (["sync", "--lag-seconds", "-1"], "Invalid value for '--lag-seconds'"),
         (["nope"], "No such command 'nope': see `clarify-sync --help`"),
     ],

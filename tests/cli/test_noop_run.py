@@ -1,4 +1,5 @@
-"""`clarify-sync --help` and a sync where nothing changed never import dlt; a sync with a change does."""
+"""`clarify-sync --help`, a sync where nothing changed and one with a few changes never import dlt; a change
+that needs a new column does."""
 
 from __future__ import annotations
 
@@ -49,9 +50,20 @@ def test_nothing_changed_needs_no_dlt(env: Any) -> None:  # noqa: F811
         assert runs.fetchall() == [(3,)]
 
     env.clock.advance(3600)
-    env.store.update("person", env.store.records("person")[0]["id"], {"title": "changed"})
-    changed = without_dlt("sync", "--objects", "person,company")
-    assert changed.returncode == 1, changed.stdout + changed.stderr  # it needed the full sync, hence dlt
+    person = env.store.records("person")[0]["id"]
+    env.store.update("person", person, {"title": "changed"})
+    small = without_dlt("sync", "--objects", "person,company")  # a few changed records: loaded without dlt
+    assert small.returncode == 0, small.stdout + small.stderr
+    with duckdb.connect("clarify_sync.duckdb", read_only=True) as db:
+        titles = db.execute("SELECT title FROM clarify.person WHERE id = ?", [person]).fetchall()
+        assert titles == [("changed",)]
+
+    now = env.clock.now_iso()
+    stamps = {"_created_at": now, "_updated_at": now, "_created_by": "system", "_updated_by": "system"}
+    bad = {**stamps, "name": "Bad Value", "lead_score": "lots"}  # a word in a number field: a new column
+    env.store.insert_generated("person", [("per_badvalue", bad)])
+    evolves = without_dlt("sync", "--objects", "person,company")
+    assert evolves.returncode == 1, evolves.stdout + evolves.stderr  # it needed dlt to add the column
     logs = "".join(p.read_text() for p in Path(os.environ["CLARIFY_SYNC_LOG_DIR"]).iterdir())
     assert "import of dlt halted" in logs
     assert CliRunner().invoke(app, ["sync", "--objects", "person,company"]).exit_code == 0

@@ -37,12 +37,10 @@ def noted(make_emu: Any, make_warehouse: Any, monkeypatch: pytest.MonkeyPatch) -
 
 def _probe(wh: Any, settings: dict[str, Any] | None = None, reconcile: bool | None = None) -> Any:
     """The probe's report, or None (closing the client it would hand over)."""
-    report, api = noop_probe.probe(
-        wh.duckdb_path, wh.dataset, run_settings=settings or _settings(), reconcile=reconcile
-    )
-    if api is not None:
-        api.close()
-    return report
+    found = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=settings or _settings(), reconcile=reconcile)
+    if found.api is not None:
+        found.api.close()
+    return found.report
 
 
 def test_nothing_changed_costs_one_request_per_object_and_no_dlt(noted: Any) -> None:
@@ -56,7 +54,7 @@ def test_nothing_changed_costs_one_request_per_object_and_no_dlt(noted: Any) -> 
     code = (
         "import sys, json; from pipelines import noop_probe as p; "
         f"s = p.settings(base_url=None, workspace=None, objects=None, lag_seconds=300, page_limit=500); "
-        f"r, _ = p.probe({wh.duckdb_path!r}, {wh.dataset!r}, run_settings=s); "
+        f"r = p.probe({wh.duckdb_path!r}, {wh.dataset!r}, run_settings=s).report; "
         "print(json.dumps([r is not None, sorted(m for m in ('dlt', 'pyarrow', 'duckdb') if m in sys.modules)]))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=os.getcwd(), capture_output=True, text=True, timeout=60)
@@ -68,15 +66,14 @@ def test_any_change_sends_the_run_to_the_full_sync(noted: Any) -> None:
     person = emu.store.records("person")[0]
     emu.store.update("person", person["id"], {"title": "changed after the sync"})
     before = sum(emu.stats.snapshot().values())
-    report, api = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings())
-    assert report is None and api is not None
-    synced = run_sync(connection_for(emu), wh, probe_settings=_settings(), api=api)
+    found = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings())
+    assert found.report is None and found.api is not None and found.changed == ["person"]
+    synced = run_sync(connection_for(emu), wh, probe_settings=_settings(), api=found.api)
     assert_synced(emu, wh)
-    # The sync takes over what the probe asked: still one request per object and the schema call, plus the list
-    # reads (the probe stopped at the changed object, so only the sync read the lists).
-    assert synced.lists is not None
-    lists = synced.lists.requests
-    assert synced.requests == len(synced.objects) + 1 + lists == sum(emu.stats.snapshot().values()) - before
+    # The sync takes over what the probe asked, the list read included (so the sync itself sent none): one
+    # request per object, the schema call and `GET /lists`.
+    assert synced.lists is not None and synced.lists.requests == 0
+    assert synced.requests == len(synced.objects) + 2 == sum(emu.stats.snapshot().values()) - before
     assert _probe(wh) is not None  # the full sync left a new note
 
 

@@ -1,0 +1,133 @@
+"""The everyday cron run that finds a few changed records, loaded without dlt.
+
+When the nothing-changed probe (`noop_probe.py`) trusts the last sync's note and only some objects' first pages
+differ, importing dlt and running its extract, normalize and staged delete-insert (~2 s) is most of such a run.
+Here the changed objects are walked with the walk and the converter of the dlt resource (`sources/clarify/
+walks.py`, `records.py`) and merged into the DuckDB file in one transaction with dlt's delete-insert semantics
+(`DuckDBSQL.merge_arrow`): rows of a reloaded record are replaced, its child and link rows too.
+
+The cursors it moves go into the note, rewritten after the commit: dlt's own state keeps older ones, which stay
+safe, since a dlt sync adopts the note's states while the note is trusted (`noop_probe.trusted`) and otherwise
+re-reads from its own, which merging on `id` makes harmless. The note is deleted before the commit, so a crash
+between the two leaves no note and the next run is such a dlt sync.
+
+It declines, and the dlt sync takes over with every answer fetched so far, when:
+- the note's sync ran with controls (history, soft deletes, excluded or hashed fields);
+- a changed object is read in full (no usable cursor) or has an unfinished walk;
+- an object needs more than `SMALL_CHANGE_PAGES` pages (the dlt sync then loads in crash-bounded chunks);
+- a batch has a table or column the warehouse lacks (dlt evolves the schema);
+- another run changed the file while this one waited for the lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, duckdb_lock
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.sql import DuckDBSQL
+from pipelines import noop_probe
+from pipelines.sync_report import ObjectReport, SyncReport
+from sources.clarify.api import ClarifyApi
+from sources.clarify.records import PageConverter
+from sources.clarify.schema import ObjectSchema, parse_schemas
+from sources.clarify.settings import CRASH_ENV, SMALL_CHANGE_PAGES
+from sources.clarify.state import ObjectState
+from sources.clarify.walks import finish_walk, start_walk
+
+
+@dataclass
+class _Walked:
+    """One changed object, read to the end: its batches as (table, merge key, arrow table) and its counts."""
+
+    batches: list[tuple[str, str, Any]] = field(default_factory=list)
+    records: int = 0
+    pages: int = 0
+    seconds: float = 0.0
+
+
+def load_small_changes(
+    warehouse: WarehouseOptions, found: noop_probe.ProbeResult, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> SyncReport | None:
+    """The run's report once the changes the probe `found` are committed; None to let the dlt sync do it."""
+    started = time.perf_counter()
+    note, api = found.note, found.api
+    if note is None or api is None or not note.get("plain"):
+        return None
+    states = {obj: ObjectState(copy.deepcopy(note["states"][obj])) for obj in found.changed}
+    if any(s.cursorless or not s.complete or s.cursor is None for s in states.values()):
+        return None
+    schemas = parse_schemas(api.schemas(keep=True))
+    settings = note["settings"]
+    with ThreadPoolExecutor(max_workers=len(states)) as pool:
+        walked = dict(zip(states, pool.map(lambda o: _walk(api, schemas[o], states[o], settings), states), strict=True))
+    if any(w is None for w in walked.values()):
+        return None
+    with duckdb_lock(warehouse, lock_timeout):
+        if noop_probe.trusted(warehouse, note) is None or not _commit(warehouse, walked):
+            return None
+        if os.environ.get(CRASH_ENV) == "small-change":
+            os._exit(96)
+        noop_probe.rewrite(warehouse, note, {obj: state.stored for obj, state in states.items()})
+    report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
+    for obj, stored in note["states"].items():
+        cursor = states[obj].cursor if obj in states else ObjectState(stored).cursor
+        w = walked.get(obj) or _Walked()
+        report.objects[obj] = ObjectReport(
+            records=w.records,
+            pages=w.pages,
+            seconds=round(w.seconds, 3),
+            requests=api.http.stats.by_tag.get(obj, 0),
+            cursor=cursor,
+        )
+    report.loads = 1
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _walk(api: ClarifyApi, schema: ObjectSchema, state: ObjectState, settings: dict[str, Any]) -> _Walked | None:
+    """Read one object from its cursor to the end of the listing (moving `state`), or None to decline. Pages
+    are fetched with `keep`, so a dlt sync that takes over does not ask for them again."""
+    started = time.perf_counter()
+    obj = schema.slug
+    walk = start_walk(
+        state,
+        lambda params: api.list_page(obj, params, keep=True),
+        lag_seconds=settings["lag"],
+        page_limit=settings["page_limit"],
+        max_pages=SMALL_CHANGE_PAGES,
+    )
+    result = _Walked()
+    records: list[dict[str, Any]] = []
+    for page in walk:
+        records.extend(page.records)
+        result.pages += 1
+    if walk.cursorless or not walk.done:
+        return None
+    converter = PageConverter(schema, state.inferred)
+    for table, batch in converter.convert(records) if records else ():
+        result.batches.append((table, "id" if table == obj else converter.parent_col, batch))
+    finish_walk(state, walk, settings["lag"])
+    result.records = len(records)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _commit(warehouse: WarehouseOptions, walked: dict[str, _Walked]) -> bool:
+    """Merge every batch in one transaction; False, with nothing written, when a table or column is missing."""
+    batches = [b for w in walked.values() for b in w.batches]
+    with closing(DuckDBSQL(warehouse.duckdb_path, warehouse.dataset, read_only=False)) as sql:
+        columns = {table: sql.column_names(table) for table in {t for t, _, _ in batches}}
+        if any(not set(batch.column_names) <= columns[table] for table, _, batch in batches):
+            return False
+        noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
+        with sql.transaction():
+            for table, key, batch in batches:
+                sql.merge_arrow(table, key, batch)
+    return True
