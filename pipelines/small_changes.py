@@ -22,6 +22,7 @@ It declines, and the dlt sync takes over with every answer fetched so far, when:
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ from pipelines.sync_report import ObjectReport, SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.records import PageConverter
 from sources.clarify.schema import ObjectSchema, parse_schemas
-from sources.clarify.settings import CRASH_ENV, SMALL_CHANGE_PAGES
+from sources.clarify.settings import BATCH_ROWS, CRASH_ENV, SMALL_CHANGE_PAGES
 from sources.clarify.state import ObjectState
 from sources.clarify.walks import finish_walk, start_walk
 
@@ -92,29 +93,33 @@ def load_small_changes(
 
 
 def _walk(api: ClarifyApi, schema: ObjectSchema, state: ObjectState, settings: dict[str, Any]) -> _Walked | None:
-    """Read one object from its cursor to the end of the listing (moving `state`), or None to decline. Pages
-    are fetched with `keep`, so a dlt sync that takes over does not ask for them again."""
+    """Read one object from its cursor to the end of the listing (moving `state`), or None to decline. The
+    first page (the probe's) stays kept for a dlt sync that takes over; later ones are converted to arrow as
+    they arrive, not kept."""
     started = time.perf_counter()
     obj = schema.slug
+    asked = itertools.count()
     walk = start_walk(
         state,
-        lambda params: api.list_page(obj, params, keep=True),
+        lambda params: api.list_page(obj, params, keep=next(asked) == 0),
         lag_seconds=settings["lag"],
         page_limit=settings["page_limit"],
         max_pages=SMALL_CHANGE_PAGES,
     )
+    converter = PageConverter(schema, state.inferred)
     result = _Walked()
     records: list[dict[str, Any]] = []
-    for page in walk:
-        records.extend(page.records)
-        result.pages += 1
+    for page in itertools.chain(walk, [None]):  # None: convert what is left
+        records.extend(page.records if page is not None else ())
+        result.pages += page is not None
+        if records and (page is None or len(records) >= BATCH_ROWS):  # arrow holds them in far less memory
+            keyed = ((t, "id" if t == obj else converter.parent_col, b) for t, b in converter.convert(records))
+            result.batches.extend(keyed)
+            result.records += len(records)
+            records = []
     if walk.cursorless or not walk.done:
         return None
-    converter = PageConverter(schema, state.inferred)
-    for table, batch in converter.convert(records) if records else ():
-        result.batches.append((table, "id" if table == obj else converter.parent_col, batch))
     finish_walk(state, walk, settings["lag"])
-    result.records = len(records)
     result.seconds = time.perf_counter() - started
     return result
 
