@@ -29,7 +29,7 @@ from core.warehouse import lake
 from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, warehouse_lock
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
-from core.warehouse.sql import delete_where_in, loaded_table, row_count, table_ids
+from core.warehouse.sql import delete_where_in, drop_duplicate_keys, loaded_table, row_count, table_ids
 from pipelines import noop_probe
 from pipelines.gc_tuning import tuned_gc
 from pipelines.lists_sync import sync_lists
@@ -42,6 +42,7 @@ from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import parse_ts
 from sources.clarify.freshness import reconcile_due, up_to_date
 from sources.clarify.list_reading import split_objects
+from sources.clarify.records import drop_markers
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
     CRASH_ENV,
@@ -126,7 +127,8 @@ def run_sync(
             with ExitStack() as held:
                 destination = _held_duckdb(warehouse, full_refresh, held) or destination
                 pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
-                finish_pending(pipeline, warehouse)
+                if finish_pending(pipeline, warehouse):
+                    _drop_replayed_rows(pipeline, selected)
                 guard(lambda: pipeline.sync_destination(), warehouse)
                 _adopt_note(pipeline, note, connection, full_refresh)
                 _install_crash_hooks()
@@ -259,12 +261,14 @@ class _SyncRun:
     ) -> int:
         """Load until every object's walk is complete, at most `chunk_pages` pages per object a load."""
         loads = 0
+        appends = self.fresh(pending) if not full_refresh else frozenset()
         while pending:
             first = loads == 0
             ctx = self._context(
                 since=since if first else None,
                 lag_seconds=self.lag_seconds,
                 max_pages=chunk_pages,
+                appends=appends if first else frozenset(),
                 **({"notice": notice} if notice is not None else {}),
             )
             source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
@@ -273,6 +277,17 @@ class _SyncRun:
             states = object_states(self.pipeline.state)
             pending = [o for o in pending if o in states and not states[o].complete]
         return loads
+
+    def fresh(self, objects: list[str]) -> frozenset[str]:
+        """The objects whose first load may append (`SourceContext.appends`): on DuckDB (elsewhere a later
+        type change meets a staging table made from the new type), with no table yet and a walk that starts
+        from nothing. Every later load merges."""
+        if self.warehouse.destination != "duckdb":
+            return frozenset()
+        states = object_states(self.pipeline.state)
+        return frozenset(
+            o for o in objects if loaded_table(self.pipeline, o) is None and (o not in states or states[o].unstarted)
+        )
 
     def reconcile_if_due(self, selected: list[str], reconcile: bool | None, interval: float) -> list[str]:
         """The deletion pass for the objects it is due for (`reconcile` as for `run_sync`); returns them."""
@@ -350,7 +365,7 @@ def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[s
     if warehouse.destination != "filesystem":
         return {}
     if warehouse.snapshot:
-        return {"merge": {"disposition": "append"}, "child_batch_hook": lambda _t, _k, batch: lake.drop_markers(batch)}
+        return {"merge": {"disposition": "append"}, "child_batch_hook": lambda _t, _k, batch: drop_markers(batch)}
     return {
         "merge": {"disposition": "merge", "strategy": "upsert"},
         "child_batch_hook": lake.LakeReader(pipeline).stale_rows,
@@ -366,6 +381,21 @@ def _reconcile_interval() -> float:
         return float(hours) * 3600 if hours not in (None, "") else DEFAULT_RECONCILE_INTERVAL_SECONDS
     except (TypeError, ValueError):
         raise ConfigError(f"sources.clarify.reconcile_every_hours = {hours!r} is not a number of hours") from None
+
+
+def _drop_replayed_rows(pipeline: dlt.Pipeline, objects: list[str]) -> None:
+    """After finishing a crashed run's loads: a first load's appended tables (objects and their child and link
+    tables, never `<object>_history`) keep one row per primary key (`drop_duplicate_keys`)."""
+    if not pipeline.default_schema_name:
+        return
+    tables = pipeline.default_schema.tables
+    work = []
+    for name, table in tables.items():
+        if any(name == o or name.startswith(f"{o}__") for o in objects):
+            keys = [c for c, column in table.get("columns", {}).items() if column.get("primary_key")]
+            if keys:
+                work.append((name, keys))
+    drop_duplicate_keys(pipeline, work)
 
 
 def _drop_dangling_links(

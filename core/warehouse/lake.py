@@ -127,10 +127,3 @@ class LakeReader:
             else:
                 columns[f.name] = pa.nulls(n, type=f.type)
         return pa.concat_tables([batch, pa.table(columns, schema=batch.schema)])
-
-
-def drop_markers(batch: pa.Table) -> pa.Table:
-    """Plain parquet cannot delete: replace markers and deletion rows must not be written as data."""
-    if DELETED_COLUMN not in batch.column_names:
-        return batch
-    return batch.filter(pc.invert(pc.fill_null(batch.column(DELETED_COLUMN), False)))

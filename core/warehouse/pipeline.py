@@ -97,11 +97,14 @@ def _is_connection_error(exc: BaseException) -> bool:
     return bool(names & {"DestinationConnectionError", "OperationalError", "IOException", "CatalogException"})
 
 
-def finish_pending(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> None:
-    """Load what a crashed run extracted or normalised: merge on id makes it harmless to load now."""
-    if pipeline.has_pending_data:
-        guard(pipeline.normalize, warehouse)
-        guard(lambda: pipeline.load(workers=load_workers()), warehouse)
+def finish_pending(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> bool:
+    """Load what a crashed run extracted or normalised (merge on id makes it harmless to load now); True when
+    there was some."""
+    if not pipeline.has_pending_data:
+        return False
+    guard(pipeline.normalize, warehouse)
+    guard(lambda: pipeline.load(workers=load_workers()), warehouse)
+    return True
 
 
 def extract(pipeline: dlt.Pipeline, source: Any, warehouse: WarehouseOptions, refresh: str | None = None) -> None:

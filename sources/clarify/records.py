@@ -50,6 +50,14 @@ MARKER_POSITION = -1  # replace markers: never inserted, but the primary key mus
 MARKER_TARGET = ""
 
 
+def drop_markers(batch: pa.Table) -> pa.Table:
+    """A batch without its replace markers and deletion rows, for a table that cannot or need not delete
+    (plain parquet; a first load, appended)."""
+    if DELETED_COLUMN not in batch.column_names:
+        return batch
+    return batch.filter(pc.invert(pc.fill_null(batch.column(DELETED_COLUMN), False)))
+
+
 def keyed_table(arrays: dict[str, pa.Array], keys: Iterable[str]) -> pa.Table:
     """An arrow table whose key columns are declared non-nullable, as dlt records primary/merge keys: with
     matching nullability dlt has no hint conflict to warn about on every page."""

@@ -30,7 +30,7 @@ from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import Position
 from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
-from sources.clarify.records import PageConverter
+from sources.clarify.records import PageConverter, drop_markers
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
     BATCH_ROWS,
@@ -48,6 +48,7 @@ from sources.clarify.walks import finish_walk, start_walk
 __all__ = ["clarify_source", "ObjectStats", "SourceContext", "MERGE"]
 
 MERGE: dict[str, str] = {"disposition": "merge", "strategy": "delete-insert"}
+APPEND: dict[str, str] = {"disposition": "append"}
 # Resource-level hints are inherited by the child/link table variants, so only hints that are harmless
 # there live here (the arrow tables carry the types: timestamps are `timestamp[us, UTC]`).
 # (No `dedup_sort`: a walk emits each id at most once per load, see pagination.py.)
@@ -76,10 +77,16 @@ class SourceContext:
     # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see core/warehouse/lake.py).
     merge: dict[str, str] = field(default_factory=lambda: dict(MERGE))
     child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
+    # Objects whose DuckDB tables do not exist yet and whose walk starts from nothing: this load appends their
+    # rows (no staging, no delete; a walk emits each id once) and drops the replace markers nothing needs yet.
+    appends: frozenset[str] = frozenset()
     # One line a person should read (an object that falls back to full reads); a log warning by default.
     notice: Callable[[str], None] = field(default=logging.getLogger("clarify_sync").warning)
     # History mode, soft deletes, excluded and hashed fields (controls.py).
     controls: Controls = field(default_factory=Controls)
+
+    def disposition(self, obj: str) -> dict[str, str]:
+        return APPEND if obj in self.appends else self.merge
 
 
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0, root_key=False)
@@ -114,7 +121,7 @@ def clarify_source(
             _object_rows(obj, ctx),
             name=obj,
             primary_key="id",
-            write_disposition=ctx.merge,
+            write_disposition=ctx.disposition(obj),
             columns=MAIN_COLUMNS,
             parallelized=parallel,
         )
@@ -147,8 +154,10 @@ def _mark(
             yield dlt.mark.with_hints(arrow_table, hints[table], create_table_variant=True)
         else:
             if table not in hints:
-                hints[table] = _child_hints(table, obj, converter.table_key(table), ctx.merge)
-            if ctx.child_batch_hook is not None:
+                hints[table] = _child_hints(table, obj, converter.table_key(table), ctx.disposition(obj))
+            if obj in ctx.appends:
+                arrow_table = drop_markers(arrow_table)
+            elif ctx.child_batch_hook is not None:
                 arrow_table = ctx.child_batch_hook(table, converter.table_key(table), arrow_table)
             yield dlt.mark.with_hints(arrow_table, hints[table], create_table_variant=True)
 

@@ -62,6 +62,11 @@ class ObjectState:
         return bool(self.stored.get("cursorless"))
 
     @property
+    def unstarted(self) -> bool:
+        """No walk has committed anything: no cursor, no position, not known to lack a cursor."""
+        return self.cursor is None and self.offset == 0 and not self.cursorless and self.complete
+
+    @property
     def last_run_at(self) -> str | None:
         return self.stored.get("last_run_at")
 
