@@ -15,7 +15,7 @@ It declines, and the dlt sync takes over with every answer fetched so far, when:
 - the note's sync ran with controls (history, soft deletes, excluded or hashed fields);
 - a changed object is read in full (no usable cursor) or has an unfinished walk;
 - an object needs more than `SMALL_CHANGE_PAGES` pages (the dlt sync then loads in crash-bounded chunks);
-- a batch has a table or column the warehouse lacks (dlt evolves the schema);
+- a batch has a table or column the warehouse lacks (dlt evolves the schema), or the warehouse refuses a row;
 - another run changed the file while this one waited for the lock.
 """
 
@@ -125,14 +125,19 @@ def _walk(api: ClarifyApi, schema: ObjectSchema, state: ObjectState, settings: d
 
 
 def _commit(warehouse: WarehouseOptions, walked: dict[str, _Walked]) -> bool:
-    """Merge every batch in one transaction; False, with nothing written, when a table or column is missing."""
+    """Merge every batch in one transaction; False, with nothing written, when a table or column is missing or
+    the warehouse refuses a row (a column whose type someone changed): the dlt sync then loads the change, or
+    says in one line what the warehouse refuses."""
     batches = [b for w in walked.values() for b in w.batches]
     with closing(DuckDBSQL(warehouse.duckdb_path, warehouse.dataset, read_only=False)) as sql:
         columns = {table: sql.column_names(table) for table in {t for t, _, _ in batches}}
         if any(not set(batch.column_names) <= columns[table] for table, _, batch in batches):
             return False
         noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
-        with sql.transaction():
-            for table, key, batch in batches:
-                sql.merge_arrow(table, key, batch)
+        try:
+            with sql.transaction():
+                for table, key, batch in batches:
+                    sql.merge_arrow(table, key, batch)
+        except sql.error:
+            return False  # rolled back; the note is gone, so the dlt sync starts from dlt's own cursors
     return True

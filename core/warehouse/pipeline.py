@@ -79,8 +79,9 @@ def guard(step: Callable[[], Any], warehouse: WarehouseOptions) -> Any:
             raise cause from None
         if exc.step == "extract":
             raise
+        reason = getattr(exc.exception, "client_exception", None) or exc.exception  # a failed job: the database error
         raise WarehouseError(
-            f"{exc.step} into {warehouse.destination} failed ({first_line(exc.exception)}): "
+            f"{exc.step} into {warehouse.destination} failed ({first_line(reason)}): "
             "check the warehouse is reachable and writable, then rerun (pending data is kept)"
         ) from exc
     except Exception as exc:

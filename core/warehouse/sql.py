@@ -178,6 +178,7 @@ class DuckDBSQL(WarehouseSQL):
                 f"cannot open DuckDB file {resolved} ({first_line(exc)}): close other writers or pass --duckdb-path"
             ) from None
         self._duckdb = duckdb
+        self.error: type[Exception] = duckdb.Error  # what a refused statement raises
 
     def row_text(self, alias: str) -> str:
         return f"CAST(to_json({alias}) AS VARCHAR)"

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from core.errors import WarehouseError
 from pipelines import noop_probe, small_changes
 from pipelines.small_changes import load_small_changes
 from pipelines.sync import run_sync, sync_status
@@ -113,6 +114,21 @@ def test_it_declines_and_the_dlt_sync_takes_over(
         assert rows["per_badvalue"]["lead_score__v_text"] == "lots"
     else:
         assert_synced(emu, wh)
+
+
+def test_a_refused_row_changes_nothing_and_dlt_says_why(noted: Any) -> None:  # noqa: F811
+    emu, wh = noted
+    with duckdb.connect(wh.duckdb_path) as con:  # someone retyped a column by hand
+        con.execute("ALTER TABLE clarify.person ALTER title TYPE INTEGER USING NULL")
+        before = con.execute("SELECT * FROM clarify.person ORDER BY id").fetchall()
+    _change(emu)
+    found = _probe(wh)
+    assert load_small_changes(wh, found) is None
+    with duckdb.connect(wh.duckdb_path, read_only=True) as con:
+        assert con.execute("SELECT * FROM clarify.person ORDER BY id").fetchall() == before  # rolled back
+    with pytest.raises(WarehouseError, match="Could not convert string") as failure:
+        run_sync(connection_for(emu), wh, probe_settings=_settings(), api=found.api, reconcile=False)
+    assert "\n" not in str(failure.value)
 
 
 def test_killed_after_its_commit_the_next_run_converges(noted: Any) -> None:  # noqa: F811
