@@ -11,7 +11,7 @@ safe, since a dlt sync adopts the note's states while the note is trusted (`noop
 re-reads from its own, which merging on `id` makes harmless. The note is deleted before the commit, so a crash
 between the two leaves no note and the next run is such a dlt sync.
 
-It declines, and the dlt sync takes over with every answer fetched so far, when:
+It declines, and the dlt sync takes over with the probe's answers (each first page, the schemas, the lists), when:
 - the note's sync ran with controls (history, soft deletes, excluded or hashed fields);
 - a changed object is read in full (no usable cursor) or has an unfinished walk;
 - an object needs more than `SMALL_CHANGE_PAGES` pages (the dlt sync then loads in crash-bounded chunks);
