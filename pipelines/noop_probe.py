@@ -37,7 +37,7 @@ import orjson
 
 from core.http import RetryPolicy
 from core.warehouse.options import WarehouseOptions
-from pipelines.sync_report import ListsReport, ObjectReport, SyncReport
+from pipelines.sync_report import ListsReport, SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify.freshness import reconcile_due, up_to_date
@@ -148,10 +148,8 @@ def trusted(warehouse: WarehouseOptions, note: dict[str, Any] | None = None) -> 
     was written: its states then describe the warehouse, newer than dlt's when a small change was loaded."""
     if warehouse.destination != "duckdb":
         return None
-    current = _read(note_path(warehouse.duckdb_path, warehouse.dataset))
-    if current is None or current.get("version") != _VERSION or (note is not None and current != note):
-        return None
-    return current if current.get("file") == _file_stamp(warehouse.duckdb_path) else None
+    current = _current(warehouse.duckdb_path, warehouse.dataset)
+    return current if current is not None and (note is None or current == note) else None
 
 
 @dataclass
@@ -177,15 +175,9 @@ def probe(
     """Whether the last sync's note answers this run (see the module docstring and `ProbeResult`).
     `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
     started = time.perf_counter()
-    note = _read(note_path(duckdb_path, dataset))
+    note = _current(duckdb_path, dataset)
     api_key = os.environ.get("CLARIFY_API_KEY")
-    if (
-        note is None
-        or not api_key
-        or note.get("version") != _VERSION
-        or note.get("settings") != run_settings
-        or note.get("file") != _file_stamp(duckdb_path)
-    ):
+    if note is None or not api_key or note.get("settings") != run_settings:
         return ProbeResult()
     states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
@@ -201,9 +193,7 @@ def probe(
     if changed:
         return ProbeResult(api=api, note=note, changed=changed)
     with api:
-        report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
-        for obj, state in states.items():
-            report.objects[obj] = ObjectReport(requests=api.http.stats.by_tag.get(obj, 0), cursor=state.cursor)
+        report = SyncReport.answered(api.http.stats, {obj: state.cursor for obj, state in states.items()})
     report.seconds = time.perf_counter() - started
     return ProbeResult(report=report)
 
@@ -280,6 +270,14 @@ def _write(path: Path, note: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(orjson.dumps(note, default=str))
     os.replace(tmp, path)  # whole or not at all: a reader never sees half a note
+
+
+def _current(duckdb_path: str, dataset: str) -> dict[str, Any] | None:
+    """The note, when it is of this version and nobody wrote the DuckDB file since it was written."""
+    note = _read(note_path(duckdb_path, dataset))
+    if note is None or note.get("version") != _VERSION or note.get("file") != _file_stamp(duckdb_path):
+        return None
+    return note
 
 
 def _read(path: Path) -> dict[str, Any] | None:

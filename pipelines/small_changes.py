@@ -34,12 +34,13 @@ from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, duckdb_lock
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.sql import DuckDBSQL
 from pipelines import noop_probe
-from pipelines.sync_report import ObjectReport, SyncReport
+from pipelines.sync_report import SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.records import PageConverter
 from sources.clarify.schema import ObjectSchema, parse_schemas
 from sources.clarify.settings import BATCH_ROWS, CRASH_ENV, SMALL_CHANGE_PAGES
 from sources.clarify.state import ObjectState
+from sources.clarify.stats import ObjectStats
 from sources.clarify.walks import finish_walk, start_walk
 
 
@@ -48,9 +49,7 @@ class _Walked:
     """One changed object, read to the end: its batches as (table, merge key, arrow table) and its counts."""
 
     batches: list[tuple[str, str, Any]] = field(default_factory=list)
-    records: int = 0
-    pages: int = 0
-    seconds: float = 0.0
+    stats: ObjectStats = field(default_factory=ObjectStats)
 
 
 def load_small_changes(
@@ -76,17 +75,9 @@ def load_small_changes(
         if os.environ.get(CRASH_ENV) == "small-change":
             os._exit(96)
         noop_probe.rewrite(warehouse, note, {obj: state.stored for obj, state in states.items()})
-    report = SyncReport(requests=api.http.stats.requests, retries=api.http.stats.retries)
-    for obj, stored in note["states"].items():
-        cursor = states[obj].cursor if obj in states else ObjectState(stored).cursor
-        w = walked.get(obj) or _Walked()
-        report.objects[obj] = ObjectReport(
-            records=w.records,
-            pages=w.pages,
-            seconds=round(w.seconds, 3),
-            requests=api.http.stats.by_tag.get(obj, 0),
-            cursor=cursor,
-        )
+    cursors = {obj: ObjectState(stored).cursor for obj, stored in note["states"].items()}
+    cursors.update({obj: state.cursor for obj, state in states.items()})
+    report = SyncReport.answered(api.http.stats, cursors, {obj: w.stats for obj, w in walked.items() if w is not None})
     report.loads = 1
     report.seconds = time.perf_counter() - started
     return report
@@ -109,18 +100,23 @@ def _walk(api: ClarifyApi, schema: ObjectSchema, state: ObjectState, settings: d
     converter = PageConverter(schema, state.inferred)
     result = _Walked()
     records: list[dict[str, Any]] = []
-    for page in itertools.chain(walk, [None]):  # None: convert what is left
-        records.extend(page.records if page is not None else ())
-        result.pages += page is not None
-        if records and (page is None or len(records) >= BATCH_ROWS):  # arrow holds them in far less memory
-            keyed = ((t, "id" if t == obj else converter.parent_col, b) for t, b in converter.convert(records))
-            result.batches.extend(keyed)
-            result.records += len(records)
-            records = []
+
+    def convert() -> None:  # arrow holds the records in far less memory than the pages' dicts
+        result.batches.extend((t, "id" if t == obj else converter.parent_col, b) for t, b in converter.convert(records))
+        result.stats.records += len(records)
+        records.clear()
+
+    for page in walk:
+        records.extend(page.records)
+        result.stats.pages += 1
+        if len(records) >= BATCH_ROWS:
+            convert()
+    if records:
+        convert()
     if walk.cursorless or not walk.done:
         return None
     finish_walk(state, walk, settings["lag"])
-    result.seconds = time.perf_counter() - started
+    result.stats.seconds = time.perf_counter() - started
     return result
 
 

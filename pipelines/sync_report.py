@@ -5,9 +5,14 @@ Apart from `pipelines/sync.py` so that a run answered by the probe (`noop_probe.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sources.clarify.stats import ObjectStats
+
+if TYPE_CHECKING:
+    from core.http import RequestStats
 
 
 @dataclass
@@ -37,6 +42,23 @@ class SyncReport:
     retries: int = 0
     seconds: float = 0.0
     lists: ListsReport | None = None  # None when the run did not sync lists
+
+    @classmethod
+    def answered(
+        cls, http: RequestStats, cursors: dict[str, str | None], counts: Mapping[str, ObjectStats] | None = None
+    ) -> SyncReport:
+        """A run answered without dlt: its client's requests, each object's cursor and what it read (`counts`)."""
+        report = cls(requests=http.requests, retries=http.retries)
+        for obj, cursor in cursors.items():
+            read = (counts or {}).get(obj, ObjectStats())
+            report.objects[obj] = ObjectReport(
+                records=read.records,
+                pages=read.pages,
+                seconds=round(read.seconds, 3),
+                requests=http.by_tag.get(obj, 0),
+                cursor=cursor,
+            )
+        return report
 
     @property
     def records(self) -> int:

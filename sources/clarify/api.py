@@ -89,8 +89,7 @@ class ClarifyApi:
         is as exact as if it had sent it (a record changed since has a later `_updated_at` and is read by a
         later page or the next run), and a changed run costs one request per object less. A kept answer asked
         for with `keep=True` again (the probe's page, then the sync's own check) stays kept for the walk."""
-        key = (obj, tuple(sorted((k, str(v)) for k, v in params.items())))
-        return self._remembered(key, keep, lambda: self._get_page(obj, params))
+        return self._remembered(_answer_key(obj, params), keep, lambda: self._get_page(obj, params))
 
     def _remembered(self, key: tuple[str, tuple[tuple[str, str], ...]], keep: bool, fetch: Callable[[], Any]) -> Any:
         """A kept answer for `key` if there is one (kept again when `keep`), else `fetch()` (kept when `keep`)."""
@@ -115,8 +114,8 @@ class ClarifyApi:
     def get_page(self, path: str, params: Mapping[str, Any], *, tag: str, keep: bool = False) -> dict[str, Any]:
         """One page of any other listing under the workspace (`lists`, a list's `resources`); `keep` as for
         `list_page` (the probe's read of the lists, served again to the sync that takes over)."""
-        key = (f"/{path}", tuple(sorted((k, str(v)) for k, v in params.items())))  # "/": never an object slug
-        body = self._remembered(key, keep, lambda: self.http.get_json(self.url(path), params, tag=tag))
+        fetch = lambda: self.http.get_json(self.url(path), params, tag=tag)  # noqa: E731
+        body = self._remembered(_answer_key(f"/{path}", params), keep, fetch)  # "/": never an object slug
         return body if isinstance(body, dict) else {"data": body or []}
 
     def bulk_create(self, obj: str, attributes: list[dict[str, Any]], match_on: str | None) -> list[dict[str, Any]]:
@@ -169,3 +168,8 @@ class ClarifyApi:
 def _records(answer: Any) -> list[dict[str, Any]]:
     data = answer.get("data") if isinstance(answer, dict) else answer
     return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+
+def _answer_key(name: str, params: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What makes two requests the same, for kept answers: the object or path, and the parameters."""
+    return name, tuple(sorted((k, str(v)) for k, v in params.items()))
