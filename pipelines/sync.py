@@ -30,6 +30,7 @@ from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, warehouse_lock
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
 from core.warehouse.sql import delete_where_in, drop_duplicate_keys, loaded_table, row_count, table_ids
+from core.warehouse.sync_note import SyncNote
 from pipelines import noop_probe
 from pipelines.gc_tuning import tuned_gc
 from pipelines.lists_sync import sync_lists
@@ -104,7 +105,7 @@ def run_sync(
     threads; `expected` from `meta.total_records`, or None); `notice(line)`: what a person should read once.
     `controls`: history, soft deletes, excluded and hashed fields (default: dlt config, `sources/clarify/
     controls.py`, plus the `history` and `soft_delete` objects). `probe_settings`: leave the note that lets
-    the next run answer "nothing changed" without dlt (`noop_probe.py`, DuckDB); `api`: the probe's client.
+    the next run answer "nothing changed" without dlt (`noop_probe.py`); `api`: the probe's client.
     """
     started = time.perf_counter()
     _check_since(since)
@@ -123,7 +124,8 @@ def run_sync(
         controls.check(schemas, warehouse.destination)
         destination = warehouse.make_destination()
         with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
-            note = _take_note(warehouse)
+            store = _note_store(warehouse)
+            note = noop_probe.take(store)  # from here until this run writes a new note, none is trusted
             with ExitStack() as held:
                 destination = _held_duckdb(warehouse, full_refresh, held) or destination
                 pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
@@ -144,10 +146,10 @@ def run_sync(
                 report.reconciled = run.reconcile_if_due(selected, reconcile, interval)
                 report.loads += int(bool(report.reconciled))
                 states = object_states(pipeline.state)
-            if probe_settings is not None and warehouse.destination == "duckdb":  # after the file is closed
+            if probe_settings is not None and store is not None:  # after the DuckDB file is closed
                 stored = {o: states[o].stored if o in states else {} for o in selected}
                 noop_probe.remember(
-                    warehouse, probe_settings, connection, schemas_body, stored, interval, report.lists, controls.plain
+                    store, probe_settings, connection, schemas_body, stored, interval, report.lists, controls.plain
                 )
         _fill_report(report, selected, run.stats, states, api.http.stats)
     report.seconds = time.perf_counter() - started
@@ -189,12 +191,11 @@ def _held_duckdb(warehouse: WarehouseOptions, full_refresh: bool, stack: ExitSta
     return warehouse.make_destination(connection=conn)
 
 
-def _take_note(warehouse: WarehouseOptions) -> dict[str, Any] | None:
-    """The trusted note, for `_adopt_note`; from here until this run writes a new one, none is trusted."""
-    note = noop_probe.trusted(warehouse)
-    if warehouse.destination == "duckdb":
-        noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
-    return note
+def _note_store(warehouse: WarehouseOptions) -> SyncNote | None:
+    """The note store, with a Postgres DSN from dlt's secrets too (this run imports dlt anyway)."""
+    return noop_probe.note_store(
+        warehouse, warehouse.required_postgres_dsn() if warehouse.destination == "postgres" else None
+    )
 
 
 def _adopt_note(
@@ -341,7 +342,7 @@ def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
     pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
     guard(lambda: pipeline.sync_destination(), warehouse)
     states = object_states(pipeline.state)
-    note = noop_probe.trusted(warehouse)  # newer when the last runs were small-change loads
+    note = noop_probe.trusted(_note_store(warehouse))  # newer when the last runs were small-change loads
     states.update({obj: ObjectState(stored) for obj, stored in (note or {}).get("states", {}).items()})
     rows: list[StatusRow] = []
     for obj, state in sorted(states.items()):
