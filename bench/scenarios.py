@@ -13,11 +13,14 @@ from typing import Any
 from bench import push, verify
 from bench.emulator_proc import EmulatorProcess, summarize_requests
 from bench.harness import Measurement, clarify_sync, cli_ok, python_command, remove, run_measured
+from bench.warehouse import BenchWarehouse
 
 # Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario;
 # the time-series scenario reads the emulator's other API and runs last.
 ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff", "creates", "lost", "timeseries")
 DEFAULT_SCENARIOS = ALL_SCENARIOS
+# The sync scenarios run against either warehouse; the push and time-series ones read and write DuckDB files.
+POSTGRES_SCENARIOS = ("full", "noop", "changed", "ratelimit")
 CHANGED_SHARE = 0.01
 RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
 # Scaled down so the budget binds at bench sizes: 10 per rolling 10 s window per endpoint, so a sync of
@@ -155,8 +158,10 @@ class Bench:
         log: Callable[[str], None] = print,
         only: str | None = None,
         repeats: int = DEFAULT_REPEATS,
+        warehouse: BenchWarehouse | None = None,
     ) -> None:
         self.emu = emu
+        self.warehouse = warehouse or BenchWarehouse("duckdb", out_dir)
         self.only = only
         self.repeats = max(1, repeats)
         self.out = out_dir
@@ -171,11 +176,13 @@ class Bench:
         self.ours_note = ours_unavailable_reason()
 
     # -- paths and commands ----------------------------------------------------------------------
-    def db(self, variant: str) -> Path:
-        return self.out / f"{variant}.duckdb"
-
     def dlt_dir(self, variant: str) -> Path:
         return self.out / f"dlt-{variant}"
+
+    def reset(self, variant: str) -> None:
+        """The variant starts from nothing: no warehouse, no local dlt state."""
+        self.warehouse.reset(variant)
+        remove(self.dlt_dir(variant))
 
     def env(self, variant: str) -> dict[str, str]:
         # Each variant keeps its pipeline state in its own dlt data dir, away from the user's ~/.dlt.
@@ -186,8 +193,7 @@ class Bench:
         return python_command(
             "-m",
             "bench.baseline_rest_api",
-            "--duckdb-path",
-            str(self.db("baseline")),
+            *self.warehouse.flags("baseline"),
             "--objects",
             objects,
             "--cursor-path",
@@ -195,7 +201,7 @@ class Bench:
         )
 
     def ours_command(self, variant: str = "ours") -> list[str]:
-        return [*clarify_sync(), "sync", "--duckdb-path", str(self.db(variant))]
+        return [*clarify_sync(), "sync", *self.warehouse.flags(variant)]
 
     def command(self, variant: str) -> list[str]:
         return self.baseline_command() if variant == "baseline" else self.ours_command(variant)
@@ -262,6 +268,10 @@ class Bench:
     # -- scenarios ---------------------------------------------------------------------------------
     def run(self, scenarios: list[str]) -> None:
         for name in scenarios:
+            if self.warehouse.destination != "duckdb" and name not in POSTGRES_SCENARIOS:
+                for variant in self.variants():
+                    self.skip(name, variant, "measured on DuckDB only")
+                continue
             getattr(self, f"scenario_{name}")()
 
     def scenario_full(self) -> None:
@@ -272,13 +282,12 @@ class Bench:
             variants.remove("ours")
         for _ in range(self.repeats):  # variants alternate, so both see the same machine load
             for variant in variants:
-                for stale in (self.db(variant), self.dlt_dir(variant)):
-                    remove(stale)
+                self.reset(variant)
                 self.synced.discard(variant)
                 row, m = self.measure("full", variant, self.command(variant), total)
                 if m.ok:
                     self.synced.add(variant)
-                    row.extra["rows"] = verify.row_counts(self.db(variant))
+                    row.extra["rows"] = verify.row_counts(self.warehouse, variant)
         self.check_same_ids("full")
 
     def scenario_noop(self) -> None:
@@ -320,8 +329,7 @@ class Bench:
         before = self.emu.configure()
         usages = []
         for _ in range(self.repeats):
-            for stale in (self.db(variant), self.dlt_dir(variant)):
-                remove(stale)
+            self.reset(variant)
             self.emu.configure(rate_limit=per_window, rate_window=RATE_WINDOW_S)
             try:
                 row, m = self.measure("ratelimit", "ours", self.ours_command(variant), total, env_variant=variant)
@@ -363,9 +371,9 @@ class Bench:
     def check_same_ids(self, scenario: str) -> None:
         if not {"baseline", "ours"} <= self.synced:
             return
-        result = verify.compare_ids(self.db("ours"), self.db("baseline"))
+        result = verify.compare_ids(self.warehouse)
         self.checks[scenario] = result
-        self.log(f"  {scenario:<10} ids in both DuckDB files equal: {result['same_ids']}")
+        self.log(f"  {scenario:<10} ids in both warehouses equal: {result['same_ids']}")
 
 
 def rate_limit_usage(stats: Any, limit: int, window_s: float) -> dict[str, Any]:
