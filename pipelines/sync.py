@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,7 +28,14 @@ from core.http import RequestStats, RetryPolicy
 from core.warehouse import lake
 from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, warehouse_lock
 from core.warehouse.options import WarehouseOptions
-from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
+from core.warehouse.pipeline import (
+    create_staging_tables,
+    extract,
+    finish_pending,
+    guard,
+    normalize_and_load,
+    open_pipeline,
+)
 from core.warehouse.sql import delete_where_in, drop_duplicate_keys, loaded_table, row_count, table_ids
 from core.warehouse.sync_note import SyncNote
 from pipelines import noop_probe
@@ -59,6 +66,7 @@ from sources.clarify.state import ObjectState, adopt_states, object_states
 from sources.clarify.stats import ObjectStats
 
 PIPELINE_NAME = "clarify_sync"
+APPEND_FIRST_LOADS = ("duckdb", "postgres")  # warehouses whose first load of an object appends (`_SyncRun.fresh`)
 
 Progress = Callable[..., None]  # (object, records so far, pages so far, records expected or None)
 
@@ -274,16 +282,18 @@ class _SyncRun:
             )
             source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
             self._load(source, refresh="drop_resources" if full_refresh and first else None)
+            if first and appends and self.warehouse.destination == "postgres":
+                create_staging_tables(self.pipeline, [name for name, _ in _object_tables(self.pipeline, appends)])
             loads += 1
             states = object_states(self.pipeline.state)
             pending = [o for o in pending if o in states and not states[o].complete]
         return loads
 
     def fresh(self, objects: list[str]) -> frozenset[str]:
-        """The objects whose first load may append (`SourceContext.appends`): on DuckDB (elsewhere a later
-        type change meets a staging table made from the new type), with no table yet and a walk that starts
-        from nothing. Every later load merges."""
-        if self.warehouse.destination != "duckdb":
+        """The objects whose first load may append (`SourceContext.appends`): on DuckDB and Postgres, with no
+        table yet and a walk that starts from nothing. Every later load merges (on Postgres into the staging
+        tables the first load's schema made, `create_staging_tables`)."""
+        if self.warehouse.destination not in APPEND_FIRST_LOADS:
             return frozenset()
         states = object_states(self.pipeline.state)
         return frozenset(
@@ -387,16 +397,19 @@ def _reconcile_interval() -> float:
 def _drop_replayed_rows(pipeline: dlt.Pipeline, objects: list[str]) -> None:
     """After finishing a crashed run's loads: a first load's appended tables (objects and their child and link
     tables, never `<object>_history`) keep one row per primary key (`drop_duplicate_keys`)."""
+    drop_duplicate_keys(pipeline, [(name, keys) for name, keys in _object_tables(pipeline, objects) if keys])
+
+
+def _object_tables(pipeline: dlt.Pipeline, objects: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """The loaded tables of `objects` (their own, child and link tables) with their primary key columns."""
     if not pipeline.default_schema_name:
-        return
-    tables = pipeline.default_schema.tables
-    work = []
-    for name, table in tables.items():
-        if any(name == o or name.startswith(f"{o}__") for o in objects):
-            keys = [c for c, column in table.get("columns", {}).items() if column.get("primary_key")]
-            if keys:
-                work.append((name, keys))
-    drop_duplicate_keys(pipeline, work)
+        return []
+    prefixes = tuple(f"{o}__" for o in objects)
+    return [
+        (name, [c for c, column in table.get("columns", {}).items() if column.get("primary_key")])
+        for name, table in pipeline.default_schema.tables.items()
+        if name in objects or name.startswith(prefixes)
+    ]
 
 
 def _drop_dangling_links(

@@ -510,16 +510,23 @@ def delete_where_in(pipeline: dlt.Pipeline, work: Sequence[tuple[str, str, list[
             sql.delete_in(table, column, values)
 
 
+# Each row's own address, where a table has no key that tells two copies apart.
+_ROW_ADDRESS = {"duckdb": "rowid", "postgres": "ctid"}
+
+
 def drop_duplicate_keys(pipeline: dlt.Pipeline, work: Sequence[tuple[str, list[str]]]) -> None:
-    """For each (table, primary key columns) of a DuckDB warehouse: keep one row per key. An appended load job
-    that ran but was not marked done runs again when its package is finished, and leaves a copy of its rows."""
-    if not work or pipeline.destination is None or pipeline.destination.destination_name != "duckdb":
+    """For each (table, primary key columns) of a DuckDB or Postgres warehouse: keep one row per key. An appended
+    load job that ran but was not marked done runs again when its package is finished, and leaves a copy of its
+    rows."""
+    name = pipeline.destination.destination_name if pipeline.destination is not None else ""
+    if not work or name not in _ROW_ADDRESS:
         return
+    row = _ROW_ADDRESS[name]
     with pipeline_sql(pipeline) as sql:
         for table, keys in work:
             target, part = sql.table(table), ", ".join(quote(k) for k in keys)
-            numbered = f"SELECT rowid, row_number() OVER (PARTITION BY {part}) AS n FROM {target}"
-            sql.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM ({numbered}) AS d WHERE n > 1)")
+            numbered = f"SELECT {row} AS r, row_number() OVER (PARTITION BY {part}) AS n FROM {target}"
+            sql.execute(f"DELETE FROM {target} WHERE {row} IN (SELECT r FROM ({numbered}) AS d WHERE n > 1)")
 
 
 def row_count(pipeline: dlt.Pipeline, name: str) -> int | None:

@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from core.warehouse.options import WarehouseOptions
 from pipelines import noop_probe
 from pipelines.sync import run_sync
-from tests.sync.conftest import PG_DSN, WAREHOUSES, assert_synced, connection_for
+from tests.sync.conftest import PG_DSN, WAREHOUSES, assert_synced, connection_for, execute
 from tests.sync.test_robustness import child
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,18 +48,9 @@ def write_behind_its_back(wh: WarehouseOptions) -> None:
     machine); the `_dlt_loads` row is what such a load leaves (made by hand: a second dlt pipeline of the same
     schema name would also replace the sync's stored schema, which is not what this test is about)."""
     if wh.destination == "duckdb":
-        with duckdb.connect(wh.duckdb_path) as con:
-            con.execute("CREATE TABLE clarify.scratch AS SELECT 1 AS x")
-        return
-    execute(wh, f"INSERT INTO {wh.dataset}._dlt_loads VALUES ('9999999999.0', 'clarify', 0, now(), NULL)")
-
-
-def execute(wh: WarehouseOptions, sql: str) -> None:
-    import psycopg2
-
-    with psycopg2.connect(PG_DSN) as con, con.cursor() as cur:
-        cur.execute(sql)
-    con.close()
+        execute(wh, "CREATE TABLE {ds}.scratch AS SELECT 1 AS x")
+    else:
+        execute(wh, "INSERT INTO {ds}._dlt_loads VALUES ('9999999999.0', 'clarify', 0, now(), NULL)")
 
 
 def _probe(wh: Any, settings: dict[str, Any] | None = None, reconcile: bool | None = None) -> Any:

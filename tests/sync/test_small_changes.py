@@ -11,17 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from core.errors import WarehouseError
 from pipelines import noop_probe, small_changes
 from pipelines.small_changes import load_small_changes
 from pipelines.sync import run_sync, sync_status
-from tests.sync.conftest import WAREHOUSES, assert_synced, connection_for, table
+from tests.sync.conftest import WAREHOUSES, assert_synced, connection_for, execute, table
 from tests.sync.test_noop_probe import (  # noqa: F401  (`noted`, the fixture: a synced, noted warehouse)
     _settings,
-    execute,
     note,
     noted,
     write_behind_its_back,
@@ -124,12 +122,7 @@ def test_it_declines_and_the_dlt_sync_takes_over(
 
 def test_a_refused_row_changes_nothing_and_dlt_says_why(noted: Any) -> None:  # noqa: F811
     emu, wh = noted
-    retype = f"ALTER TABLE {wh.dataset}.person ALTER title TYPE INTEGER USING NULL"  # someone retyped a column
-    if wh.destination == "duckdb":
-        with duckdb.connect(wh.duckdb_path) as con:
-            con.execute(retype)
-    else:
-        execute(wh, retype)
+    execute(wh, "ALTER TABLE {ds}.person ALTER title TYPE INTEGER USING NULL")  # someone retyped a column
     before = sorted(table(wh, "person"), key=lambda r: r["id"])
     _change(emu)
     found = _probe(wh)
