@@ -132,4 +132,4 @@ def create_staging_tables(pipeline: dlt.Pipeline, tables: list[str]) -> None:
     with pipeline.destination_client() as client:
         with client.with_staging_dataset():
             client.initialize_storage()
-            client.update_stored_schema(only_tables=[*tables, *pipeline.default_schema.dlt_table_names()])
+            client.update_stored_schema(only_tables=[*tables, pipeline.default_schema.version_table_name])

@@ -158,13 +158,15 @@ class WarehouseSQL:
         null, as dlt leaves its hard-delete column. `nullable`: the table's columns that may hold null."""
         raise NotImplementedError
 
-    def _merge_from(self, table: str, key: str, columns: Sequence[str]) -> None:
-        """`merge_arrow`'s statements, once the batch is readable as `_MERGE_SOURCE`."""
+    def _merge_from(self, table: str, key: str, columns: Sequence[str]) -> list[str]:
+        """`merge_arrow`'s statements, to run once the batch is readable as `_MERGE_SOURCE`."""
         target = self.table(table)
-        self.execute(f"DELETE FROM {target} WHERE {quote(key)} IN (SELECT {quote(key)} FROM {_MERGE_SOURCE})")
         cols = ", ".join(quote(c) for c in columns if c != DELETED_COLUMN)
         live = f" WHERE {quote(DELETED_COLUMN)} IS NOT TRUE" if DELETED_COLUMN in columns else ""
-        self.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {_MERGE_SOURCE}{live}")
+        return [
+            f"DELETE FROM {target} WHERE {quote(key)} IN (SELECT {quote(key)} FROM {_MERGE_SOURCE})",
+            f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {_MERGE_SOURCE}{live}",
+        ]
 
     def delete_keys(self, table: str, where_col: str, where_val: str, key_col: str, keys: Sequence[str]) -> None:
         if not keys:
@@ -258,7 +260,8 @@ class DuckDBSQL(WarehouseSQL):
     def merge_arrow(self, table: str, key: str, batch: Any, nullable: set[str]) -> None:
         self.con.register(_MERGE_SOURCE, batch)
         try:
-            self._merge_from(table, key, batch.column_names)
+            for statement in self._merge_from(table, key, batch.column_names):
+                self.execute(statement)
         finally:
             self.con.unregister(_MERGE_SOURCE)
 
@@ -352,7 +355,8 @@ class PostgresSQL(WarehouseSQL):
 
     def merge_arrow(self, table: str, key: str, batch: Any, nullable: set[str]) -> None:
         """The batch goes into a temporary table by `COPY` of its CSV text, written and read as dlt's csv load
-        jobs write and read it (quoted only where needed; an empty field is null in a column that may be null)."""
+        jobs write and read it (quoted only where needed; an empty field is null in a column that may be null).
+        Inside `transaction()`: the temporary table lives until its commit at most."""
         import pyarrow.csv as pacsv
 
         buffer = io.BytesIO()
@@ -366,8 +370,8 @@ class PostgresSQL(WarehouseSQL):
             cur.copy_expert(
                 f"COPY {_MERGE_SOURCE} ({', '.join(cols)}) FROM STDIN WITH (FORMAT CSV, NULL ''{options})", buffer
             )
-        self._merge_from(table, key, batch.column_names)
-        self.execute(f"DROP TABLE {_MERGE_SOURCE}")
+        # the rest in one round trip: a remote server is a network hop away
+        self.execute("; ".join([*self._merge_from(table, key, batch.column_names), f"DROP TABLE {_MERGE_SOURCE}"]))
 
     def upsert(
         self,

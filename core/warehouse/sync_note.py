@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from core.errors import WarehouseError
 from core.warehouse.locking import duckdb_lock, postgres_lock
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.sql import DuckDBSQL, PostgresSQL, WarehouseSQL
@@ -186,7 +187,10 @@ class PostgresNote(SyncNote):
         return {**orjson.loads(body), _STAMP: token}
 
     def read(self) -> dict[str, Any] | None:
-        sql = self._open()
+        try:
+            sql = self._open()
+        except WarehouseError:  # no note to trust: the dlt sync then says what is wrong, in its own order
+            return None
         try:
             return self._read(sql)
         finally:

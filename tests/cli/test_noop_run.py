@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli.app import app
-from tests.cli.test_exit_codes import env  # noqa: F401  (the fixture: an emulator and CLARIFY_* settings)
+from tests.cli.test_exit_codes import _closed_port, env, one_line  # noqa: F401  (env: an emulator and CLARIFY_* settings)
 from tests.sync.conftest import PG_DSN, PG_OK
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,3 +100,13 @@ def test_nothing_changed_needs_no_dlt(env: Any, warehouse: Any) -> None:  # noqa
     logs = "".join(p.read_text() for p in Path(os.environ["CLARIFY_SYNC_LOG_DIR"]).iterdir())
     assert "import of dlt halted" in logs
     assert CliRunner().invoke(app, sync).exit_code == 0
+
+
+def test_an_unreachable_postgres_leaves_the_errors_in_their_order(env: Any, monkeypatch: Any) -> None:  # noqa: F811
+    """The probe reads the Postgres note before anything else; a server it cannot reach is no note, and the sync
+    says what is wrong in its own order: the API's settings first, then the warehouse."""
+    dsn = f"postgresql://postgres@127.0.0.1:{_closed_port()}/test"
+    monkeypatch.setenv("CLARIFY_API_KEY", "not-the-key")
+    assert "API key refused" in one_line(["sync", "--destination", "postgres", "--postgres-dsn", dsn], 4)
+    monkeypatch.setenv("CLARIFY_API_KEY", env.api_key)
+    assert "Postgres" in one_line(["sync", "--destination", "postgres", "--postgres-dsn", dsn], 7)
