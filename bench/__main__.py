@@ -57,22 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="runs per scenario and variant; the table shows medians and (min-max) "
         f"[env: BENCH_REPEATS; default {DEFAULT_REPEATS}]",
     )
-    parser.add_argument(
-        "--destination",
-        choices=DESTINATIONS,
-        default=os.environ.get("BENCH_DESTINATION", "duckdb"),
-        help="where both variants load (Postgres: a schema each) [env: BENCH_DESTINATION; default duckdb]",
-    )
-    parser.add_argument(
-        "--postgres-dsn",
-        default=os.environ.get("BENCH_POSTGRES_DSN", DEFAULT_POSTGRES_DSN),
-        help="with a password, which dlt insists on (an empty one is fine) [env: BENCH_POSTGRES_DSN]",
-    )
-    parser.add_argument(
-        "--postgres-prefix",
-        default=os.environ.get("BENCH_POSTGRES_PREFIX", "bench"),
-        help="the variants' Postgres schemas are <prefix>_baseline and <prefix>_ours [env: BENCH_POSTGRES_PREFIX]",
-    )
+    _warehouse_options(parser)
     parser.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "7")))
     parser.add_argument(
         "--out",
@@ -97,6 +82,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # Run in the canonical order whatever order they were given in: later ones build on earlier ones.
     args.scenario_list = [s for s in ALL_SCENARIOS if s in args.scenario_list]
     return args
+
+
+def _warehouse_options(parser: argparse.ArgumentParser) -> None:
+    """Where both variants load: DuckDB files, or a Postgres schema each."""
+    parser.add_argument(
+        "--destination",
+        choices=DESTINATIONS,
+        default=os.environ.get("BENCH_DESTINATION", "duckdb"),
+        help="where both variants load (Postgres: a schema each) [env: BENCH_DESTINATION; default duckdb]",
+    )
+    parser.add_argument(
+        "--postgres-dsn",
+        default=os.environ.get("BENCH_POSTGRES_DSN", DEFAULT_POSTGRES_DSN),
+        help="with a password, which dlt insists on (an empty one is fine) [env: BENCH_POSTGRES_DSN]",
+    )
+    parser.add_argument(
+        "--postgres-prefix",
+        default=os.environ.get("BENCH_POSTGRES_PREFIX", "bench"),
+        help="the variants' Postgres schemas are <prefix>_baseline and <prefix>_ours [env: BENCH_POSTGRES_PREFIX]",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,6 +52,7 @@ class WarehouseSQL:
 
     dialect: str
     dataset: str
+    error: type[Exception]  # what a refused statement raises
 
     # --- SQL fragments -------------------------------------------------------------------
     def row_text(self, alias: str) -> str:
@@ -214,7 +215,7 @@ class DuckDBSQL(WarehouseSQL):
                 f"cannot open DuckDB file {resolved} ({first_line(exc)}): close other writers or pass --duckdb-path"
             ) from None
         self._duckdb = duckdb
-        self.error: type[Exception] = duckdb.Error  # what a refused statement raises
+        self.error = duckdb.Error
 
     def row_text(self, alias: str) -> str:
         return f"CAST(to_json({alias}) AS VARCHAR)"
@@ -295,7 +296,7 @@ class PostgresSQL(WarehouseSQL):
             self.con.set_session(readonly=True)
         self._in_tx = False
         self._psycopg2 = psycopg2
-        self.error: type[Exception] = psycopg2.Error
+        self.error = psycopg2.Error
 
     def row_text(self, alias: str) -> str:
         # The record's text form (record_out): stable per type and ~25% cheaper than row_to_json.

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -169,10 +169,9 @@ class PostgresNote(SyncNote):
     def _newest_load(self, sql: WarehouseSQL) -> str:
         return f"(SELECT max(load_id) FROM {sql.table('_dlt_loads')} WHERE schema_name = {sql.param})"
 
-    def _create(self, sql: WarehouseSQL) -> None:
-        sql.execute(
-            f"CREATE TABLE IF NOT EXISTS {sql.table(NOTE_TABLE)} (body TEXT NOT NULL, token TEXT NOT NULL, loads TEXT)"
-        )
+    def _delete(self, sql: PostgresSQL) -> None:
+        if sql.table_exists(NOTE_TABLE):
+            sql.execute(f"DELETE FROM {sql.table(NOTE_TABLE)}")
 
     def _read(self, sql: PostgresSQL) -> dict[str, Any] | None:
         query = f"SELECT body, token, loads IS NOT DISTINCT FROM {self._newest_load(sql)} FROM {sql.table(NOTE_TABLE)}"
@@ -201,7 +200,8 @@ class PostgresNote(SyncNote):
         try:
             if not sql.schema_exists():
                 return
-            self._create(sql)
+            columns = "body TEXT NOT NULL, token TEXT NOT NULL, loads TEXT"  # loads: the stamp
+            sql.execute(f"CREATE TABLE IF NOT EXISTS {sql.table(NOTE_TABLE)} ({columns})")
             with sql.transaction():
                 sql.execute(f"DELETE FROM {sql.table(NOTE_TABLE)}")
                 sql.execute(
@@ -214,8 +214,7 @@ class PostgresNote(SyncNote):
     def forget(self) -> None:
         sql = self._open()
         try:
-            if sql.table_exists(NOTE_TABLE):
-                sql.execute(f"DELETE FROM {sql.table(NOTE_TABLE)}")
+            self._delete(sql)
         finally:
             sql.close()
 
@@ -223,8 +222,7 @@ class PostgresNote(SyncNote):
         sql = self._open()
         try:
             note = self._read(sql)
-            if sql.table_exists(NOTE_TABLE):
-                sql.execute(f"DELETE FROM {sql.table(NOTE_TABLE)}")
+            self._delete(sql)
             return note
         finally:
             sql.close()
@@ -244,7 +242,7 @@ class PostgresNote(SyncNote):
     def commit(self, sql: WarehouseSQL, updated: dict[str, Any], write: Callable[[], None]) -> bool:
         """The note's row is replaced first (locking it, so a sync that starts meanwhile waits to delete it),
         only while its token and stamp are still those `changing` saw."""
-        assert isinstance(sql, PostgresSQL)
+        pg = cast(PostgresSQL, sql)  # what `changing` opened
         replace = (
             f"UPDATE {sql.table(NOTE_TABLE)} SET body = %s, token = %s "
             f"WHERE token = %s AND loads IS NOT DISTINCT FROM {self._newest_load(sql)}"
@@ -252,7 +250,7 @@ class PostgresNote(SyncNote):
         body = orjson.dumps(_unstamped(updated), default=str).decode()
         try:
             with sql.transaction():
-                if sql.execute_count(replace, (body, uuid.uuid4().hex, self._token, self.schema_name)) != 1:
+                if pg.execute_count(replace, (body, uuid.uuid4().hex, self._token, self.schema_name)) != 1:
                     raise _Stale
                 write()
         except (_Stale, sql.error):
