@@ -64,6 +64,14 @@ class WarehouseSQL:
         """A table of the dataset, qualified and quoted."""
         return f"{quote(self.dataset)}.{quote(name)}"
 
+    def epoch_day(self, column: str) -> str:
+        """The UTC day of a timestamptz column as days since the epoch, whatever the session's time zone."""
+        if self.dialect == "duckdb":
+            return f"(epoch_us({column}) // 86400000000)"
+        if self.dialect == "postgres":
+            return f"CAST(floor(extract(epoch FROM {column}) / 86400) AS BIGINT)"
+        raise ConfigError(f"days are counted in duckdb or postgres, not {self.dialect}: use one of those destinations")
+
     @property
     def timestamp_type(self) -> str:
         return "TIMESTAMPTZ" if self.dialect == "postgres" else "TIMESTAMP WITH TIME ZONE"
