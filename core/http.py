@@ -50,6 +50,29 @@ from core.errors import ApiError, ApiUnreachableError
 
 log = logging.getLogger("clarify_sync.http")
 
+
+class _HiddenPaths(logging.Filter):
+    """httpx logs every request's full URL (at INFO): for the origins of `show_paths=False` clients, only the
+    origin, so a signed URL's signature never reaches a log whatever level the application configures."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origins: set[tuple[str, int]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.origins and isinstance(record.args, tuple):
+            record.args = tuple(self._hidden(arg) for arg in record.args)
+        return True
+
+    def _hidden(self, arg: object) -> object:
+        if isinstance(arg, httpx.URL) and (arg.host, arg.port or _DEFAULT_PORTS.get(arg.scheme, 0)) in self.origins:
+            return f"{arg.scheme}://{arg.netloc.decode()}"
+        return arg
+
+
+_HIDDEN_PATHS = _HiddenPaths()
+logging.getLogger("httpx").addFilter(_HIDDEN_PATHS)
+
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Errors where the request never reached the server: safe to retry even for POST.
@@ -144,6 +167,8 @@ class HttpClient:
         self._host = parts.hostname.lower()
         self._port = parts.port or _DEFAULT_PORTS[parts.scheme]
         self._show_paths = show_paths
+        if not show_paths:
+            _HIDDEN_PATHS.origins.add((self._host, self._port))
         self.retry = retry or RetryPolicy()
         self._describe = describe_error or _default_describe
         self._origin_hint = origin_hint

@@ -86,9 +86,9 @@ def sync_transcripts(
             if progress is not None:
                 progress(TAG, report.transcribed, n + 1, len(due))
     finally:
-        downloads.close()
         report.requests = api.http.stats.by_tag.get(TAG, 0) - before + downloads.requests
         report.seconds = time.perf_counter() - started
+        downloads.close()
     return report
 
 

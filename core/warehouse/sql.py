@@ -424,10 +424,11 @@ def pipeline_sql(pipeline: dlt.Pipeline) -> Iterator[PipelineSQL]:
 
 
 def loaded_table(pipeline: dlt.Pipeline, name: str) -> str | None:
-    """The normalised name of a table the pipeline's schema knows with columns (i.e. loaded), else None."""
+    """The normalised name of a table the pipeline's schema knows with columns (i.e. loaded), else None. Child and
+    link tables (`person__companies`) are normalised as dlt names them, as a path: `__` stays."""
     if not pipeline.default_schema_name:  # nothing loaded yet
         return None
-    table = pipeline.default_schema.naming.normalize_table_identifier(name)
+    table = pipeline.default_schema.naming.normalize_tables_path(name)
     schema_table = pipeline.default_schema.tables.get(table)
     return table if schema_table and schema_table.get("columns") else None
 
