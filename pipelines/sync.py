@@ -149,7 +149,7 @@ def run_sync(
                 report.reconciled = run.reconcile_if_due(selected, reconcile, interval)
                 report.loads += int(bool(report.reconciled))
                 if want_transcripts:
-                    report.transcripts = run.transcripts(notice)
+                    report.transcripts = run.transcripts(notice, reread=full_refresh)
                 states = object_states(pipeline.state)
             if probe_settings is not None and warehouse.destination == "duckdb":  # after the file is closed
                 stored = {o: states[o].stored if o in states else {} for o in selected}
@@ -334,10 +334,10 @@ class _SyncRun:
             page_limit=self.page_limit,
         )
 
-    def transcripts(self, notice: Callable[[str], None] | None) -> TranscriptsReport:
-        """Transcripts of the recordings the warehouse now holds, where it lacks a current one."""
+    def transcripts(self, notice: Callable[[str], None] | None, *, reread: bool) -> TranscriptsReport:
+        """Transcripts of the recordings the warehouse now holds, where it lacks a current one (`reread`: all)."""
         return sync_transcripts(
-            self.api, self.pipeline, self._load, self.controls, progress=self.progress, notice=notice
+            self.api, self.pipeline, self._load, self.controls, progress=self.progress, notice=notice, reread=reread
         )
 
     def _load(self, source: Any, refresh: str | None = None) -> None:

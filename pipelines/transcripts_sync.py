@@ -64,10 +64,12 @@ def sync_transcripts(
     *,
     progress: Callable[..., None] | None = None,
     notice: Callable[[str], None] | None = None,
+    reread: bool = False,
 ) -> TranscriptsReport:
-    """Read and `load(source)` the transcripts the warehouse lacks; delete those of recordings that are gone."""
+    """Read and `load(source)` the transcripts the warehouse lacks (`reread`: every recording's); delete those of
+    recordings that are gone."""
     started = time.perf_counter()
-    due, gone = find_due(pipeline)
+    due, gone = find_due(pipeline, reread)
     report = TranscriptsReport(due=len(due), deleted=len(gone))
     before = api.http.stats.by_tag.get(TAG, 0)
     wait = _wait_seconds()
@@ -187,14 +189,14 @@ def check_transcript_settings(controls: Controls, wanted: bool) -> None:
 
 
 # -- what the warehouse says is due ------------------------------------------------------------------------------
-def find_due(pipeline: dlt.Pipeline) -> tuple[list[Due], list[str]]:
+def find_due(pipeline: dlt.Pipeline, reread: bool = False) -> tuple[list[Due], list[str]]:
     """(recordings whose transcript is to be read, ids of transcripts whose recording is gone)."""
     recordings = loaded_table(pipeline, RECORDING_OBJECT)
     transcripts = loaded_table(pipeline, TRANSCRIPT_TABLE)
     if recordings is None and transcripts is None:
         return [], []
     with pipeline_sql(pipeline) as sql:
-        due = [Due(*row) for row in sql.fetchall(_due_query(pipeline, sql.table))] if recordings else []
+        due = [Due(*row) for row in sql.fetchall(_due_query(pipeline, sql.table, reread))] if recordings else []
         if transcripts is None:
             return due, []
         t = sql.table(transcripts)
@@ -208,10 +210,11 @@ def find_due(pipeline: dlt.Pipeline) -> tuple[list[Due], list[str]]:
         return due, sorted(str(row[0]) for row in sql.fetchall(orphans))
 
 
-def _due_query(pipeline: dlt.Pipeline, table: Callable[[str], str]) -> str:
-    """New, pending or changed recordings: id, meeting, version, and the transcript row's first check and status."""
+def _due_query(pipeline: dlt.Pipeline, table: Callable[[str], str], reread: bool) -> str:
+    """New, pending or changed recordings (all with `reread`): id, meeting, version, and the transcript row's first
+    check and status."""
     columns = _columns(pipeline, RECORDING_OBJECT)
-    link = loaded_table(pipeline, child_table(RECORDING_OBJECT, MEETING_LINK))
+    link = loaded_table(pipeline, child_table(RECORDING_OBJECT, MEETING_LINK), child=True)
     transcripts = loaded_table(pipeline, TRANSCRIPT_TABLE)
     meetings = [f"r.{quote('meeting_id')}"] if "meeting_id" in columns else []
     joins = []
@@ -229,7 +232,8 @@ def _due_query(pipeline: dlt.Pipeline, table: Callable[[str], str]) -> str:
         joins.append(f"LEFT JOIN {table(transcripts)} t ON t.{quote(KEY)} = r.id")
         stored = "t.first_checked_at, t.status"
         changed = f" OR t.recording_updated_at IS DISTINCT FROM {version}" if version != "NULL" else ""
-        where.append(f"(t.{quote(KEY)} IS NULL OR t.status = '{PENDING}'{changed})")
+        if not reread:
+            where.append(f"(t.{quote(KEY)} IS NULL OR t.status = '{PENDING}'{changed})")
     meeting = f"COALESCE({', '.join(meetings)})" if len(meetings) > 1 else (meetings or ["NULL"])[0]
     return (
         f"SELECT r.id, {meeting}, {version}, {stored} FROM {table(RECORDING_OBJECT)} r {' '.join(joins)} "
