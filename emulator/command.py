@@ -44,18 +44,6 @@ def emulator(
     recordings: Annotated[
         int, typer.Option("--recordings", help="Meeting recordings to make at start (transcribed)", min=0)
     ] = 0,
-    artifact_keys: Annotated[
-        str, typer.Option("--artifact-keys", help="camel (videoUrl, transcriptionUrl) or snake (video_url, ...)")
-    ] = "camel",
-    transcript_format: Annotated[
-        str, typer.Option("--transcript-format", help="Transcripts as vtt, json (format 1.11) or mixed")
-    ] = "vtt",
-    not_transcribed: Annotated[
-        str, typer.Option("--not-transcribed", help="Artifacts of a recording not transcribed yet: 404 or null")
-    ] = "404",
-    recording_meeting: Annotated[
-        str, typer.Option("--recording-meeting", help="A recording names its meeting by attribute or relationship")
-    ] = "attribute",
     no_timeseries: Annotated[
         bool, typer.Option("--no-timeseries", help="Serve only the CRM API, not the JSON-RPC one")
     ] = False,
@@ -91,10 +79,6 @@ def emulator(
             uuid_ids=uuid_ids,
             unknown_field_types=unknown_field_types,
             recordings=recordings,
-            artifact_keys=artifact_keys,  # type: ignore[arg-type]
-            transcript_format=transcript_format,  # type: ignore[arg-type]
-            not_transcribed=not_transcribed,  # type: ignore[arg-type]
-            recording_meeting=recording_meeting,  # type: ignore[arg-type]
         )
     except ValueError as exc:
         raise ConfigError(f"{exc}: see clarify-sync emulator --help") from None

@@ -30,7 +30,7 @@ from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, warehouse_lock
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
 from core.warehouse.sql import delete_where_in, drop_duplicate_keys, loaded_table, row_count, table_ids
-from pipelines import noop_probe
+from pipelines import config_values, noop_probe
 from pipelines.gc_tuning import tuned_gc
 from pipelines.lists_sync import sync_lists
 from pipelines.run_records import note_schemas, recorded, watch_requests
@@ -386,14 +386,7 @@ def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[s
 
 
 def _reconcile_interval() -> float:
-    try:
-        hours = dlt.config.get("sources.clarify.reconcile_every_hours")
-    except Exception:
-        hours = None
-    try:
-        return float(hours) * 3600 if hours not in (None, "") else DEFAULT_RECONCILE_INTERVAL_SECONDS
-    except (TypeError, ValueError):
-        raise ConfigError(f"sources.clarify.reconcile_every_hours = {hours!r} is not a number of hours") from None
+    return config_values.hours("sources.clarify.reconcile_every_hours", DEFAULT_RECONCILE_INTERVAL_SECONDS)
 
 
 def _drop_replayed_rows(pipeline: dlt.Pipeline, objects: list[str]) -> None:

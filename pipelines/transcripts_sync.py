@@ -25,6 +25,7 @@ import dlt
 from core.errors import ConfigError
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.sql import loaded_table, pipeline_sql, quote
+from pipelines import config_values
 from pipelines.sync_report import TranscriptsReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.controls import Controls
@@ -127,16 +128,7 @@ def _say(fetched: list[Fetched], report: TranscriptsReport, notice: Callable[[st
 
 def _wait_seconds() -> float:
     """`[sources.clarify] transcript_wait_hours`: how long a recording without a transcript is asked on every run."""
-    try:
-        hours = dlt.config.get("sources.clarify.transcript_wait_hours")
-    except Exception:
-        hours = None
-    try:
-        return float(hours if hours not in (None, "") else DEFAULT_TRANSCRIPT_WAIT_HOURS) * 3600
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"sources.clarify.transcript_wait_hours = {hours!r} is not a number of hours: use e.g. 168"
-        ) from None
+    return config_values.hours("sources.clarify.transcript_wait_hours", DEFAULT_TRANSCRIPT_WAIT_HOURS * 3600)
 
 
 def transcripts_wanted(
@@ -149,7 +141,7 @@ def transcripts_wanted(
     """(read transcripts?, the objects to sync: with `--objects`, the recordings join them). The flag decides, else
     `[sources.clarify] transcripts`; a lake cannot say which recordings need one, and a workspace whose
     `GET /schemas` names no recordings has none to read (said once, not an error)."""
-    wanted = flag if flag is not None else _config_flag("sources.clarify.transcripts")
+    wanted = flag if flag is not None else config_values.flag("sources.clarify.transcripts")
     if not wanted:
         return False, objects
     if warehouse.destination == "filesystem":
@@ -160,18 +152,6 @@ def transcripts_wanted(
     if objects and RECORDING_OBJECT not in objects:
         objects = [*objects, RECORDING_OBJECT]
     return True, objects
-
-
-def _config_flag(key: str) -> bool:
-    try:
-        value = dlt.config.get(key)
-    except Exception:
-        value = None
-    if isinstance(value, str):
-        if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no", ""):
-            raise ConfigError(f"{key} = {value!r} is not true or false")
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
 
 
 def check_transcript_settings(controls: Controls, wanted: bool) -> None:
