@@ -46,6 +46,7 @@ class TranscriptsReport:
     deleted: int = 0  # transcripts of recordings that are gone
     problems: int = 0
     requests: int = 0  # artifacts calls and downloads, retries included
+    downloads: int = 0  # of those, the downloads (not API requests: another host)
     seconds: float = 0.0
 
     def count(self, fetched: list[Any]) -> None:

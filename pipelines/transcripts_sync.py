@@ -89,7 +89,8 @@ def sync_transcripts(
             if progress is not None:
                 progress(TAG, report.transcribed, n + 1, len(due))
     finally:
-        report.requests = api.http.stats.by_tag.get(TAG, 0) - before + downloads.requests
+        report.downloads = downloads.requests
+        report.requests = api.http.stats.by_tag.get(TAG, 0) - before + report.downloads
         report.seconds = time.perf_counter() - started
         downloads.close()
     return report

@@ -20,7 +20,8 @@ def print_sync_report(report: SyncReport) -> None:
     t = report.transcripts
     if t is not None:
         rows.append((TRANSCRIPT_TABLE, t.transcribed, None, t.requests, t.deleted, f"{t.seconds:.1f}"))
-    rows.append(("total", report.records, report.pages, report.requests, report.deleted, f"{report.seconds:.1f}"))
+    requests = report.requests + (t.downloads if t is not None else 0)  # the API's, and the storage host's
+    rows.append(("total", report.records, report.pages, requests, report.deleted, f"{report.seconds:.1f}"))
     print_table(
         f"clarify-sync summary: {report.records_per_second:,.0f} records/s",
         ["object", "records", "pages", "requests", "deleted", "seconds"],
