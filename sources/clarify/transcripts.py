@@ -31,9 +31,10 @@ import httpx
 from core.errors import ApiError, ApiUnreachableError
 from core.http import HttpClient, RetryPolicy
 from sources.clarify.api import ClarifyApi
+from sources.clarify.settings import TRANSCRIPT_TABLE
 from sources.clarify.transcript_formats import Transcript, UnreadableTranscript, parse_transcript
 
-TAG = "meeting_transcript"  # the API client's request counter for artifacts calls, and the downloads'
+TAG = TRANSCRIPT_TABLE  # the API client's request counter for artifacts calls, and the downloads'
 TRANSCRIPT_KEYS = ("transcriptionUrl", "transcript_url")  # the seed's spelling, the reference site's
 TRANSCRIBED, PENDING, UNREADABLE, NO_MEETING, FAILED = "transcribed", "pending", "unreadable", "no_meeting", "failed"
 _REFUSED = frozenset({400, 401, 403})  # how object stores answer an expired or badly signed URL
