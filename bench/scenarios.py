@@ -14,13 +14,15 @@ from bench import push, verify
 from bench.emulator_proc import EmulatorProcess, summarize_requests
 from bench.harness import Measurement, clarify_sync, cli_ok, python_command, remove, run_measured
 
-# Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario;
+# Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario
+# (`transcripts` adds recordings, which no other scenario reads);
 # the time-series scenario reads the emulator's other API and runs last.
 ALL_SCENARIOS = (
     "full",
     "noop",
     "changed",
     "ratelimit",
+    "transcripts",
     "push",
     "diff",
     "creates",
@@ -352,6 +354,11 @@ class Bench:
             f"(all {usage['share_used']:.0%}); {usage['responses_429']} x 429 "
             f"({usage['share_429']:.2%} of {usage['requests']} requests)"
         )
+
+    def scenario_transcripts(self) -> None:
+        from bench import transcripts
+
+        transcripts.scenario_transcripts(self)
 
     def scenario_push(self) -> None:
         push.scenario_push(self)
