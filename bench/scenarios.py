@@ -15,11 +15,24 @@ from bench.emulator_proc import EmulatorProcess, summarize_requests
 from bench.harness import Measurement, clarify_sync, cli_ok, python_command, remove, run_measured
 from bench.warehouse import BenchWarehouse
 
-# Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario;
+# Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario
+# (`transcripts` adds recordings, which no other scenario reads);
 # the time-series scenario reads the emulator's other API and runs last.
-ALL_SCENARIOS = ("full", "noop", "changed", "ratelimit", "push", "diff", "creates", "lost", "timeseries")
-DEFAULT_SCENARIOS = ALL_SCENARIOS
-# The sync scenarios run against either warehouse; the push and time-series ones read and write DuckDB files.
+ALL_SCENARIOS = (
+    "full",
+    "noop",
+    "changed",
+    "ratelimit",
+    "transcripts",
+    "push",
+    "diff",
+    "creates",
+    "lost",
+    "timeseries",
+    "ts_reconcile",
+)
+DEFAULT_SCENARIOS = ALL_SCENARIOS[:-1]  # ts_reconcile: on request (a year of 300 items is minutes to load first)
+# The sync scenarios run against either warehouse; the others read and write DuckDB files.
 POSTGRES_SCENARIOS = ("full", "noop", "changed", "ratelimit")
 CHANGED_SHARE = 0.01
 RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
@@ -350,6 +363,11 @@ class Bench:
             f"({usage['share_429']:.2%} of {usage['requests']} requests)"
         )
 
+    def scenario_transcripts(self) -> None:
+        from bench import transcripts
+
+        transcripts.scenario_transcripts(self)
+
     def scenario_push(self) -> None:
         push.scenario_push(self)
 
@@ -366,6 +384,11 @@ class Bench:
         from bench import timeseries
 
         timeseries.scenario_timeseries(self)
+
+    def scenario_ts_reconcile(self) -> None:
+        from bench import timeseries
+
+        timeseries.scenario_ts_reconcile(self)
 
     # -- checks ------------------------------------------------------------------------------------
     def check_same_ids(self, scenario: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from bench.harness import clarify_sync, python_command, remove
+from bench.harness import clarify_sync, python_command, remove, run_measured
 from bench.request_counter import RequestCounter
 from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.resources import select_all
@@ -123,3 +123,57 @@ def _measure_once(bench: Any, proxy: RequestCounter, variant: str, command: list
     run["points_per_cpu_s"] = round(run["records"] / m.cpu_s) if run["records"] and m.cpu_s > 0 else None
     row.summarize()
     return row
+
+
+RECONCILE_SCENARIO = "ts_reconcile"
+
+
+def scenario_ts_reconcile(bench: Any) -> None:
+    """What a reconcile pass costs when nothing changed: one full sync (not measured), then alternately a sync
+    without the pass (`baseline`: `--no-reconcile`) and one with it (`ours`: `--reconcile`), each nothing-changed.
+    Their difference is the pass: an item listing, the day rollups, the warehouse's day counts, a state load."""
+    emu = bench.emu
+    with RequestCounter(emu.origin) as proxy:
+        credentials = _proxied(emu.settings["CLARIFY_TS_CREDENTIALS"], proxy.origin, bench.out / "ts-r.json")
+        now = datetime.now(UTC).replace(microsecond=0)
+        emu.http.post("/_emulator/clock", json={"freeze": now.isoformat().replace("+00:00", "Z")})
+        try:
+            _measure_reconcile(bench, proxy, credentials, now)
+        finally:
+            emu.http.post("/_emulator/clock", json={"resume": True})
+
+
+def _measure_reconcile(bench: Any, proxy: RequestCounter, credentials: str, now: datetime) -> None:
+    items = int(os.environ.get("BENCH_TS_ITEMS", DEFAULT_ITEMS))
+    days = int(os.environ.get("BENCH_TS_DAYS", DEFAULT_DAYS))
+    ids = _item_ids(bench.emu.settings["CLARIFY_TS_CREDENTIALS"], items)
+    file = bench.out / "ts-reconcile.duckdb"
+    sync = [
+        *clarify_sync(), "timeseries", "sync", "--credentials", credentials, "--duckdb-path", str(file),
+        *("--since", (now - timedelta(days=days)).isoformat(), "--until", (now + timedelta(seconds=1)).isoformat()),
+        "--no-signals", "--items", orjson.dumps({"id": {"$in": ids}}).decode(),
+    ]  # fmt: skip
+    bench.log(f"  {RECONCILE_SCENARIO}: {len(ids)} items x {days} days, first sync (not measured) ...")
+    for stale in (file, bench.dlt_dir(RECONCILE_SCENARIO)):
+        remove(stale)
+    setup = run_measured("ts_reconcile-setup", sync, env=bench.env(RECONCILE_SCENARIO), log_dir=bench.out / "logs")
+    if not setup.ok:
+        bench.skip(RECONCILE_SCENARIO, "ours", f"the first sync failed: {setup.tail(3)}")
+        return
+    commands = {"baseline": [*sync, "--no-reconcile"], "ours": [*sync, "--reconcile"]}
+    for _ in range(bench.repeats):
+        for variant in ("baseline", "ours"):
+            before = proxy.total
+            row, m = bench.measure(RECONCILE_SCENARIO, variant, commands[variant], 0, env_variant=RECONCILE_SCENARIO)
+            row.runs[-1]["requests"], row.runs[-1]["requests_by_status"] = proxy.total - before, {}
+            row.summarize()
+            row.extra = {"items": len(ids), "days": days, "points": _points(file)}
+            if variant == "ours" and m.ok:
+                row.note = _reconcile_line(Path(m.stdout_path))
+
+
+def _reconcile_line(stdout: Path) -> str:
+    """The run's own account of the pass (`reconcile: N items x D days compared in C calls; ...`)."""
+    text = " ".join(stdout.read_text(errors="replace").split())
+    start = text.find("reconcile:")
+    return text[start:] if start >= 0 else "no reconcile line in the output"

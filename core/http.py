@@ -25,7 +25,9 @@ origin) comes from the caller:
   Unreachable hosts become `ApiUnreachableError`;
 - request counts per tag (the sync reports requests per object) and per endpoint.
 
-Secrets never reach logs: only the method, path, query and status are logged.
+Secrets never reach logs: only the method, path, query and status are logged; a client made with
+`show_paths=False` (downloads of signed URLs, whose signature is in the query or the path) names only the origin,
+in logs and in errors alike.
 """
 
 from __future__ import annotations
@@ -47,6 +49,29 @@ import orjson
 from core.errors import ApiError, ApiUnreachableError
 
 log = logging.getLogger("clarify_sync.http")
+
+
+class _HiddenPaths(logging.Filter):
+    """httpx logs every request's full URL (at INFO): for the origins of `show_paths=False` clients, only the
+    origin, so a signed URL's signature never reaches a log whatever level the application configures."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origins: set[tuple[str, int]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.origins and isinstance(record.args, tuple):
+            record.args = tuple(self._hidden(arg) for arg in record.args)
+        return True
+
+    def _hidden(self, arg: object) -> object:
+        if isinstance(arg, httpx.URL) and (arg.host, arg.port or _DEFAULT_PORTS.get(arg.scheme, 0)) in self.origins:
+            return f"{arg.scheme}://{arg.netloc.decode()}"
+        return arg
+
+
+_HIDDEN_PATHS = _HiddenPaths()
+logging.getLogger("httpx").addFilter(_HIDDEN_PATHS)
 
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -128,9 +153,11 @@ class HttpClient:
         rng: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
         auth: httpx.Auth | None = None,
+        show_paths: bool = True,
     ) -> None:
         """`origin_hint` ends the messages for a wrong origin (unreachable, foreign links, bodies that are not
-        JSON); `endpoint_key(method, path)` names the rate-limit budget a request counts against."""
+        JSON); `endpoint_key(method, path)` names the rate-limit budget a request counts against; `show_paths`
+        False keeps paths and queries out of logs and errors (`describe_error` is given the origin instead)."""
         parts = urlsplit(base_url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"base URL must be http(s): {base_url!r}")
@@ -139,6 +166,9 @@ class HttpClient:
         self._netloc = parts.netloc
         self._host = parts.hostname.lower()
         self._port = parts.port or _DEFAULT_PORTS[parts.scheme]
+        self._show_paths = show_paths
+        if not show_paths:
+            _HIDDEN_PATHS.origins.add((self._host, self._port))
         self.retry = retry or RetryPolicy()
         self._describe = describe_error or _default_describe
         self._origin_hint = origin_hint
@@ -206,8 +236,8 @@ class HttpClient:
         (0: the usual backoff). After the last attempt the response is returned for the caller to map.
         """
         url = self.resolve(url_or_path)
-        path = urlsplit(url).path
-        endpoint = self._endpoint_key(method, path)
+        endpoint = self._endpoint_key(method, urlsplit(url).path)
+        shown = self._shown_path(url)
         resend = _may_resend(method, idempotent)
         content, headers = _encode(json, form)
         state = _Try()
@@ -222,11 +252,11 @@ class HttpClient:
                 continue
             _break_stream_cycle(response)
             self._record_budget(endpoint, response)
-            log.debug("%s %s -> %s", method, _loggable(str(response.request.url)), response.status_code)
+            log.debug("%s %s -> %s", method, self._shown(str(response.request.url)), response.status_code)
             if response.status_code == 429 and tag:
                 with self._lock:
                     self.stats.rate_limited_by_tag[tag] += 1
-            if not self._sends_again(response, path, endpoint, state, resend=resend, retry_if=retry_if):
+            if not self._sends_again(response, shown, endpoint, state, resend=resend, retry_if=retry_if):
                 return response
 
     def request_json(
@@ -250,7 +280,7 @@ class HttpClient:
                 body = _json_body(method, response)
             except orjson.JSONDecodeError:
                 if resend:
-                    log.info("%s %s: unparsable body, retrying", method, _loggable(url_or_path))
+                    log.info("%s %s: unparsable body, retrying", method, self._shown(url_or_path))
                     return 0.0
                 return None
             parsed[:] = [(response, body)]
@@ -263,13 +293,21 @@ class HttpClient:
             return _json_body(method, response)
         except orjson.JSONDecodeError:
             raise ApiError(
-                f"{method} {urlsplit(url_or_path).path} returned a body that is not JSON: {self._origin_hint}"
+                f"{method} {self._shown_path(url_or_path)} returned a body that is not JSON: {self._origin_hint}"
             ) from None
 
     def get_json(self, url_or_path: str, params: Mapping[str, Any] | None = None, *, tag: str | None = None) -> Any:
         return self.request_json("GET", url_or_path, params=params, tag=tag)
 
     # -- internals ------------------------------------------------------------------------------------------
+    def _shown(self, url: str) -> str:
+        """What logs may say of a URL: all but user-info, or only the origin when paths are not to be shown."""
+        return _loggable(url) if self._show_paths else f"{self._scheme}://{self._netloc}"
+
+    def _shown_path(self, url: str) -> str:
+        """What errors may say of a URL's path: the path, or the origin when paths are not to be shown."""
+        return urlsplit(url).path if self._show_paths else f"{self._scheme}://{self._netloc}"
+
     def _after_transport_error(
         self, exc: httpx.TransportError, method: str, url: str, endpoint: str, state: _Try, *, resend: bool
     ) -> None:
@@ -283,12 +321,12 @@ class HttpClient:
                     f"cannot reach {self._scheme}://{self._netloc} ({exc.__class__.__name__}): {self._origin_hint}"
                 ) from None
         if (not_sent or resend) and state.attempt < self.retry.max_attempts:
-            log.info("%s %s: %s, retrying", method, _loggable(url), exc.__class__.__name__)
+            log.info("%s %s: %s, retrying", method, self._shown(url), exc.__class__.__name__)
             self._backoff(state.attempt)
             return
         if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
             raise ApiUnreachableError(
-                f"{method} {urlsplit(url).path} kept failing ({exc.__class__.__name__}) after "
+                f"{method} {self._shown_path(url)} kept failing ({exc.__class__.__name__}) after "
                 f"{state.attempt} attempts: {self._origin_hint}"
             ) from None
         raise exc

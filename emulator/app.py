@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from emulator.artifacts import h_artifacts
 from emulator.calls import Call, Handler
 from emulator.control import control_routes
 from emulator.errors import ApiError
@@ -22,7 +23,6 @@ from emulator.responses import CutResponse, JSONResponse, error_response
 from emulator.state import Emulator
 from emulator.timeseries import routes as timeseries_routes
 from emulator.writes import (
-    h_artifacts,
     h_bulk_create,
     h_bulk_delete,
     h_bulk_update,

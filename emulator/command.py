@@ -41,6 +41,9 @@ def emulator(
     unknown_field_types: Annotated[
         bool, typer.Option("--unknown-field-types", help="GET /schemas names field types no client knows")
     ] = False,
+    recordings: Annotated[
+        int, typer.Option("--recordings", help="Meeting recordings to make at start (transcribed)", min=0)
+    ] = 0,
     no_timeseries: Annotated[
         bool, typer.Option("--no-timeseries", help="Serve only the CRM API, not the JSON-RPC one")
     ] = False,
@@ -75,6 +78,7 @@ def emulator(
             ignore_page_limit=ignore_page_limit,
             uuid_ids=uuid_ids,
             unknown_field_types=unknown_field_types,
+            recordings=recordings,
         )
     except ValueError as exc:
         raise ConfigError(f"{exc}: see clarify-sync emulator --help") from None

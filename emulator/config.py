@@ -8,12 +8,16 @@ from typing import Literal, TypeVar
 
 SchemasShape = Literal["entities", "docs"]
 LinksShape = Literal["full", "null", "absent"]
+ArtifactKeys = Literal["camel", "snake"]
+TranscriptFormat = Literal["vtt", "json", "mixed"]
+NotTranscribed = Literal["404", "null"]
+RecordingMeeting = Literal["attribute", "relationship"]
 
 # What `python -m emulator` and the demo use; in-process servers default to a free port instead.
 DEMO_PORT = 8765
 
 # Settings that shape the generated data or the listening socket cannot change while serving.
-FIXED_AT_START = frozenset({"records", "seed", "host", "port", "cache_dir", "timeseries"})
+FIXED_AT_START = frozenset({"records", "seed", "host", "port", "cache_dir", "timeseries", "recordings", "storage_host"})
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,25 @@ class EmulatorConfig:
     ignore_page_limit: bool = False
     uuid_ids: bool = False
     unknown_field_types: bool = False
+    # Meeting recordings (`emulator/recordings.py`): how many to create at start (each on a meeting, transcribed),
+    # and the storage origin that serves their signed artifact URLs: another loopback address (a port of its own
+    # on `host` when that address cannot be bound), so credentials sent there would be caught in its request log.
+    recordings: int = 0
+    storage_host: str = "127.0.0.2"
+    artifact_ttl: float = 900.0  # seconds a signed URL lives, on the emulator's clock
+    artifact_keys: ArtifactKeys = "camel"  # `videoUrl`/`transcriptionUrl` (seed) or `video_url`/`transcript_url`
+    transcript_format: TranscriptFormat = "vtt"  # WebVTT, JSON format 1.11, or by recording
+    not_transcribed: NotTranscribed = "404"  # the artifacts answer for a recording without a transcript yet
+    recording_meeting: RecordingMeeting = "attribute"  # a `meeting_id` attribute, or a `meeting` relationship
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "access_tokens", frozenset(self.access_tokens))
         object.__setattr__(self, "bare_objects", frozenset(self.bare_objects))
         if self.links not in ("full", "null", "absent"):
             raise ValueError(f"links must be 'full', 'null' or 'absent', not {self.links!r}")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.schemas_shape not in ("entities", "docs"):
             raise ValueError(f"schemas_shape must be 'entities' or 'docs', not {self.schemas_shape!r}")
         for name in ("page_cap", "bulk_max"):
@@ -57,13 +74,20 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ValueError("rate_limit must be at least 1, or None to switch it off")
-        if self.records < 0:
-            raise ValueError("records must be >= 0")
+        if self.records < 0 or self.recordings < 0:
+            raise ValueError("records and recordings must be >= 0")
 
     def updated(self, **changes: object) -> EmulatorConfig:
         """A copy with live-changeable settings replaced; refuses unknown or start-only names."""
         return replace_live(self, changes, FIXED_AT_START)
 
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "artifact_keys": ("camel", "snake"),
+    "transcript_format": ("vtt", "json", "mixed"),
+    "not_transcribed": ("404", "null"),
+    "recording_meeting": ("attribute", "relationship"),
+}
 
 C = TypeVar("C")
 

@@ -81,6 +81,36 @@ def _mutate(emu: Emulator, body: dict[str, object]) -> object:
     return emu.mutate(**body)  # type: ignore[arg-type]
 
 
+def _recordings(emu: Emulator, body: dict[str, object]) -> object:
+    """`{"create": n, "transcribed": false}`, `{"transcribe": [ids]}`, `{"retranscribe": [ids]}` or
+    `{"expire_next": n}` (any together); answers the ids created."""
+    recordings = emu.recordings
+    created = recordings.create(_count(body, "create"), transcribed=bool(body.get("transcribed", True)))
+    recordings.transcribe(_ids(body, "transcribe"))
+    recordings.retranscribe(_ids(body, "retranscribe"))
+    if "expire_next" in body:
+        recordings.expire_next(_count(body, "expire_next"))
+    return {"created": created}
+
+
+def _count(body: dict[str, object], key: str) -> int:
+    value = body.get(key, 0)
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"{key} must be a count")
+    return value
+
+
+def _ids(body: dict[str, object], key: str) -> list[str]:
+    value = body.get(key, [])
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list of recording ids")
+    return [str(v) for v in value]
+
+
+def _storage_requests(emu: Emulator, body: dict[str, object]) -> object:
+    return [dataclasses.asdict(r) for r in emu.recordings.storage_requests]
+
+
 def _reset_stats(emu: Emulator, body: dict[str, object]) -> object:
     emu.stats.reset()
     return emu.stats.as_json()
@@ -102,6 +132,8 @@ HANDLERS: list[tuple[str, str, ControlHandler]] = [
     ("/_emulator/mutate", "POST", _mutate),
     ("/_emulator/lists", "POST", lambda emu, body: control_create(emu.lists, body)),
     ("/_emulator/lists/members", "POST", lambda emu, body: control_members(emu.lists, body)),
+    ("/_emulator/recordings", "POST", _recordings),
+    ("/_emulator/storage/requests", "GET", _storage_requests),
 ]
 
 

@@ -15,7 +15,15 @@ from emulator.filters import Where, order_by, parse_filters
 from emulator.responses import JSONResponse
 from emulator.schemas import ObjectDef, render_schemas
 from emulator.store import require_object
-from emulator.variants import listing_query, page_limit, rewrites_records, shape_body, shape_properties, shape_records
+from emulator.variants import (
+    listing_query,
+    page_limit,
+    rewrites_records,
+    shape_body,
+    shape_properties,
+    shape_records,
+    shape_schemas,
+)
 
 DEFAULT_PAGE_LIMIT = 500
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
@@ -128,7 +136,8 @@ async def get_record(call: Call, slug: str, rid: str) -> Response:
 
 async def h_schemas(call: Call) -> Response:
     cfg = call.emu.config
-    return JSONResponse(render_schemas(cfg.schemas_shape, lambda slug, props: shape_properties(cfg, slug, props)))
+    body = render_schemas(cfg.schemas_shape, lambda slug, props: shape_properties(cfg, slug, props))
+    return JSONResponse(shape_schemas(cfg, body))
 
 
 async def h_list(call: Call) -> Response:

@@ -218,6 +218,16 @@ OBJECTS: dict[str, ObjectDef] = {
             {"people": RelDef("people", "person", "meeting_person", "src", "append")},
         ),
         ObjectDef(
+            "meeting_recording",
+            "rec",
+            _fields(
+                FieldDef("meeting_id", "record-id", target="meeting"),
+                FieldDef("title", "text"),
+                FieldDef("start", "datetime"),
+                FieldDef("duration", "number"),
+            ),
+        ),
+        ObjectDef(
             "task",
             "tas",
             _fields(

@@ -14,12 +14,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.app import create_app
+from emulator.artifacts import storage_app
 from emulator.clock import Clock
 from emulator.config import EmulatorConfig
 from emulator.faults import Faults
 from emulator.lists import Lists
+from emulator.recordings import Recordings
 from emulator.state import Emulator
 from emulator.stats import Stats
 from emulator.store import RecordStore, open_store
@@ -74,6 +77,11 @@ class RunningEmulator:
         return self.emulator.stats
 
     @property
+    def recordings(self) -> Recordings:
+        """Transcription state, `storage_origin` (where signed artifact URLs point) and `storage_requests`."""
+        return self.emulator.recordings
+
+    @property
     def timeseries(self) -> TimeseriesState | None:
         """The time-series API's state when `config.timeseries` is on (JSON-RPC at `{origin}/v1/rpc`)."""
         return self.emulator.timeseries
@@ -90,11 +98,36 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(emu: Emulator) -> uvicorn.Server:
+def _bind_storage(emu: Emulator) -> socket.socket:
+    """The storage origin's socket: on `storage_host`, or a port of its own on `host` where that address cannot be
+    bound (a system whose loopback is 127.0.0.1 alone). Either way another origin than the API's."""
+    cfg = emu.config
+    try:
+        sock = _bind(cfg.storage_host, 0)
+    except OSError:
+        sock = _bind(cfg.host, 0)
+    host, port = sock.getsockname()[:2]
+    emu.recordings.storage_origin = f"http://{host}:{port}"
+    return sock
+
+
+def _dispatch(emu: Emulator, storage: socket.socket) -> ASGIApp:
+    """One server, two origins: a request is the storage origin's when it arrived on the storage socket."""
+    api, store = create_app(emu), storage_app(emu)
+    address = tuple(storage.getsockname()[:2])
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        target = store if tuple(scope.get("server") or ())[:2] == address else api
+        await target(scope, receive, send)
+
+    return app
+
+
+def _server(emu: Emulator, storage: socket.socket) -> uvicorn.Server:
     cfg = emu.config
     return uvicorn.Server(
         uvicorn.Config(
-            create_app(emu),
+            _dispatch(emu, storage),
             log_level=cfg.log_level,
             access_log=False,
             lifespan="off",
@@ -109,12 +142,13 @@ atexit.register(lambda: [t.join(timeout=10) for t in list(_STOPPING)])
 
 
 def _serve_then_clean_up(
-    server: uvicorn.Server, sock: socket.socket, emu: Emulator, tmp: tempfile.TemporaryDirectory[str]
+    server: uvicorn.Server, socks: list[socket.socket], emu: Emulator, tmp: tempfile.TemporaryDirectory[str]
 ) -> None:
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=socks)
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
         emu.store.close()
         tmp.cleanup()
         _STOPPING.discard(threading.current_thread())
@@ -131,9 +165,10 @@ def run_in_thread(config: EmulatorConfig) -> Iterator[RunningEmulator]:
     clock = Clock()
     emu = Emulator(config, open_store(tmp.name, config.records, config.seed, clock, config.cache_dir), clock)
     sock = _bind(config.host, config.port)
-    server = _server(emu)
+    storage = _bind_storage(emu)
+    server = _server(emu, storage)
     thread = threading.Thread(
-        target=_serve_then_clean_up, args=(server, sock, emu, tmp), daemon=True, name="clarify-emulator"
+        target=_serve_then_clean_up, args=(server, [sock, storage], emu, tmp), daemon=True, name="clarify-emulator"
     )
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -169,6 +204,7 @@ def serve(config: EmulatorConfig) -> None:
         clock = Clock()
         emu = Emulator(config, open_store(tmp, config.records, config.seed, clock, config.cache_dir), clock)
         sock = _bind(config.host, config.port)
+        storage = _bind_storage(emu)
         port = sock.getsockname()[1]
         for line in settings_lines(config, port):
             print(line, flush=True)
@@ -177,10 +213,11 @@ def serve(config: EmulatorConfig) -> None:
         # uvicorn re-raises the signal it caught after a graceful shutdown; both end here, exit 0.
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            _server(emu).run(sockets=[sock])
+            _server(emu, storage).run(sockets=[sock, storage])
         except KeyboardInterrupt:
             pass
         finally:
             sock.close()
+            storage.close()
             emu.store.close()
             sys.stdout.flush()

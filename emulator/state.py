@@ -11,6 +11,7 @@ from emulator.demo_data import Generator
 from emulator.faults import Faults
 from emulator.lists import Lists
 from emulator.ratelimit import RateLimiter
+from emulator.recordings import Recordings
 from emulator.stats import Stats
 from emulator.store import SYSTEM_ACTOR, RecordStore, require_object
 from emulator.timeseries import TimeseriesConfig, TimeseriesState
@@ -30,6 +31,8 @@ class Emulator:
         self.limiter = RateLimiter()
         self.lists = Lists(clock)
         self._mutations = 0
+        self.recordings = Recordings(store, clock, config.seed)
+        self.recordings.create(config.recordings)
         # Shares the clock, so freezing time holds for both APIs.
         self.timeseries = TimeseriesState(TimeseriesConfig(seed=config.seed), clock) if config.timeseries else None
 

@@ -8,6 +8,8 @@
 - `uuid_ids`: record ids (and relationship targets) are served as UUIDs. A read-side rewrite: writes still
   address records by their stored ids, so keep it off for push tests.
 - `unknown_field_types`: `GET /schemas` describes some fields with types no client knows.
+- `recording_meeting`: a recording names its meeting by its `meeting_id` attribute (`attribute`), or by a to-one
+  relationship `meeting` (`{"data": {"type": "meeting", "id": ...}}`, declared in `GET /schemas`) instead.
 """
 
 from __future__ import annotations
@@ -29,9 +31,17 @@ def uuid_for(record_id: str) -> str:
     return str(uuid.uuid5(_UUID_NAMESPACE, record_id))
 
 
+RECORDING = "meeting_recording"
+MEETING_LINK = "meeting_id"
+
+
+def _meeting_relationship(config: EmulatorConfig, slug: str) -> bool:
+    return slug == RECORDING and config.recording_meeting == "relationship"
+
+
 def rewrites_records(config: EmulatorConfig, slug: str) -> bool:
     """Whether records must be parsed (not embedded raw) to apply a variant."""
-    return config.uuid_ids or slug in config.bare_objects
+    return config.uuid_ids or slug in config.bare_objects or _meeting_relationship(config, slug)
 
 
 def listing_query(config: EmulatorConfig, slug: str, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -63,6 +73,13 @@ def shape_records(config: EmulatorConfig, slug: str, records: list[dict[str, Any
             for rel in (record.get("relationships") or {}).values():
                 for ref in rel["data"]:
                     ref["id"] = uuid_for(ref["id"])
+    if _meeting_relationship(config, slug):
+        for record in records:
+            meeting = record["attributes"].pop(MEETING_LINK, None)
+            if meeting is not None and config.uuid_ids:
+                meeting = uuid_for(meeting)
+            link = None if meeting is None else {"type": "meeting", "id": meeting}
+            record.setdefault("relationships", {})["meeting"] = {"data": link}
     return records
 
 
@@ -81,9 +98,27 @@ def shape_properties(config: EmulatorConfig, slug: str, props: dict[str, Any]) -
     """An object's schema properties as this variant describes them."""
     if slug in config.bare_objects:
         props = {name: prop for name, prop in props.items() if name not in SYSTEM_FIELDS}
+    if _meeting_relationship(config, slug):
+        props = {name: prop for name, prop in props.items() if name != MEETING_LINK}
     if config.unknown_field_types:
         props = {
             name: {**prop, "type": UNKNOWN_TYPES[name]} if name in UNKNOWN_TYPES else prop
             for name, prop in props.items()
         }
     return props
+
+
+def shape_schemas(config: EmulatorConfig, body: Any) -> Any:
+    """`GET /schemas` as this variant describes relationships: under `recording_meeting = "relationship"` the
+    recording's schema declares its to-one `meeting`, whichever shape the body has (an array of entries, a
+    `data` array, or entries keyed by schema id)."""
+    if config.recording_meeting != "relationship":
+        return body
+    entries = body.get("data", body) if isinstance(body, dict) else body
+    for key, entry in entries.items() if isinstance(entries, dict) else enumerate(entries):
+        attrs = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
+        ids = (key, entry.get("$id"), entry.get("id"))
+        names = {entry.get("title"), attrs.get("slug"), *(str(i).rpartition("/")[2] for i in ids if i)}
+        if RECORDING in names:
+            entry.setdefault("relationships", {})["meeting"] = {"target": "meeting", "cardinality": "one"}
+    return body

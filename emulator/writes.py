@@ -1,12 +1,10 @@
-"""Write handlers: create/upsert, update, delete (single and bulk), relationships, recording artifacts."""
+"""Write handlers: create/upsert, update, delete (single and bulk), relationships."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import signal
-import time
 
 from starlette.responses import Response
 
@@ -158,15 +156,3 @@ async def h_relationship(call: Call) -> Response:
         if method == "DELETE":
             return Response(status_code=204)
     return JSONResponse({"data": [{"type": rel.target, "id": t} for t in targets]})
-
-
-async def h_artifacts(call: Call) -> Response:
-    p = call.request.path_params
-    call.emu.store.fetch("meeting", p["meeting"])
-    base = f"{call.request.url.scheme}://{call.request.url.netloc}/_emulator/artifacts/{p['meeting']}/{p['id']}"
-    expires = int(time.time()) + 900
-    sig = hashlib.sha256(f"{p['meeting']}:{p['id']}:{expires}".encode()).hexdigest()[:32]
-    query = f"?expires={expires}&signature={sig}"
-    return JSONResponse(
-        {"data": {"videoUrl": f"{base}/video.mp4{query}", "transcriptionUrl": f"{base}/transcript.json{query}"}}
-    )

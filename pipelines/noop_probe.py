@@ -15,7 +15,9 @@ run may trust the note only while all of these hold, and otherwise runs the full
 - the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it), and so is a
   Postgres DSN (`--postgres-dsn` or `CLARIFY_POSTGRES_DSN`);
 - `GET /schemas` and the lists answer as they did, no deletion check is due, and every object's first page
-  matches.
+  matches;
+- when the note's sync read transcripts (`--transcripts`), it left no recording to ask again (one not transcribed
+  yet, or refused): those are asked by the full sync. A recording new or changed since shows in its first page.
 Then the run has cost `GET /schemas`, `GET /lists` and one request per object, as the full sync would, and
 changed nothing. When only some first pages differ, the probe hands the trusted note and those objects to the
 small-change load (`small_changes.py`), which replaces the note with the cursors it moved; a dlt sync adopts a
@@ -39,7 +41,7 @@ import orjson
 from core.http import RetryPolicy
 from core.warehouse.options import WarehouseOptions
 from core.warehouse.sync_note import SyncNote, file_stamp, sync_note
-from pipelines.sync_report import ListsReport, SyncReport
+from pipelines.sync_report import SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify.freshness import reconcile_due, up_to_date
@@ -117,11 +119,13 @@ def remember(
     schemas: Any,
     states: dict[str, dict[str, Any]],
     reconcile_interval: float,
-    lists: ListsReport | None,
+    report: SyncReport,
     plain: bool,
 ) -> None:
-    """After a sync's last load: the note a later run may answer from (see the module docstring). `plain`: the
-    run had no controls (history, soft deletes, excluded or hashed fields), so a small change may skip dlt."""
+    """After a sync's last load: the note a later run may answer from (see the module docstring); `report` says
+    what it did with lists and transcripts. `plain`: the run had no controls (history, soft deletes, excluded or
+    hashed fields), so a small change may skip dlt."""
+    lists, transcripts = report.lists, report.transcripts
     note = {
         "version": _VERSION,
         "settings": run_settings,
@@ -131,6 +135,8 @@ def remember(
         "reconcile_interval": reconcile_interval,
         "states": states,
         "lists": lists.digest if lists is not None else None,  # None: the run did not sync lists
+        # None: the run did not read transcripts; else whether recordings wait to be asked again
+        "transcripts": None if transcripts is None else {"waiting": transcripts.waiting > 0},
         "plain": plain,
     }
     store.write(note)
@@ -176,6 +182,8 @@ def probe(
     note = trusted(note_store(warehouse))
     api_key = os.environ.get("CLARIFY_API_KEY")
     if note is None or not api_key or note.get("settings") != run_settings:
+        return ProbeResult()
+    if (note.get("transcripts") or {}).get("waiting"):
         return ProbeResult()
     states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):

@@ -37,6 +37,7 @@ from pipelines import noop_probe
 from pipelines.runs_table import append, decode_fields, encode_fields, last_rows, read_then_append
 from sources.clarify.schema import ObjectSchema
 from sources.clarify.schema_changes import describe, diff_fields, field_types
+from sources.clarify.settings import TRANSCRIPT_TABLE
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -227,6 +228,14 @@ def _sync_counts(report: Any) -> dict[str, dict[str, Any]]:
     }
     if report.lists is not None and report.lists.available:  # lists and their members: one row, `lists`
         counts["lists"] = {"records": report.lists.lists + report.lists.members}
+    if report.transcripts is not None:  # transcripts loaded; artifacts calls and downloads
+        t = report.transcripts
+        counts[TRANSCRIPT_TABLE] = {
+            "records": t.transcribed,
+            "deleted": t.deleted,
+            "requests": t.requests,
+            "seconds": round(t.seconds, 3),
+        }
     return counts
 
 

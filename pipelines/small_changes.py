@@ -15,6 +15,7 @@ sync; on Postgres the note's row is replaced in the same transaction as the rows
 
 It declines, and the dlt sync takes over with the probe's answers (each first page, the schemas, the lists), when:
 - the note's sync ran with controls (history, soft deletes, excluded or hashed fields);
+- the note's sync read transcripts and the recordings changed (their transcripts are read by the dlt sync);
 - a changed object is read in full (no usable cursor) or has an unfinished walk;
 - an object needs more than `SMALL_CHANGE_PAGES` pages (the dlt sync then loads in crash-bounded chunks);
 - a batch has a table or column the warehouse lacks (dlt evolves the schema), or the warehouse refuses a row;
@@ -39,7 +40,7 @@ from pipelines.sync_report import SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.records import PageConverter
 from sources.clarify.schema import ObjectSchema, parse_schemas
-from sources.clarify.settings import BATCH_ROWS, CRASH_ENV, SMALL_CHANGE_PAGES
+from sources.clarify.settings import BATCH_ROWS, CRASH_ENV, RECORDING_OBJECT, SMALL_CHANGE_PAGES
 from sources.clarify.state import ObjectState
 from sources.clarify.stats import ObjectStats
 from sources.clarify.walks import finish_walk, start_walk
@@ -60,6 +61,8 @@ def load_small_changes(
     started = time.perf_counter()
     note, api = found.note, found.api
     if note is None or api is None or not note.get("plain"):
+        return None
+    if note.get("transcripts") is not None and RECORDING_OBJECT in found.changed:
         return None
     states = {obj: ObjectState(copy.deepcopy(note["states"][obj])) for obj in found.changed}
     if any(s.cursorless or not s.complete or s.cursor is None for s in states.values()):

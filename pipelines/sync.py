@@ -38,12 +38,13 @@ from core.warehouse.pipeline import (
 )
 from core.warehouse.sql import delete_where_in, drop_duplicate_keys, loaded_table, row_count, table_ids
 from core.warehouse.sync_note import SyncNote
-from pipelines import noop_probe
+from pipelines import config_values, noop_probe
 from pipelines.gc_tuning import tuned_gc
 from pipelines.lists_sync import sync_lists
 from pipelines.run_records import note_schemas, recorded, watch_requests
 from pipelines.soft_deletes import apply_soft_deletes
-from pipelines.sync_report import ListsReport, ObjectReport, SyncReport
+from pipelines.sync_report import ListsReport, ObjectReport, SyncReport, TranscriptsReport
+from pipelines.transcripts_sync import check_transcript_settings, sync_transcripts, transcripts_wanted
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify.controls import Controls, load_controls
@@ -104,6 +105,7 @@ def run_sync(
     controls: Controls | None = None,
     history: Sequence[str] = (),
     soft_delete: Sequence[str] = (),
+    transcripts: bool | None = None,
 ) -> SyncReport:
     """Sync CRM objects into the warehouse; returns per-object counts. Raises `ClarifySyncError` subclasses.
 
@@ -113,7 +115,7 @@ def run_sync(
     threads; `expected` from `meta.total_records`, or None); `notice(line)`: what a person should read once.
     `controls`: history, soft deletes, excluded and hashed fields (default: dlt config, `sources/clarify/
     controls.py`, plus the `history` and `soft_delete` objects). `probe_settings`: leave the note that lets
-    the next run answer "nothing changed" without dlt (`noop_probe.py`); `api`: the probe's client.
+                    store, probe_settings, connection, schemas_body, stored, interval, report, controls.plain
     """
     started = time.perf_counter()
     _check_since(since)
@@ -126,10 +128,12 @@ def run_sync(
         schemas_body = api.schemas()  # validates key, workspace and URL before anything else
         schemas = parse_schemas(schemas_body)
         want_lists, objects = split_objects(objects)
+        want_transcripts, objects = transcripts_wanted(transcripts, schemas, warehouse, objects, notice)
         selected = select_objects(schemas, objects or None) if objects != [] else []
         note_schemas(schemas, selected)  # announces field changes; a frozen contract stops here
         controls = controls if controls is not None else load_controls(schemas, history, soft_delete)
         controls.check(schemas, warehouse.destination)
+        check_transcript_settings(controls, want_transcripts)
         destination = warehouse.make_destination()
         with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
             store = _note_store(warehouse)
@@ -153,11 +157,13 @@ def run_sync(
                 interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
                 report.reconciled = run.reconcile_if_due(selected, reconcile, interval)
                 report.loads += int(bool(report.reconciled))
+                if want_transcripts:
+                    report.transcripts = run.transcripts(notice, reread=full_refresh)
                 states = object_states(pipeline.state)
             if probe_settings is not None and store is not None:  # after the DuckDB file is closed
                 stored = {o: states[o].stored if o in states else {} for o in selected}
                 noop_probe.remember(
-                    store, probe_settings, connection, schemas_body, stored, interval, report.lists, controls.plain
+                    store, probe_settings, connection, schemas_body, stored, interval, report, controls.plain
                 )
         _fill_report(report, selected, run.stats, states, api.http.stats)
     report.seconds = time.perf_counter() - started
@@ -338,6 +344,12 @@ class _SyncRun:
             page_limit=self.page_limit,
         )
 
+    def transcripts(self, notice: Callable[[str], None] | None, *, reread: bool) -> TranscriptsReport:
+        """Transcripts of the recordings the warehouse now holds, where it lacks a current one (`reread`: all)."""
+        return sync_transcripts(
+            self.api, self.pipeline, self._load, self.controls, progress=self.progress, notice=notice, reread=reread
+        )
+
     def _load(self, source: Any, refresh: str | None = None) -> None:
         extract(self.pipeline, source, self.warehouse, refresh)
         if os.environ.get(CRASH_ENV) == "normalize":
@@ -384,14 +396,7 @@ def _lake_context(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> dict[s
 
 
 def _reconcile_interval() -> float:
-    try:
-        hours = dlt.config.get("sources.clarify.reconcile_every_hours")
-    except Exception:
-        hours = None
-    try:
-        return float(hours) * 3600 if hours not in (None, "") else DEFAULT_RECONCILE_INTERVAL_SECONDS
-    except (TypeError, ValueError):
-        raise ConfigError(f"sources.clarify.reconcile_every_hours = {hours!r} is not a number of hours") from None
+    return config_values.hours("sources.clarify.reconcile_every_hours", DEFAULT_RECONCILE_INTERVAL_SECONDS)
 
 
 def _drop_replayed_rows(pipeline: dlt.Pipeline, objects: list[str]) -> None:

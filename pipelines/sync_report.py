@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sources.clarify.stats import ObjectStats
 
@@ -34,6 +34,30 @@ class ListsReport:
 
 
 @dataclass
+class TranscriptsReport:
+    """The transcripts step (`pipelines/transcripts_sync.py`): recordings asked for, and what each came to."""
+
+    due: int = 0  # recordings the warehouse lacked a current transcript for
+    transcribed: int = 0  # transcripts loaded
+    pending: int = 0  # not transcribed yet: asked again next run
+    failed: int = 0  # refused or unreachable for now: asked again next run, nothing written
+    other: int = 0  # unreadable, or no meeting to ask: asked again when the recording changes
+    waiting: int = 0  # recordings the next run asks for again (pending within the wait, or failed)
+    deleted: int = 0  # transcripts of recordings that are gone
+    problems: int = 0
+    requests: int = 0  # artifacts calls and downloads, retries included
+    downloads: int = 0  # of those, the downloads (not API requests: another host)
+    seconds: float = 0.0
+
+    def count(self, fetched: list[Any]) -> None:
+        for f in fetched:
+            if f.status in ("transcribed", "pending", "failed"):
+                setattr(self, f.status, getattr(self, f.status) + 1)
+            else:
+                self.other += 1
+
+
+@dataclass
 class SyncReport:
     objects: dict[str, ObjectReport] = field(default_factory=dict)
     loads: int = 0
@@ -42,6 +66,7 @@ class SyncReport:
     retries: int = 0
     seconds: float = 0.0
     lists: ListsReport | None = None  # None when the run did not sync lists
+    transcripts: TranscriptsReport | None = None  # None when the run did not read transcripts
 
     @classmethod
     def answered(

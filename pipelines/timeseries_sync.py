@@ -4,12 +4,14 @@ A sync loads in parts of at most `frames_per_load` dataFrame calls, each committ
 marks together, so a load's size is bounded and a crash costs at most a part. Each part is dlt's extract,
 normalize and load in turn; in the first, one step sits between extract and normalize: the data points of
 items the extract found deleted in Clarify are removed, before the load commits the state that forgets
-those items, so a crash anywhere leaves them to be found and removed again by the next run.
+those items, so a crash anywhere leaves them to be found and removed again by the next run. Then, when asked
+for or due, the reconcile pass (`timeseries_reconcile.py`): its re-reads load in parts the same way, the old
+rows of each window it replaces deleted at the same step; its stamp commits with its last part, so a crash
+leaves it due.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +26,11 @@ from core.warehouse.pipeline import open_pipeline
 from core.warehouse.sql import PipelineSQL, pipeline_sql
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
 from pipelines.run_records import recorded, watch_requests
+from pipelines.timeseries_reconcile import delete_windows, plan_reconcile, reconcile_due, reconcile_interval
+from sources.clarify_timeseries.reading import DataWindow
+from sources.clarify_timeseries.reconcile import Rereads
 from sources.clarify_timeseries.rpc import RpcClient
-from sources.clarify_timeseries.source import TimeseriesReport, clarify_timeseries
+from sources.clarify_timeseries.source import TimeseriesReport, clarify_timeseries, data_window
 
 
 class PartialSyncError(ClarifySyncError):
@@ -77,53 +82,111 @@ def parse_since(text: str | None, flag: str = "--since") -> int | None:
         raise ConfigError(f"{flag} {text!r} is not an ISO-8601 date or timestamp: use e.g. 2025-01-31") from None
 
 
+@dataclass(frozen=True)
+class TimeseriesSyncOptions:
+    """What `run_timeseries_sync` reads, besides the client and the warehouse."""
+
+    since: str | None = None
+    until_us: int | None = None
+    lag_seconds: int = s.DEFAULT_LAG_SECONDS
+    rollup: str | None = None
+    item_filter: dict[str, Any] | None = None
+    with_signals: bool = True
+    full_refresh: bool = False
+    reconcile: bool | None = None  # None: when the last pass is older than the interval
+    reconcile_interval: float | None = None  # seconds; None: [sources.clarify_timeseries] reconcile_every_hours
+    frames_per_load: int = s.FRAMES_PER_LOAD
+
+
 @recorded("timeseries sync")
 def run_timeseries_sync(
     client: RpcClient,
     warehouse: WarehouseOptions,
+    options: TimeseriesSyncOptions | None = None,
     *,
-    since: str | None = None,
-    until_us: int | None = None,
-    lag_seconds: int = s.DEFAULT_LAG_SECONDS,
-    rollup: str | None = None,
-    item_filter: dict[str, Any] | None = None,
-    with_signals: bool = True,
-    full_refresh: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
     raise_on_failures: bool = True,
-    frames_per_load: int = s.FRAMES_PER_LOAD,
+    **settings: Any,
 ) -> TimeseriesReport:
-    since_us = parse_since(since)
+    """The sync's parts, then the reconcile pass when it is asked for or due (see timeseries_reconcile.py).
+    `settings` are `TimeseriesSyncOptions` fields, for callers that pass no `options`."""
+    o = options or TimeseriesSyncOptions(**settings)
+    interval = _reconcile_interval(o, warehouse)
+    since_us = parse_since(o.since)
     watch_requests(client.http.stats)
     preflight(client)
     report = TimeseriesReport()
     pipeline = make_pipeline(warehouse)
-    until_us = until_us if until_us is not None else time.time_ns() // 1000  # one "now" for every part
+    window = data_window(since_us, o.until_us, o.lag_seconds, o.rollup)  # one "now" for every part
+    parts = _Parts(pipeline, client, report, window, o, progress)
     while report.loads == 0 or report.more_data:
-        first = report.loads == 0
-        report.more_data = False
-        source = clarify_timeseries(
-            client,
-            since_us=since_us,
-            until_us=until_us,
-            lag_seconds=lag_seconds,
-            rollup=rollup,
-            item_filter=item_filter,
-            with_signals=with_signals,
-            report=report,
-            progress=progress,
-            max_frames=frames_per_load,
-            metadata=first,
-        )
-        pipeline.extract(source, refresh="drop_sources" if full_refresh and first else None)
-        if first and report.deleted.get("items"):
-            _delete_item_data(pipeline, report.deleted["items"])
-        pipeline.normalize()
-        pipeline.load()
-        report.loads += 1
+        parts.load(metadata=report.loads == 0)
+    if interval is not None and reconcile_due(pipeline, o.reconcile, interval, window.now):
+        plan = plan_reconcile(client, pipeline, report, window, o.item_filter)
+        report.more_data = True
+        while report.more_data:
+            parts.load(rereads=plan)
     if report.failures and raise_on_failures:
         raise PartialSyncError(report)
     return report
+
+
+def _reconcile_interval(o: TimeseriesSyncOptions, warehouse: WarehouseOptions) -> float | None:
+    """Seconds between automatic reconcile passes; None where there is none (rollups, other destinations)."""
+    refused = (
+        "--reconcile compares raw data points: run it without --rollup"
+        if o.rollup
+        else f"--reconcile counts days in duckdb or postgres, not {warehouse.destination}"
+        if warehouse.destination not in ("duckdb", "postgres")
+        else None
+    )
+    if refused and o.reconcile:
+        raise ConfigError(refused)
+    if refused or o.reconcile is False:
+        return None
+    return reconcile_interval() if o.reconcile_interval is None else o.reconcile_interval
+
+
+@dataclass
+class _Parts:
+    """Loads one part at a time: extract (at most `frames_per_load` calls), the deletions it asks for, then
+    normalize and load, which commit its rows and the items' marks together."""
+
+    pipeline: dlt.Pipeline
+    client: RpcClient
+    report: TimeseriesReport
+    window: DataWindow
+    options: TimeseriesSyncOptions
+    progress: Callable[[str, int, int], None] | None
+
+    def load(self, *, metadata: bool = False, rereads: Rereads | None = None) -> None:
+        o, report = self.options, self.report
+        report.more_data = False
+        source = clarify_timeseries(
+            self.client,
+            since_us=self.window.since,
+            until_us=self.window.now,
+            lag_seconds=o.lag_seconds,
+            rollup=o.rollup,
+            item_filter=o.item_filter,
+            with_signals=o.with_signals,
+            report=report,
+            progress=self.progress,
+            max_frames=o.frames_per_load,
+            metadata=metadata,
+            rereads=rereads,
+        )
+        first = report.loads == 0
+        self.pipeline.extract(source, refresh="drop_sources" if o.full_refresh and first else None)
+        if first and report.deleted.get("items"):
+            _delete_item_data(self.pipeline, report.deleted["items"])
+        if rereads is not None and rereads.replaced:
+            delete_windows(self.pipeline, rereads.replaced)
+            assert report.reconcile is not None
+            report.reconcile.replaced += len(rereads.replaced)
+        self.pipeline.normalize()
+        self.pipeline.load()
+        report.loads += 1
 
 
 @recorded("timeseries push")

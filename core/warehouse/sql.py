@@ -69,6 +69,14 @@ class WarehouseSQL:
         """A table of the dataset, qualified and quoted."""
         return f"{quote(self.dataset)}.{quote(name)}"
 
+    def epoch_day(self, column: str) -> str:
+        """The UTC day of a timestamptz column as days since the epoch, whatever the session's time zone."""
+        if self.dialect == "duckdb":
+            return f"(epoch_us({column}) // 86400000000)"
+        if self.dialect == "postgres":
+            return f"CAST(floor(extract(epoch FROM {column}) / 86400) AS BIGINT)"
+        raise ConfigError(f"days are counted in duckdb or postgres, not {self.dialect}: use one of those destinations")
+
     @property
     def timestamp_type(self) -> str:
         return "TIMESTAMPTZ" if self.dialect == "postgres" else "TIMESTAMP WITH TIME ZONE"
@@ -473,11 +481,13 @@ def pipeline_sql(pipeline: dlt.Pipeline) -> Iterator[PipelineSQL]:
         yield PipelineSQL(client, dialect)
 
 
-def loaded_table(pipeline: dlt.Pipeline, name: str) -> str | None:
-    """The normalised name of a table the pipeline's schema knows with columns (i.e. loaded), else None."""
+def loaded_table(pipeline: dlt.Pipeline, name: str, *, child: bool = False) -> str | None:
+    """The normalised name of a table the pipeline's schema knows with columns (i.e. loaded), else None. A `child`
+    table's name (`person__companies`) is normalised as dlt names it, as a path, keeping its `__`."""
     if not pipeline.default_schema_name:  # nothing loaded yet
         return None
-    table = pipeline.default_schema.naming.normalize_table_identifier(name)
+    naming = pipeline.default_schema.naming
+    table = naming.normalize_tables_path(name) if child else naming.normalize_table_identifier(name)
     schema_table = pipeline.default_schema.tables.get(table)
     return table if schema_table and schema_table.get("columns") else None
 

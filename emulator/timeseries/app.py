@@ -14,9 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator.timeseries.auth import API_PREFIX, AuthFailure, rpc_integration, token_client
+from emulator.timeseries.durations import duration_ms
 from emulator.timeseries.methods import Call, RpcError, canonical_method, invoke
 from emulator.timeseries.query import ParamIssues
 from emulator.timeseries.state import TimeseriesState
+from emulator.timeseries.times import parse_us
 
 RPC_PATH = f"{API_PREFIX}rpc"
 TOKEN_PATH = f"{API_PREFIX}oauth/token"
@@ -169,12 +171,29 @@ def _control_routes(state: TimeseriesState) -> list[Route]:
                 "now": state.clock.now_iso(),
                 "rate_limit": cfg.rate_limit,
                 "api_versions": sorted(cfg.api_versions),
+                "enum_rollup": cfg.enum_rollup,
             }
         )
+
+    async def backfill(request: Request) -> Response:
+        spec = orjson.loads(await request.body())
+        try:
+            lo, hi = parse_us(spec["from"]), parse_us(spec["to"])
+            every = duration_ms(spec.get("every", "PT1H")) * 1000
+            written = state.store.backfill(list(spec["items"]), lo, hi, every)
+        except (KeyError, ValueError, TypeError) as exc:
+            return JSONResponse({"error": f"{exc}: send items, from, to and every (e.g. PT5M)"}, status_code=400)
+        return JSONResponse({"samples": written})
+
+    async def items(request: Request) -> Response:
+        spec = orjson.loads(await request.body() or b"{}")
+        return JSONResponse({"id": state.store.create_item(str(spec.get("name") or "Late starter"))})
 
     return [
         Route(f"{CONTROL_PATH}/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route(f"{CONTROL_PATH}/config", config, methods=["GET", "PATCH"]),
+        Route(f"{CONTROL_PATH}/backfill", backfill, methods=["POST"]),
+        Route(f"{CONTROL_PATH}/items", items, methods=["POST"]),
     ]
 
 

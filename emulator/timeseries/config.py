@@ -8,6 +8,7 @@ from emulator.config import replace_live
 
 # Shape of the generated data cannot change while serving.
 FIXED_AT_START = frozenset({"seed", "items", "history_days", "integration", "now"})
+ENUM_ROLLUPS = ("stats", "histogram")
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,17 @@ class TimeseriesConfig:
     rate_window: float = 60.0
     select_max: int = 1000
     frame_items_max: int = 50  # items per dataFrame call; time windows per rollup: see rollup.py
+    # How clarify.dataFrame rolls up enum items: "stats" (count/min/max/sum/avg, as for numeric items) or
+    # "histogram" (seconds per state, as Clarify's docs and clarify-go describe it; see frames.py).
+    enum_rollup: str = "stats"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_versions", frozenset(self.api_versions))
         object.__setattr__(self, "forbidden_methods", frozenset(self.forbidden_methods))
         if self.items < 0 or self.history_days < 0:
             raise ValueError("items and history_days must be >= 0")
+        if self.enum_rollup not in ENUM_ROLLUPS:
+            raise ValueError(f"enum_rollup must be one of {', '.join(ENUM_ROLLUPS)}, not {self.enum_rollup!r}")
 
     def updated(self, **changes: object) -> TimeseriesConfig:
         return replace_live(self, changes, FIXED_AT_START)

@@ -266,11 +266,40 @@ class SeriesStore:
 
     def add_samples(self, item_id: str, samples: dict[int, float | None]) -> None:
         """Write samples (keyed by milliseconds) straight to an item's signal: a test's late commit upstream."""
+        self.add_samples_us(item_id, {t * US_PER_MS: v for t, v in samples.items()})
+
+    def add_samples_us(self, item_id: str, samples: dict[int, float | None]) -> None:
+        """`add_samples` keyed by microseconds; None deletes the sample at that time."""
         with self.lock:
-            item = self.items[item_id]
-            if item.signal_id is None:
-                raise ValueError(f"item {item_id} has no signal")
-            self.signals[item.signal_id].overlay.update({t * US_PER_MS: v for t, v in samples.items()})
+            item = self.items.get(item_id)
+            if item is None or item.signal_id is None:
+                raise ValueError(f"item {item_id} does not exist or has no signal to write to")
+            self.signals[item.signal_id].overlay.update(samples)
+
+    def backfill(self, item_ids: list[str], lo_us: int, hi_us: int, every_us: int) -> int:
+        """History that arrives late, as an integration inserting last week's samples today: for each item a
+        sample every `every_us` in [lo, hi), half a second past the generator's whole seconds (so each one is
+        new), with values that replay. Returns how many samples were written."""
+        if every_us <= 0 or hi_us <= lo_us:
+            raise ValueError("backfill needs from < to and a positive interval")
+        written = 0
+        for item_id in item_ids:
+            key = int(make_id(self._seed, "backfill", item_id), 32)
+            first = lo_us - lo_us % 1_000_000 + 500_000
+            times = range(first if first >= lo_us else first + 1_000_000, hi_us, every_us)
+            self.add_samples_us(item_id, {t: round((_mix(key, k) % 100_000) / 1000.0, 3) for k, t in enumerate(times)})
+            written += len(times)
+        return written
+
+    def create_item(self, name: str) -> str:
+        """A published numeric item whose signal (input `empty_<n>` of this emulator's integration) has sent
+        nothing yet; `backfill` or `add_samples` give it its first samples later. Returns the item's id."""
+        with self.lock:
+            input_id = f"empty_{sum(1 for key in self.signals_by_input if key[1].startswith('empty_'))}"
+            signal, _ = self.signal_for_input(self.integration, input_id, create=True)
+            assert signal is not None
+            item, _, _ = self.publish(signal, {"name": name, "visible": True}, None, create_only=True)
+            return item.resource.id
 
     # --- writes --------------------------------------------------------------------------------------
 

@@ -112,20 +112,45 @@ def _aggregate(values: list[float]) -> dict[str, float]:
     return {"count": len(values), "min": min(values), "max": max(values), "sum": total, "avg": total / len(values)}
 
 
-def _rolled(per_item: dict[str, dict[int, float]], q: DataQuery) -> tuple[list[int], dict[str, list[Any]]]:
+@dataclass(frozen=True)
+class StateHistogram:
+    """An enum item's rollup in the "histogram" variant (`TimeseriesConfig.enum_rollup`): seconds in each state
+    per bucket, keyed `<itemId>_<state>`. Clarify's docs name the aggregation (`state-histogram-seconds`, every
+    state) but show no answer, so the keys are this emulator's guess, and a sample counts as lasting one sample
+    interval (the API measures the time to the next sample)."""
+
+    states: tuple[str, ...]
+    seconds_per_sample: float
+
+    def series(self, item_id: str, buckets: dict[int, list[float]], times: list[int]) -> dict[str, list[Any]]:
+        return {
+            f"{item_id}_{state}": [
+                sum(1 for v in buckets[t] if str(int(v)) == state) * self.seconds_per_sample if t in buckets else None
+                for t in times
+            ]
+            for state in self.states
+        }
+
+
+def _rolled(
+    per_item: dict[str, dict[int, float]], q: DataQuery, histograms: dict[str, StateHistogram]
+) -> tuple[list[int], dict[str, list[Any]]]:
     grid = q.buckets()
-    per_bucket: dict[str, dict[int, dict[str, float]]] = {}
+    grouped: dict[str, dict[int, list[float]]] = {}
     for item_id, samples in per_item.items():
-        grouped: dict[int, list[float]] = {}
+        buckets = grouped[item_id] = {}
         for t, value in samples.items():
-            grouped.setdefault(grid.of(t), []).append(value)
-        per_bucket[item_id] = {start: _aggregate(values) for start, values in grouped.items()}
-    times = sorted({t for buckets in per_bucket.values() for t in buckets})
-    series = {
-        f"{item_id}_{name}": [buckets[t][name] if t in buckets else None for t in times]
-        for item_id, buckets in per_bucket.items()
-        for name in AGGREGATES
-    }
+            buckets.setdefault(grid.of(t), []).append(value)
+    times = sorted({t for buckets in grouped.values() for t in buckets})
+    series: dict[str, list[Any]] = {}
+    for item_id, buckets in grouped.items():
+        if item_id in histograms:
+            series.update(histograms[item_id].series(item_id, buckets, times))
+            continue
+        stats = {start: _aggregate(values) for start, values in buckets.items()}
+        series.update(
+            {f"{item_id}_{name}": [stats[t][name] if t in stats else None for t in times] for name in AGGREGATES}
+        )
     return times, series
 
 
@@ -144,8 +169,11 @@ def _keep_last(times: list[int], series: dict[str, list[Any]], last: int) -> tup
     return [times[i] for i in keep], {key: [values[i] for i in keep] for key, values in series.items()}
 
 
-def frame(per_item: dict[str, dict[int, float]], q: DataQuery) -> dict[str, Any]:
-    """`{times, series}` of the samples read for each item (µs keys)."""
-    times, series = _rolled(per_item, q) if q.rollup else _raw(per_item)
+def frame(
+    per_item: dict[str, dict[int, float]], q: DataQuery, histograms: dict[str, StateHistogram] | None = None
+) -> dict[str, Any]:
+    """`{times, series}` of the samples read for each item (µs keys); `histograms`: the enum items rolled up
+    as state histograms."""
+    times, series = _rolled(per_item, q, histograms or {}) if q.rollup else _raw(per_item)
     times, series = _keep_last(times, series, q.last)
     return {"times": [iso_us(t) for t in times], "series": series}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from emulator.timeseries.data import SIGNAL_DEFAULTS, Signal
+from emulator.timeseries.data import SIGNAL_DEFAULTS, SeriesStore, Signal
 from emulator.timeseries.durations import duration_ms
 from emulator.timeseries.evaluate import check_items, evaluate_frame, evaluation_query
 from emulator.timeseries.faults import Fault
-from emulator.timeseries.frames import frame, parse_data_query, time_param
+from emulator.timeseries.frames import StateHistogram, frame, parse_data_query, time_param
 from emulator.timeseries.query import ParamIssues, parse_query, run_query
 from emulator.timeseries.selection import parse_format, parse_include, selection
 from emulator.timeseries.state import TimeseriesState
@@ -203,12 +203,24 @@ def data_frame(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         read = [item_id for item_id in ids if item_id not in failed]
         per_item = {item_id: store.samples_us(item_id, data_query.lo, data_query.hi) for item_id in read}
         included = {"items": [store.items[item_id].resource.view() for item_id in read]} if "items" in include else {}
-    result = selection(frame(per_item, data_query), total if query["total"] else -1, fmt, included)
+        histograms = _histograms(store, read) if config.enum_rollup == "histogram" else {}
+    result = selection(frame(per_item, data_query, histograms), total if query["total"] else -1, fmt, included)
     if failed:
         raise _partial(
             {f"query.items.{item_id}": ["could not be read; try again"] for item_id in sorted(failed)}, result
         )
     return result
+
+
+def _histograms(store: SeriesStore, item_ids: list[str]) -> dict[str, StateHistogram]:
+    out = {}
+    for item_id in item_ids:
+        attributes = store.items[item_id].resource.attributes
+        if attributes.get("valueType") == "enum":
+            interval = attributes.get("sampleInterval")
+            seconds = duration_ms(interval) / 1000 if interval else 1.0
+            out[item_id] = StateHistogram(tuple(attributes.get("enumValues") or {}), seconds)
+    return out
 
 
 def evaluate(call: Call, params: dict[str, Any]) -> dict[str, Any]:

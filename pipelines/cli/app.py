@@ -96,6 +96,15 @@ History = Annotated[
 SoftDelete = Annotated[
     list[str] | None, _objects_option("--soft-delete", "Keep its deleted records, with _deleted_at set")
 ]
+Transcripts = Annotated[
+    bool | None,
+    typer.Option(
+        "--transcripts/--no-transcripts",
+        help="Also load meeting transcripts: meeting_transcript and its segments (default: "
+        "sources.clarify.transcripts)",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -113,6 +122,7 @@ def sync(
     fail_on_type_change: TypeChange = None,
     history: History = None,
     soft_delete: SoftDelete = None,
+    transcripts: Transcripts = None,
 ) -> None:
     """Mirror the workspace into the warehouse, incrementally."""
     selected = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
@@ -125,7 +135,12 @@ def sync(
         since=since,
         lag_seconds=lag_seconds,
         page_limit=PAGE_LIMIT,
-        controls={"history": _names(history), "soft_delete": _names(soft_delete), "type_change": fail_on_type_change},
+        controls={
+            "history": _names(history),
+            "soft_delete": _names(soft_delete),
+            "type_change": fail_on_type_change,
+            "transcripts": transcripts,
+        },
     )
     reporter = progress_reporter()
     with reporter.running():
@@ -146,6 +161,7 @@ def sync(
                 fail_on_type_change=fail_on_type_change,
                 history=_names(history),
                 soft_delete=_names(soft_delete),
+                transcripts=transcripts,
                 probe_settings=probe_settings,
                 api=api,  # what the probe asked is not asked again
             )

@@ -66,8 +66,17 @@ class ProgressReporter:
                     console.print(f"{name}: started{about}", highlight=False, soft_wrap=True)
                 self._open[name] = (records, pages)
 
-    def finish(self, name: str, records: int, pages: int, seconds: float | None = None, deleted: int = 0) -> None:
-        """The object's true counts once its run is over: a full bar, or the end line."""
+    def finish(
+        self,
+        name: str,
+        records: int,
+        pages: int,
+        seconds: float | None = None,
+        deleted: int = 0,
+        units: tuple[str, str] | None = None,
+    ) -> None:
+        """The object's true counts once its run is over: a full bar, or the end line (`units` names its counts
+        when they are not the reporter's)."""
         with self._lock:
             self._open.pop(name, None)
             if self._interactive:
@@ -78,7 +87,7 @@ class ProgressReporter:
                 return
         gone = f", {deleted:,} deleted" if deleted else ""
         took = f", {seconds:.1f} s" if seconds is not None else ""
-        things, steps = self._units
+        things, steps = units or self._units
         steps_text = f"1 {_SINGULAR.get(steps, steps)}" if pages == 1 else f"{pages:,} {steps}"
         console.print(
             f"{name}: done, {records:,} {things} in {steps_text}{gone}{took}", highlight=False, soft_wrap=True

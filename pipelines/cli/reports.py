@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipelines.cli.console import ProgressReporter, console, print_table
+from sources.clarify.settings import TRANSCRIPT_TABLE
 
 if TYPE_CHECKING:  # the commands import the orchestration when they run, keeping `--help` fast
     from destinations.clarify.report import PushReport
@@ -16,18 +17,33 @@ def print_sync_report(report: SyncReport) -> None:
         (name, o.records, o.pages, o.requests, o.deleted, f"{o.seconds:.1f}")
         for name, o in sorted(report.objects.items())
     ]
-    rows.append(("total", report.records, report.pages, report.requests, report.deleted, f"{report.seconds:.1f}"))
+    t = report.transcripts
+    if t is not None:
+        rows.append((TRANSCRIPT_TABLE, t.transcribed, None, t.requests, t.deleted, f"{t.seconds:.1f}"))
+    requests = report.requests + (t.downloads if t is not None else 0)  # the API's, and the storage host's
+    rows.append(("total", report.records, report.pages, requests, report.deleted, f"{report.seconds:.1f}"))
     print_table(
         f"clarify-sync summary: {report.records_per_second:,.0f} records/s",
         ["object", "records", "pages", "requests", "deleted", "seconds"],
         rows,
     )
+    if t is not None and (t.pending or t.failed or t.other):
+        console.print(
+            f"transcripts: {t.pending:,} not transcribed yet, {t.failed:,} refused or unreachable for now "
+            f"({t.waiting:,} asked again next run), {t.other:,} unreadable or without a meeting",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def finish_objects(reporter: ProgressReporter, report: SyncReport) -> None:
     """Each object's bar completed, or its end line under cron, with the run's true counts."""
     for name, o in sorted(report.objects.items()):
         reporter.finish(name, o.records, o.pages, o.seconds, o.deleted)
+    if (t := report.transcripts) is not None:
+        reporter.finish(
+            TRANSCRIPT_TABLE, t.transcribed, t.due, t.seconds, t.deleted, units=("transcripts", "recordings")
+        )
 
 
 def print_push_report(report: PushReport) -> None:

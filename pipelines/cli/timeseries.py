@@ -34,6 +34,17 @@ Credentials = Annotated[
     ),
 ]
 
+Reconcile = Annotated[
+    bool | None,
+    typer.Option(
+        "--reconcile/--no-reconcile",
+        help="Compare each item's samples per day with the API and re-read the days that differ (backfills, "
+        "changed or deleted samples; default: when the last reconcile is older than "
+        "sources.clarify_timeseries.reconcile_every_hours)",
+        show_default=False,
+    ),
+]
+
 
 def _client(credentials: str | None) -> Any:
     from sources.clarify_timeseries.credentials import resolve_credentials
@@ -85,34 +96,45 @@ def sync(
     ] = None,
     signals: Annotated[bool, typer.Option("--signals/--no-signals", help="Also sync the integration's signals")] = True,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Drop the tables and cursors, reload")] = False,
+    reconcile: Reconcile = None,
 ) -> None:
     """Items, signals and data points into the warehouse, incrementally per item."""
-    from pipelines.timeseries_sync import parse_since, run_timeseries_sync
+    from pipelines.timeseries_sync import TimeseriesSyncOptions, parse_since, run_timeseries_sync
 
+    options = TimeseriesSyncOptions(
+        since=since,
+        until_us=parse_since(until, "--until"),
+        lag_seconds=lag,
+        rollup=rollup,
+        item_filter=_filter(items),
+        with_signals=signals,
+        full_refresh=full_refresh,
+        reconcile=reconcile,
+    )
     reporter = progress_reporter()
     with _client(credentials) as client, reporter.running():
-        report = run_timeseries_sync(
-            client,
-            warehouse,
-            since=since,
-            until_us=parse_since(until, "--until"),
-            lag_seconds=lag,
-            rollup=rollup,
-            item_filter=_filter(items),
-            with_signals=signals,
-            full_refresh=full_refresh,
-            progress=reporter,
-            raise_on_failures=False,
-        )
+        report = run_timeseries_sync(client, warehouse, options, progress=reporter, raise_on_failures=False)
     print_table(
         "clarify-sync timeseries sync",
         ["table", "rows loaded", "unchanged"],
         [(name, rows, report.unchanged.get(name, 0)) for name, rows in sorted(report.rows.items())],
     )
+    if report.reconcile is not None:
+        console.print(_reconciled(report.reconcile), highlight=False)
     if report.failures:
         from pipelines.timeseries_sync import PartialSyncError
 
         raise PartialSyncError(report)
+
+
+def _reconciled(r: Any) -> str:
+    line = (
+        f"reconcile: {r.items} items x {r.days} days compared in {r.calls} calls; "
+        f"{r.windows} (item, window) pairs differed, {r.rows} samples read again ({r.replaced} windows replaced)"
+    )
+    if r.uncompared:
+        line += f"; {len(r.uncompared)} items could not be counted (first: {r.uncompared[0]})"
+    return line
 
 
 @timeseries_app.command()

@@ -118,6 +118,14 @@ class ClarifyApi:
         body = self._remembered(_answer_key(f"/{path}", params), keep, fetch)  # "/": never an object slug
         return body if isinstance(body, dict) else {"data": body or []}
 
+    def artifacts(self, meeting: str, recording: str, *, tag: str) -> dict[str, Any]:
+        """`POST /meetings/{meeting}/recordings/{recording}/artifacts`: the recording's signed URLs (`data`). Safe to
+        send again (it only signs URLs); a 404 says there is nothing to sign yet, or no such recording."""
+        url = self.url(f"meetings/{meeting}/recordings/{recording}/artifacts")
+        answer = self.http.request_json("POST", url, tag=tag, idempotent=True)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        return data if isinstance(data, dict) else {}
+
     def bulk_create(self, obj: str, attributes: list[dict[str, Any]], match_on: str | None) -> list[dict[str, Any]]:
         """`POST /objects/{obj}/records/bulk`: an upsert on `match_on` when given, else plain creates."""
         body: dict[str, Any] = {"data": [{"type": obj, "attributes": a} for a in attributes]}

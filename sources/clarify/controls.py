@@ -31,7 +31,7 @@ import dlt
 from core.errors import ConfigError
 from sources.clarify.records import item_text
 from sources.clarify.schema import FieldSpec, ObjectSchema
-from sources.clarify.settings import SYSTEM_TIMESTAMPS
+from sources.clarify.settings import SYSTEM_TIMESTAMPS, TRANSCRIPT_TABLE
 
 SECTION = "sources.clarify"
 LIST_FIELD_TYPES = ("collection", "multi-select")
@@ -50,12 +50,13 @@ class Controls:
     salt: bytes = field(default=b"", repr=False)  # a secret: never printed
 
     def check(self, objects: Iterable[str], destination: str) -> None:
-        """Unknown object names, or a lake (no SQL `UPDATE`, no `scd2` here), fail before anything is written."""
+        """Unknown object names, or a lake (no SQL `UPDATE`, no `scd2` here), fail before anything is written.
+        Column controls may also name the transcript table (`transcript_tables.py` checks its fields)."""
         known = set(objects)
         named = {
             "history": self.history,
             "soft_delete": self.soft_delete,
-            "columns": frozenset(self.exclude) | frozenset(self.hashed),
+            "columns": (frozenset(self.exclude) | frozenset(self.hashed)) - {TRANSCRIPT_TABLE},
         }
         for what, names in named.items():
             if unknown := sorted(names - known):
@@ -65,8 +66,10 @@ class Controls:
 
     @property
     def plain(self) -> bool:
-        """Nothing configured: records load exactly as they arrive (all the small-change load can reproduce)."""
-        return not (self.history or self.soft_delete or any(self.exclude.values()) or any(self.hashed.values()))
+        """Nothing configured: records load exactly as they arrive (all the small-change load can reproduce).
+        Transcript controls do not count: that load never writes transcripts."""
+        scrubbed = [obj for obj in (*self.exclude, *self.hashed) if obj != TRANSCRIPT_TABLE and self.scrubs(obj)]
+        return not (self.history or self.soft_delete or scrubbed)
 
     def scrubs(self, obj: str) -> bool:
         return bool(self.exclude.get(obj) or self.hashed.get(obj))
@@ -150,7 +153,7 @@ def load_controls(
     table = _config("columns") or {}
     if not isinstance(table, Mapping):
         raise ConfigError(f"[{SECTION}.columns] must be a table of objects: see the README, Column controls")
-    names = {str(o) for o in table} | set(objects)
+    names = {str(o) for o in table} | set(objects) | {TRANSCRIPT_TABLE}
     exclude = {o: _names(f"columns.{o}.exclude", _config(f"columns.{o}.exclude")) for o in names}
     hashed = {o: _names(f"columns.{o}.hash", _config(f"columns.{o}.hash")) for o in names}
     for obj, fields in [*exclude.items(), *hashed.items()]:

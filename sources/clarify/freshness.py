@@ -4,7 +4,9 @@ A finished walk stores a fingerprint of the records it loaded at or after the ne
 minus the lag window, floored as the API filter floors it). The next run fetches that first page; when it is
 the last page and holds exactly those records with the same `_updated_at`, nothing was added, updated or
 committed late since, and the run can skip dlt's extract, normalize and load for the object (the state is
-already right). Any difference, a longer listing, a backfill or a changed lag makes the run load as usual.
+already right). Any difference, a longer listing, a backfill or a changed lag makes the run load as usual. A walk
+that found no record (an object nobody uses yet) stores the empty window: the object stays up to date while its
+first page is empty.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def remember_window(
     view = ObjectState.of(state)
     cursor = view.cursor
     if not cursor:
-        view.set_window(None)
+        view.set_window({"cursor": None, "lag": lag_seconds, "digest": fingerprint(())})
         return
     start = window_start(cursor, lag_seconds)
     digest = fingerprint((rid, ts) for rid, ts in recent if ts >= start)
@@ -60,14 +62,14 @@ def up_to_date(
     if not (
         window is not None
         and view.complete
-        and view.cursor
+        and not view.cursorless
         and window.get("cursor") == view.cursor
         and window.get("lag") == lag_seconds
     ):
         return False
     walk = UpdatedAtWalk(fetch, view.start(lag_seconds=lag_seconds), limit=page_limit, max_pages=1)
     records = [r for page in walk for r in page.records]
-    if not walk.done:
+    if not walk.done or (view.cursor is None and records):  # no cursor: only an empty listing is known
         return False
     stamped = ((str(r.get("id")), cursor_stamp(r)) for r in records)
     return fingerprint((rid, ts) for rid, ts in stamped if ts is not None) == window.get("digest")

@@ -25,6 +25,10 @@ SOFT_DELETED_COLUMN = "_deleted_at"
 CHILD_VALUE = "value"
 CHILD_POSITION = "position"
 SOURCE_NAME = "clarify"
+# Meeting transcripts (`sync --transcripts`): read for the records of this object, stored in this table.
+RECORDING_OBJECT = "meeting_recording"
+TRANSCRIPT_TABLE = "meeting_transcript"
+DEFAULT_TRANSCRIPT_WAIT_HOURS = 168.0  # a recording still without a transcript after a week is asked when it changes
 
 
 def child_table(obj: str, field: str) -> str:

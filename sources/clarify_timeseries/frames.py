@@ -44,11 +44,19 @@ def windows(lo: int, hi: int, days: int) -> Iterator[tuple[int, int]]:
         start = end
 
 
-def chunks(starts: dict[str, int], size: int) -> Iterator[list[str]]:
-    """Items grouped `size` at a time, those with similar start times together (less re-reading)."""
+def chunks(starts: dict[str, int], size: int, spread: int = DAY_US) -> Iterator[list[str]]:
+    """Items grouped `size` at a time, by start time: a call reads all its items from the earliest start, so an
+    item starting more than `spread` after it (e.g. an item with a cursor next to one read from `--since`) goes
+    into the next call rather than be read from that far back."""
     ordered = sorted(starts, key=lambda item_id: (starts[item_id], item_id))
-    for index in range(0, len(ordered), size):
-        yield ordered[index : index + size]
+    chunk: list[str] = []
+    for item_id in ordered:
+        if chunk and (len(chunk) == size or starts[item_id] - starts[chunk[0]] > spread):
+            yield chunk
+            chunk = []
+        chunk.append(item_id)
+    if chunk:
+        yield chunk
 
 
 def _times(frame: dict[str, Any]) -> pa.Array:
@@ -125,6 +133,8 @@ TIME_COLUMNS: dict[str, dict[str, Any]] = {
 
 
 def answered(frame: dict[str, Any], ids: list[str], rollup: str | None) -> list[str]:
-    """Which of `ids` a (partial) frame holds series for: `<id>`, or `<id>_count` with a rollup."""
+    """Which of `ids` a (partial) frame holds series for: `<id>`, or with a rollup `<id>_<aggregate>` (an enum
+    item's may be a state histogram, `<id>_<state>`, without `_count`; item ids hold no `_`)."""
     series = frame.get("series") or {}
-    return [i for i in ids if (f"{i}_count" if rollup else i) in series]
+    keys = {key.rsplit("_", 1)[0] for key in series} if rollup else set(series)
+    return [i for i in ids if i in keys]

@@ -7,7 +7,8 @@
   removes a deleted item's data points.
 - `data_points`: long table (`item_id`, `time`, `value`, `enum_text`), merged on (`item_id`, `time`), as
   arrow tables, read incrementally per item (see `reading.py`); at most `max_frames` calls per load, the
-  rest in the next part (`report.more_data`).
+  rest in the next part (`report.more_data`). With `rereads` (a reconcile's plan, see `reconcile.py`) it reads
+  those windows instead, and stamps the resource state when the plan is done.
 - `data_rollups` (with `rollup="PT1H"` etc.): min/max/avg/sum/count per bucket, merged on
   (`item_id`, `time`, `rollup`), windows of up to 400 days.
 Times are microseconds since the epoch; nothing is skipped silently (`report.failures`).
@@ -26,6 +27,7 @@ import sources.clarify_timeseries.settings as s
 from core.timefmt import DAY_US
 from sources.clarify_timeseries.frames import TIME_COLUMNS
 from sources.clarify_timeseries.reading import DataWindow, FrameReader, ItemMarks, Progress, data_tables
+from sources.clarify_timeseries.reconcile import Rereads, mark_reconciled, reconciled_at, reread_tables
 from sources.clarify_timeseries.report import TimeseriesReport
 from sources.clarify_timeseries.resources import (
     RESOURCE_COLUMNS,
@@ -78,6 +80,13 @@ def _resource(
     return dlt.resource(rows, name=name, primary_key="id", write_disposition="merge", columns=RESOURCE_COLUMNS)
 
 
+def data_window(since_us: int | None, until_us: int | None, lag_seconds: int, rollup: str | None) -> DataWindow:
+    """From `since_us` (default: `DEFAULT_HISTORY_DAYS` back) up to `until_us` (default: now)."""
+    now = until_us if until_us is not None else time.time_ns() // 1000
+    since = since_us if since_us is not None else now - s.DEFAULT_HISTORY_DAYS * DAY_US
+    return DataWindow(since, now, lag_seconds * 1_000_000, rollup)
+
+
 @dlt.source(name="clarify_timeseries", max_table_nesting=1)
 def clarify_timeseries(
     client: Any,
@@ -91,19 +100,27 @@ def clarify_timeseries(
     progress: Any = None,
     max_frames: int | None = None,
     metadata: bool = True,
+    rereads: Rereads | None = None,
 ) -> Iterator[DltResource]:
     """`metadata=False` (the later parts of a sync) leaves out `items` and `signals`: the first part has them."""
     rpc: RpcClient = client
     rep: TimeseriesReport = report if report is not None else TimeseriesReport()
     tick: Progress = progress or (lambda name, records, pages: None)
-    now = until_us if until_us is not None else time.time_ns() // 1000
-    since = since_us if since_us is not None else now - s.DEFAULT_HISTORY_DAYS * DAY_US
-    window = DataWindow(since, now, lag_seconds * 1_000_000, rollup)
+    window = data_window(since_us, until_us, lag_seconds, rollup)
     listings = _Listings(rpc, item_filter)
     table_name = "data_rollups" if rollup else "data_points"
 
     def data() -> Iterator[Any]:
-        marks = ItemMarks.of(dlt.current.resource_state())
+        state = dlt.current.resource_state()
+        if rereads is not None:
+            reader = FrameReader(rpc, None, rep, rep.failed_items)
+            yield from reread_tables(reader, rereads, ItemMarks.of(state), table_name, tick, max_frames)
+            if rereads.done:
+                mark_reconciled(state, window.now)
+            return
+        marks = ItemMarks.of(state)
+        if rollup is None and not marks.latest and reconciled_at(state) is None:
+            mark_reconciled(state, window.now)  # a first sync reads everything: nothing can be missing yet
         marks.forget(listings.gone("items"))
         reader = FrameReader(rpc, rollup, rep, rep.failed_items)
         yield from data_tables(reader, listings.views("items"), marks, window, table_name, tick, max_frames)

@@ -1,4 +1,4 @@
-"""Create, update, delete, bulk, upsert, validation errors with pointers, relationships, artifacts."""
+"""Create, update, delete, bulk, upsert, validation errors with pointers, relationships."""
 
 from __future__ import annotations
 
@@ -260,14 +260,6 @@ def test_relationship_errors(
         error(_rel(api, "PATCH", "deal", deal, "people", ["x"], target="company"), 422)["source"]["pointer"]
         == "/data/0/type"
     )
-
-
-def test_recording_artifacts(fresh: RunningEmulator, api: httpx.Client) -> None:
-    meeting = fresh.store.records("meeting")[0]["id"]
-    data = api.post(f"meetings/{meeting}/recordings/rec_1/artifacts").json()["data"]
-    assert set(data) == {"videoUrl", "transcriptionUrl"}
-    assert data["videoUrl"].startswith(fresh.origin) and "signature=" in data["videoUrl"]
-    error(api.post("meetings/mee_missing/recordings/rec_1/artifacts"), 404)
 
 
 @pytest.mark.parametrize("fault", ["commit_then_drop", "commit_then_5xx", "hold_answer"])

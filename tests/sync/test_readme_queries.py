@@ -32,3 +32,18 @@ def test_readme_queries_run(kind: str, make_emu: Any, make_warehouse: Any) -> No
         # The README names the default dataset; the test warehouse has its own.
         rows = query(warehouse, sql.replace("clarify.", "{ds}."))
         assert rows, f"no rows for README query:\n{sql}"
+
+
+def transcript_queries() -> list[str]:
+    section = README.read_text().split("## Meeting transcripts", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_readme_transcript_query_runs(kind: str, make_emu: Any, make_warehouse: Any) -> None:
+    emu = make_emu(records=1500, seed=42, recordings=20, transcript_format="mixed")
+    warehouse = make_warehouse(kind)
+    run_sync(connection_for(emu), warehouse, objects=["meeting", "deal", "person"], transcripts=True)
+    (sql,) = transcript_queries()
+    rows = query(warehouse, sql.replace("clarify.", "{ds}."))
+    assert rows and all(r["minutes"] is not None and r["speaker"] for r in rows)

@@ -14,6 +14,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -56,6 +57,20 @@ class Server:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+@contextmanager
+def own_emulator(tmp_path: Path, config: TimeseriesConfig) -> Iterator[tuple[TimeseriesState, RpcClient, Path]]:
+    """An emulator of a test's own (for tests that change the upstream data), a client and its credentials file."""
+    server = Server(TimeseriesState(config))
+    url = server.start()
+    path = tmp_path / "own-credentials.json"
+    path.write_bytes(orjson.dumps(credentials_file(server.state, url)))
+    try:
+        with RpcClient(parse_credentials_file(path), retry=FAST_RETRY, sleep=lambda _s: None) as rpc:
+            yield server.state, rpc, path
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

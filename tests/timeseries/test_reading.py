@@ -30,7 +30,7 @@ def test_an_unreadable_answer_fails_only_its_items() -> None:
     tables = list(data_tables(reader, [{"id": i} for i in ids], marks, window, "data_points", lambda *_: None))
     assert sum(t.num_rows for t in tables) == 50
     assert marks.latest == {"odd": 5} | {i: 0 for i in ids[:50]}  # the odd item keeps its marks
-    assert marks.read_to == {i: DAY_US for i in ids[:50]}
+    assert report.read_to == {i: DAY_US for i in ids[:50]}  # this sync read them to its end
     assert (
         len(report.failures) == 1 and report.failures[0].startswith("odd [") and "cannot be read" in report.failures[0]
     )

@@ -19,9 +19,13 @@ import pytest
 from pyclarify import Calculation, Client, DataFrame, Item, ItemAggregation, Signal
 from pyclarify.query import Filter, In, Regex
 
-from core.timefmt import US_PER_MS
+from core.timefmt import DAY_US, US_PER_MS, to_us
 from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
+from emulator.timeseries.durations import duration_ms
 from emulator.timeseries.times import iso_us, parse_us
+from sources.clarify_timeseries.reconcile import DAY_QUERY, DAY_ROLLUP, api_days
+from sources.clarify_timeseries.report import TimeseriesReport
+from sources.clarify_timeseries.rpc import RpcClient
 from tests.timeseries.conftest import Server, demo_item_ids
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -126,6 +130,45 @@ def test_rolled_up_data_frame_counts_every_sample(sdk: Client, ts: TimeseriesSta
     assert sum(counts.values()) == len(expected)
     assert max(frame_points(result, f"{item_id}_max").values()) == max(expected.values())
     assert min(frame_points(result, f"{item_id}_min").values()) == min(expected.values())
+
+
+def _utc_days(points: dict[datetime, float]) -> dict[datetime, list[float]]:
+    days: dict[datetime, list[float]] = {}
+    for t, value in points.items():
+        days.setdefault(t.replace(hour=0, minute=0, second=0, microsecond=0), []).append(value)
+    return days
+
+
+def test_the_reconciles_day_rollup_counts_each_utc_day(sdk: Client, ts: TimeseriesState, client: RpcClient) -> None:
+    """The request the reconcile makes (P1D, time zone UTC, a UTC-midnight origin), sent by the SDK: one bucket
+    per UTC day, counting and summing only the window's samples; our reading of it agrees with the SDK's."""
+    item_id = demo_item_ids(ts, "PT15M")[0]
+    hi = now(ts)
+    lo = hi - 15 * DAY + timedelta(hours=5)  # not a midnight: the first day is partial on both sides
+    window = {"gte": lo, "lt": hi, "rollup": DAY_ROLLUP, **DAY_QUERY}
+    result = ok(sdk.data_frame(filter=Filter(fields={"id": In(value=[item_id])}), **window))
+    days = _utc_days(samples(ts, item_id, lo, hi))
+    assert frame_points(result, f"{item_id}_count") == {d: len(v) for d, v in days.items()}
+    assert frame_points(result, f"{item_id}_sum") == pytest.approx({d: sum(v) for d, v in days.items()})
+    ours = api_days(client, TimeseriesReport(), [item_id], to_us(lo), to_us(hi))[item_id]
+    assert {d: x.count for d, x in ours.items()} == {to_us(d) // DAY_US: len(v) for d, v in days.items()}
+    assert {d: x.total for d, x in ours.items()} == pytest.approx({to_us(d) // DAY_US: sum(v) for d, v in days.items()})
+    count = ItemAggregation(id=item_id, aggregation="count", alias="c0")  # the fallback for enum items
+    evaluated = ok(sdk.evaluate(items=[count], calculations=[], **window))
+    assert frame_points(evaluated, "c0") == {d: len(v) for d, v in days.items()}
+
+
+def test_enum_rollups_as_state_histograms_parse_in_the_sdk(sdk: Client, ts: TimeseriesState) -> None:
+    item_id = next(i for i in demo_item_ids(ts) if ts.store.items[i].resource.attributes["valueType"] == "enum")
+    attributes = ts.store.items[item_id].resource.attributes
+    ts.configure(enum_rollup="histogram")
+    hi = now(ts)
+    lo = hi - 3 * DAY
+    result = ok(sdk.data_frame(filter=Filter(fields={"id": In(value=[item_id])}), gte=lo, lt=hi, rollup="P1D"))
+    assert set(result.data.series) == {f"{item_id}_{state}" for state in attributes["enumValues"]}
+    seconds = sum(sum(v for v in values if v is not None) for values in result.data.series.values())
+    interval = duration_ms(attributes["sampleInterval"]) / 1000
+    assert seconds == len(samples(ts, item_id, lo, hi)) * interval
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
 from core.timefmt import iso_us as iso
 from core.timefmt import parse_us
 from core.warehouse.options import WarehouseOptions
-from emulator.timeseries import TimeseriesConfig, TimeseriesState, credentials_file
+from emulator.timeseries import TimeseriesConfig, TimeseriesState
 from pipelines.timeseries_sync import run_timeseries_sync
-from sources.clarify_timeseries.credentials import parse_credentials_file
 from sources.clarify_timeseries.rpc import RpcClient
-from tests.timeseries.conftest import FAST_RETRY, Server, demo_item_ids
+from tests.timeseries.conftest import demo_item_ids, own_emulator
 from tests.timeseries.helpers import DAY_US, HOUR_US, expected_points, query, warehouse_points
 
 
@@ -30,15 +28,8 @@ def warehouse(request: pytest.FixtureRequest) -> WarehouseOptions:
 @pytest.fixture
 def own(ts_now: str, tmp_path: Path) -> Iterator[tuple[TimeseriesState, RpcClient]]:
     """An emulator of the test's own, for tests that change the upstream data (rename, delete, late samples)."""
-    server = Server(TimeseriesState(TimeseriesConfig(seed=11, items=12, history_days=5, now=ts_now)))
-    url = server.start()
-    path = tmp_path / "own-credentials.json"
-    path.write_bytes(orjson.dumps(credentials_file(server.state, url)))
-    try:
-        with RpcClient(parse_credentials_file(path), retry=FAST_RETRY, sleep=lambda _s: None) as rpc:
-            yield server.state, rpc
-    finally:
-        server.stop()
+    with own_emulator(tmp_path, TimeseriesConfig(seed=11, items=12, history_days=5, now=ts_now)) as (state, rpc, _):
+        yield state, rpc
 
 
 def _sync(client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions, since: int, **kwargs: object):  # noqa: ANN202
@@ -177,32 +168,45 @@ def test_full_refresh_reloads_from_scratch(
     assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
 
 
-def test_an_item_without_samples_is_not_read_again_from_the_start(
+def test_an_item_without_samples_is_read_from_the_start_until_it_has_data(
     own: tuple[TimeseriesState, RpcClient], duckdb_warehouse: WarehouseOptions
 ) -> None:
     ts, client = own
-    saved = client.call("integration.saveSignals", {"integration": client.integration, "signalsByInput": {"e": {}}})
-    signal_id = saved["signalsByInput"]["e"]["id"]
-    client.call("admin.publishSignals", {"integration": client.integration, "itemsBySignal": {signal_id: {}}})
+    empty = ts.store.create_item("Late starter")
     since = ts.store.now_us() - 5 * DAY_US
     _sync(client, ts, duckdb_warehouse, since, with_signals=False)
     ts.clock.advance(3600)
     ts.calls.clear()
     _sync(client, ts, duckdb_warehouse, since, with_signals=False)
-    starts = [parse_us(c["params"]["data"]["filter"]["times"]["$gte"]) for c in ts.methods_called("clarify.dataFrame")]
-    # every item starts near where the last run ended (the slowest demo item samples daily), none at `since`
-    assert starts and min(starts) >= ts.store.now_us() - 2 * DAY_US
+
+    def starts() -> dict[str, int]:
+        frames = [c["params"] for c in ts.methods_called("clarify.dataFrame")]
+        return {
+            i: parse_us(p["data"]["filter"]["times"]["$gte"]) for p in frames for i in p["query"]["filter"]["id"]["$in"]
+        }
+
+    # the empty item from `since` again; the others near where the last run ended (the slowest samples daily)
+    assert starts()[empty] == since
+    assert min(t for i, t in starts().items() if i != empty) >= ts.store.now_us() - 2 * DAY_US
+    first = since + DAY_US + 1  # its first samples arrive four days after their time
+    ts.store.add_samples_us(empty, {first: 1.5})
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
     assert warehouse_points(duckdb_warehouse) == expected_points(ts, since)
+    ts.calls.clear()  # from now on it has a cursor like any other item
+    _sync(client, ts, duckdb_warehouse, since, with_signals=False)
+    assert starts()[empty] == first - HOUR_US
 
 
 def test_a_sync_loads_in_parts_of_a_few_calls(
     client: RpcClient, ts: TimeseriesState, warehouse: WarehouseOptions
 ) -> None:
     since = ts.store.now_us() - 50 * DAY_US  # two windows of 40 days x two chunks of items: four calls
-    report = _sync(client, ts, warehouse, since, frames_per_load=1)
+    # the demo items only: an item without samples (other tests publish some) is read from `since` every run
+    demo = {"id": {"$in": demo_item_ids(ts)}}
+    report = _sync(client, ts, warehouse, since, frames_per_load=1, item_filter=demo)
     assert report.loads == 4 and not report.more_data
-    assert report.unchanged == {} and report.rows["items"] == len(ts.store.items)
-    assert warehouse_points(warehouse) == expected_points(ts, since)
-    report = _sync(client, ts, warehouse, since, frames_per_load=1)  # nothing new: one part per chunk of items
-    assert report.loads == 2 and report.unchanged["items"] == len(ts.store.items)
-    assert warehouse_points(warehouse) == expected_points(ts, since)
+    assert report.unchanged == {} and report.rows["items"] == len(demo_item_ids(ts))
+    assert warehouse_points(warehouse) == expected_points(ts, since, demo_item_ids(ts))
+    report = _sync(client, ts, warehouse, since, frames_per_load=1, item_filter=demo)  # one part per chunk
+    assert report.loads == 2 and report.unchanged["items"] == len(demo_item_ids(ts))
+    assert warehouse_points(warehouse) == expected_points(ts, since, demo_item_ids(ts))
