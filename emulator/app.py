@@ -11,11 +11,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from emulator.calls import Call, Handler
 from emulator.control import control_routes
 from emulator.errors import ApiError
 from emulator.list_reads import h_list_meta, h_list_resources, h_lists, h_object_lists
+from emulator.oauth import OAuthFailure
+from emulator.oauth_app import create_auth_app
 from emulator.ratelimit import endpoint_key
 from emulator.reads import h_get, h_list, h_schemas, h_user, h_users
 from emulator.responses import CutResponse, JSONResponse, error_response
@@ -52,7 +55,19 @@ def _authenticate(emu: Emulator, header: str | None) -> str:
             return _actor("oauth", credential)
         if credential == cfg.api_key:
             raise ApiError(401, "API keys use the 'api-key' scheme, not 'Bearer'")
+        login = _oauth_login(emu, credential)
+        if login is not None:
+            return _actor("oauth", login)
     raise ApiError(401, "invalid API key or access token")
+
+
+def _oauth_login(emu: Emulator, token: str) -> str | None:
+    """The login a token of the partner OAuth server belongs to; expired, revoked or voided ones are 401 (RFC 6750)."""
+    try:
+        return emu.oauth.bearer(token)
+    except OAuthFailure as failure:
+        challenge = f'Bearer error="{failure.error}", error_description="{failure.description}"'
+        raise ApiError(401, failure.description, headers={"WWW-Authenticate": challenge}) from None
 
 
 def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -66,6 +81,8 @@ def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[R
         budget_key = endpoint_key(request.method, template, request.path_params)
         try:
             cfg = emu.config
+            if cfg.clock_step:
+                emu.clock.advance(cfg.clock_step)
             if request.path_params["workspace"] != cfg.workspace:
                 raise ApiError(404, "Workspace not found")
             if cfg.rate_limit is not None:
@@ -152,7 +169,9 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(status, detail), nest=False)
 
 
-def create_app(emu: Emulator) -> Starlette:
+def create_app(emu: Emulator, auth_port: int | None = None) -> ASGIApp:
+    """The API (and control routes); with `auth_port`, requests that arrived on that port reach the partner
+    OAuth server instead (`emulator/oauth_app.py`): one process, two origins."""
     routes = [Route(PREFIX + path, endpoint(path, handler), methods=methods) for path, methods, handler in ROUTES]
     if emu.timeseries is not None:
         routes += timeseries_routes(emu.timeseries)
@@ -160,4 +179,12 @@ def create_app(emu: Emulator) -> Starlette:
         routes=[*control_routes(), *routes], exception_handlers={404: _not_found, 405: _not_found, 500: _not_found}
     )
     app.state.emulator = emu
-    return app
+    if auth_port is None:
+        return app
+    auth = create_auth_app(emu)
+
+    async def by_port(scope: Scope, receive: Receive, send: Send) -> None:
+        port = (scope.get("server") or (None, None))[1]
+        await (auth if port == auth_port else app)(scope, receive, send)
+
+    return by_port

@@ -20,6 +20,7 @@ from emulator.clock import Clock
 from emulator.config import EmulatorConfig
 from emulator.faults import Faults
 from emulator.lists import Lists
+from emulator.oauth import OAuthServer
 from emulator.state import Emulator
 from emulator.stats import Stats
 from emulator.store import RecordStore, open_store
@@ -36,10 +37,20 @@ class RunningEmulator:
     emulator: Emulator
     host: str
     port: int
+    auth_port: int
 
     @property
     def origin(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def auth_url(self) -> str:
+        """The partner OAuth server, on its own port (`CLARIFY_AUTH_URL`)."""
+        return f"http://{self.host}:{self.auth_port}/oauth2"
+
+    @property
+    def oauth(self) -> OAuthServer:
+        return self.emulator.oauth
 
     @property
     def base_url(self) -> str:
@@ -90,11 +101,11 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(emu: Emulator) -> uvicorn.Server:
+def _server(emu: Emulator, auth_port: int) -> uvicorn.Server:
     cfg = emu.config
     return uvicorn.Server(
         uvicorn.Config(
-            create_app(emu),
+            create_app(emu, auth_port),
             log_level=cfg.log_level,
             access_log=False,
             lifespan="off",
@@ -109,12 +120,13 @@ atexit.register(lambda: [t.join(timeout=10) for t in list(_STOPPING)])
 
 
 def _serve_then_clean_up(
-    server: uvicorn.Server, sock: socket.socket, emu: Emulator, tmp: tempfile.TemporaryDirectory[str]
+    server: uvicorn.Server, socks: list[socket.socket], emu: Emulator, tmp: tempfile.TemporaryDirectory[str]
 ) -> None:
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=socks)
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
         emu.store.close()
         tmp.cleanup()
         _STOPPING.discard(threading.current_thread())
@@ -130,10 +142,11 @@ def run_in_thread(config: EmulatorConfig) -> Iterator[RunningEmulator]:
     tmp = tempfile.TemporaryDirectory(prefix="clarify-emulator-")
     clock = Clock()
     emu = Emulator(config, open_store(tmp.name, config.records, config.seed, clock, config.cache_dir), clock)
-    sock = _bind(config.host, config.port)
-    server = _server(emu)
+    sock, auth_sock = _bind(config.host, config.port), _bind(config.host, config.auth_port)
+    auth_port = auth_sock.getsockname()[1]
+    server = _server(emu, auth_port)
     thread = threading.Thread(
-        target=_serve_then_clean_up, args=(server, sock, emu, tmp), daemon=True, name="clarify-emulator"
+        target=_serve_then_clean_up, args=(server, [sock, auth_sock], emu, tmp), daemon=True, name="clarify-emulator"
     )
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -143,7 +156,7 @@ def run_in_thread(config: EmulatorConfig) -> Iterator[RunningEmulator]:
     try:
         if not server.started:
             raise RuntimeError("emulator did not start")
-        yield RunningEmulator(emu, config.host, sock.getsockname()[1])
+        yield RunningEmulator(emu, config.host, sock.getsockname()[1], auth_port)
     finally:
         _STOPPING.add(thread)
         server.should_exit = True
@@ -162,25 +175,36 @@ def settings_lines(config: EmulatorConfig, port: int) -> list[str]:
     ]
 
 
+def oauth_lines(config: EmulatorConfig, auth_port: int) -> list[str]:
+    """What `clarify-sync login` needs to log in at the emulator's OAuth server (used once no key is set)."""
+    return [
+        f"CLARIFY_AUTH_URL=http://{config.host}:{auth_port}/oauth2",
+        f"CLARIFY_OAUTH_CLIENT_ID={config.oauth_client_id}",
+    ]
+
+
 def serve(config: EmulatorConfig) -> None:
     """Serve in the foreground until SIGINT/SIGTERM, after printing the connection lines (CRM, and the
     time-series credentials file)."""
     with tempfile.TemporaryDirectory(prefix="clarify-emulator-") as tmp:
         clock = Clock()
         emu = Emulator(config, open_store(tmp, config.records, config.seed, clock, config.cache_dir), clock)
-        sock = _bind(config.host, config.port)
-        port = sock.getsockname()[1]
+        sock, auth_sock = _bind(config.host, config.port), _bind(config.host, config.auth_port)
+        port, auth_port = sock.getsockname()[1], auth_sock.getsockname()[1]
         for line in settings_lines(config, port):
             print(line, flush=True)
         if ts_line := ts_credentials_line(emu.timeseries, f"http://{config.host}:{port}", tmp):
             print(ts_line, flush=True)
+        for line in oauth_lines(config, auth_port):
+            print(line, flush=True)
         # uvicorn re-raises the signal it caught after a graceful shutdown; both end here, exit 0.
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            _server(emu).run(sockets=[sock])
+            _server(emu, auth_port).run(sockets=[sock, auth_sock])
         except KeyboardInterrupt:
             pass
         finally:
             sock.close()
+            auth_sock.close()
             emu.store.close()
             sys.stdout.flush()

@@ -10,6 +10,7 @@ from emulator.config import EmulatorConfig
 from emulator.demo_data import Generator
 from emulator.faults import Faults
 from emulator.lists import Lists
+from emulator.oauth import OAuthServer
 from emulator.ratelimit import RateLimiter
 from emulator.stats import Stats
 from emulator.store import SYSTEM_ACTOR, RecordStore, require_object
@@ -29,6 +30,7 @@ class Emulator:
         self.stats = Stats()
         self.limiter = RateLimiter()
         self.lists = Lists(clock)
+        self.oauth = OAuthServer(lambda: self._config, clock)  # the partner OAuth server (its own port)
         self._mutations = 0
         # Shares the clock, so freezing time holds for both APIs.
         self.timeseries = TimeseriesState(TimeseriesConfig(seed=config.seed), clock) if config.timeseries else None

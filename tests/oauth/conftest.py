@@ -1,0 +1,83 @@
+"""Partner OAuth tests: the CRM sync fixtures, a state folder of the test's own, and ways to log in as a user
+would (the browser is httpx, following the authorize redirect to the loopback listener)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pipelines.login import LoginRequest, run_login
+from sources.clarify.connection import ClarifyConnection
+from sources.clarify.oauth import OAuthClient
+from tests.sync.conftest import _isolated_dlt, emulator_cache, make_emu, make_warehouse  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The state folder (stored logins, error logs) of this test alone."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("CLARIFY_SYNC_LOG_DIR", str(folder))
+    for name in ("CLARIFY_AUTH_URL", "CLARIFY_OAUTH_CLIENT_ID", "CLARIFY_OAUTH_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+def browse(url: str) -> httpx.Response:
+    """What a browser does with the authorize address: follow the redirect to the loopback listener."""
+    return httpx.get(url, follow_redirects=True, timeout=30)
+
+
+def log_in(emu: Any, clock: Callable[[], float] = time.time) -> Path:
+    """`clarify-sync login` in this process, its browser in a thread; the stored login's file."""
+    request = LoginRequest(emu.base_url, emu.workspace, OAuthClient(emu.auth_url, emu.emulator.config.oauth_client_id))
+    opened = lambda url: threading.Thread(target=browse, args=(url,), daemon=True).start()  # noqa: E731
+    return run_login(request, announce=lambda line: None, open_url=opened, clock=clock)
+
+
+def login_connection(emu: Any) -> ClarifyConnection:
+    return ClarifyConnection(emu.base_url, emu.workspace, stored_login=True)
+
+
+def cli_env(emu: Any, **extra: str) -> dict[str, str]:
+    """The environment of a `clarify-sync` process that authenticates with the stored login (the test's state
+    folder and dlt home are in `os.environ` already)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CLARIFY_API_KEY", "CLARIFY_ACCESS_TOKEN")}
+    return {
+        **env,
+        "PYTHONPATH": str(ROOT),
+        "CLARIFY_BASE_URL": emu.base_url,
+        "CLARIFY_WORKSPACE": emu.workspace,
+        "CLARIFY_AUTH_URL": emu.auth_url,
+        "CLARIFY_OAUTH_CLIENT_ID": emu.emulator.config.oauth_client_id,
+        **extra,
+    }
+
+
+def cli(emu: Any, tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`python -m pipelines ARGS` run from `tmp`, as cron would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=tmp,
+        env=cli_env(emu, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
