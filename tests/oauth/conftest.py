@@ -64,16 +64,37 @@ def cli_env(emu: Any, **extra: str) -> dict[str, str]:
     }
 
 
-def cli(emu: Any, tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    """`python -m pipelines ARGS` run from `tmp`, as cron would run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines", *args],
+def start_cli(
+    emu: Any, tmp: Path, *args: str, block_dlt: bool = False, wait_for_go: bool = False, **extra: str
+) -> subprocess.Popen[str]:
+    """`clarify-sync ARGS` started from `tmp`, as cron would run it. `block_dlt`: in a process where `import dlt`
+    fails, so only a run answered without dlt succeeds; `wait_for_go`: it starts once a line arrives on stdin."""
+    steps = ["import sys"]
+    steps += ["sys.modules['dlt'] = None"] if block_dlt else []
+    steps += ["sys.stdin.readline()"] if wait_for_go else []
+    code = "; ".join([*steps, "from pipelines.cli.app import run", "run(sys.argv[1:])"])
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
         cwd=tmp,
         env=cli_env(emu, **extra),
-        capture_output=True,
+        stdin=subprocess.PIPE if wait_for_go else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
     )
+
+
+def finished(proc: subprocess.Popen[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        out, err = proc.communicate(stdin, timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def cli(emu: Any, tmp: Path, *args: str, block_dlt: bool = False, **extra: str) -> subprocess.CompletedProcess[str]:
+    return finished(start_cli(emu, tmp, *args, block_dlt=block_dlt, **extra))
 
 
 def one_error_line(done: subprocess.CompletedProcess[str]) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -18,7 +17,7 @@ from core.auth import HeaderAuth
 from pipelines.login import LoginRequest, run_login
 from sources.clarify.login_store import login_path, read_login
 from sources.clarify.oauth import LoginError, OAuthClient
-from tests.oauth.conftest import browse, cli, cli_env, log_in, one_error_line
+from tests.oauth.conftest import browse, cli, finished, log_in, one_error_line, start_cli
 
 
 @pytest.fixture
@@ -46,14 +45,7 @@ def _assert_private_login(emu: Any, state: Path) -> Path:
 
 
 def test_scripted_login_with_the_printed_address(emu: Any, tmp_path: Path, state: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "login", "--no-browser", "--timeout", "120"],
-        cwd=tmp_path,
-        env=cli_env(emu),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli(emu, tmp_path, "login", "--no-browser", "--timeout", "120")
     try:
         assert proc.stdout is not None
         printed = [proc.stdout.readline() for _ in range(2)]
@@ -61,11 +53,10 @@ def test_scripted_login_with_the_printed_address(emu: Any, tmp_path: Path, state
         assert url.startswith(f"{emu.auth_url}/authorize?") and "code_challenge_method=S256" in url, printed
         page = browse(url)
         assert page.status_code == 200 and "Logged in" in page.text
-        out, err = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+        done = finished(proc)
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 0, err
     _assert_checked_by_the_emulator(emu)
     path = _assert_private_login(emu, state)
     assert str(path) in out and "readable only by you" in out
