@@ -102,6 +102,8 @@ HANDLERS: list[tuple[str, str, ControlHandler]] = [
     ("/_emulator/mutate", "POST", _mutate),
     ("/_emulator/lists", "POST", lambda emu, body: control_create(emu.lists, body)),
     ("/_emulator/lists/members", "POST", lambda emu, body: control_members(emu.lists, body)),
+    ("/_emulator/oauth", "GET", lambda emu, _: emu.oauth.report()),
+    ("/_emulator/oauth/revoke", "POST", lambda emu, _: {"revoked": emu.oauth.revoke_all()}),
 ]
 
 

@@ -127,6 +127,8 @@ class _Verbosity:
 
 
 verbosity = _Verbosity()
+
+
 def report_internal_error(exc: BaseException, command: str) -> None:
     """A bug (or an answer nothing here expected): one line naming the log file with the full traceback."""
     text = "".join(traceback.format_exception(exc))

@@ -51,6 +51,8 @@ class LoginError(ClarifySyncError):
 
 
 class LoginBusyError(ClarifySyncError):
+    """Another process kept the login's lock longer than any refresh takes."""
+
     exit_code = ExitCode.BUSY
 
 

@@ -38,9 +38,10 @@ def browse(url: str) -> httpx.Response:
     return httpx.get(url, follow_redirects=True, timeout=30)
 
 
-def log_in(emu: Any, clock: Callable[[], float] = time.time) -> Path:
+def log_in(emu: Any, clock: Callable[[], float] = time.time, secret: str | None = None) -> Path:
     """`clarify-sync login` in this process, its browser in a thread; the stored login's file."""
-    request = LoginRequest(emu.base_url, emu.workspace, OAuthClient(emu.auth_url, emu.emulator.config.oauth_client_id))
+    client = OAuthClient(emu.auth_url, emu.emulator.config.oauth_client_id, secret)
+    request = LoginRequest(emu.base_url, emu.workspace, client)
     opened = lambda url: threading.Thread(target=browse, args=(url,), daemon=True).start()  # noqa: E731
     return run_login(request, announce=lambda line: None, open_url=opened, clock=clock)
 

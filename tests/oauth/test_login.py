@@ -15,9 +15,10 @@ import pytest
 
 from core.auth import HeaderAuth
 from pipelines.login import LoginRequest, run_login
+from sources.clarify.api import ClarifyApi
 from sources.clarify.login_store import login_path, read_login
 from sources.clarify.oauth import LoginError, OAuthClient
-from tests.oauth.conftest import browse, cli, finished, log_in, one_error_line, start_cli
+from tests.oauth.conftest import browse, cli, finished, log_in, login_connection, one_error_line, start_cli
 
 
 @pytest.fixture
@@ -124,3 +125,14 @@ def test_a_login_file_others_can_read_is_refused(emu: Any, tmp_path: Path) -> No
     os.chmod(path, 0o644)
     done = cli(emu, tmp_path, "sync")
     assert done.returncode == 2 and f"chmod 600 {path}" in one_error_line(done)
+
+
+def test_a_confidential_client_logs_in_and_refreshes_with_its_secret(emu: Any) -> None:
+    emu.config_update(oauth_client_secret="partner-secret")
+    with pytest.raises(LoginError, match="invalid_client"):
+        log_in(emu)  # no secret: the code exchange is refused
+    path = log_in(emu, secret="partner-secret")
+    emu.clock.advance(7200)  # the access token is dead: the next request renews it, with the stored secret
+    conn = login_connection(emu)
+    assert ClarifyApi(conn, auth=conn.auth(clock=emu.clock.now)).schemas()
+    assert emu.oauth.report()["refreshes"] == 1 and read_login(path).client_secret == "partner-secret"  # type: ignore[union-attr]
