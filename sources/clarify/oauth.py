@@ -27,11 +27,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from authlib.integrations.httpx_client import OAuth2Client
-from filelock import Timeout
 
 from core.auth import OriginAuth, refresh_due
 from core.errors import ApiUnreachableError, ClarifySyncError, ExitCode, first_line
@@ -42,6 +40,9 @@ SCOPES = "openid profile email offline_access"
 LOCK_TIMEOUT = 120.0  # seconds to wait for another process's refresh (its token request may be retried)
 _ATTEMPTS = 3  # token requests whose answer was lost, sent again (see the module docstring)
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import OAuth2Client
 
 
 class LoginError(ClarifySyncError):
@@ -82,6 +83,9 @@ class OAuthClient:
     def session(self, **kwargs: Any) -> OAuth2Client:
         """Authlib's client for the token endpoint; error answers become `TokenRefused` before Authlib reads them,
         and a 5xx an `httpx.HTTPStatusError` (sent again)."""
+        # here, not at the top: a run whose stored access token is still fresh never loads Authlib (0.1 CPU-s)
+        from authlib.integrations.httpx_client import OAuth2Client
+
         client = OAuth2Client(
             self.client_id,
             self.client_secret,
@@ -168,6 +172,8 @@ class StoredLoginAuth(OriginAuth):
         return login
 
     def _renew(self, rejected: str | None) -> StoredLogin:
+        from filelock import Timeout
+
         try:
             with login_lock(self._path, LOCK_TIMEOUT):
                 login = self._read()  # another process may have refreshed while this one waited
