@@ -36,7 +36,7 @@ class ClarifyConnection:
     workspace: str
     api_key: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
-    stored_login: bool = False  # neither: the workspace's stored login (`clarify-sync login`)
+    stored_login: bool = False  # no key and no token: the workspace's stored login (`clarify-sync login`)
 
     @property
     def workspace_url(self) -> str:
@@ -60,7 +60,7 @@ class ClarifyConnection:
             return HeaderAuth(self.base_url, f"api-key {self.api_key}")
         if self.access_token:
             return HeaderAuth(self.base_url, f"Bearer {self.access_token}")
-        from sources.clarify.oauth import StoredLoginAuth  # Authlib only for runs that use a login
+        from sources.clarify.oauth import StoredLoginAuth  # imported only by runs that use a login
 
         return StoredLoginAuth(self.base_url, self.workspace, clock)
 
