@@ -44,6 +44,16 @@ def emulator(
     recordings: Annotated[
         int, typer.Option("--recordings", help="Meeting recordings to make at start (transcribed)", min=0)
     ] = 0,
+    auth_port: Annotated[
+        int, typer.Option("--auth-port", help="Port of the partner OAuth server (CLARIFY_AUTH_URL); 0: a free one")
+    ] = 0,
+    access_token_seconds: Annotated[
+        int, typer.Option("--access-token-seconds", help="Lifetime of OAuth access tokens", min=1)
+    ] = 3600,
+    refresh_grace_seconds: Annotated[
+        float,
+        typer.Option("--refresh-grace-seconds", help="Grace for a just-replaced refresh token; 0: none", min=0),
+    ] = 0.0,
     no_timeseries: Annotated[
         bool, typer.Option("--no-timeseries", help="Serve only the CRM API, not the JSON-RPC one")
     ] = False,
@@ -61,6 +71,9 @@ def emulator(
         config = EmulatorConfig(
             host=host,
             port=port,
+            auth_port=auth_port,
+            access_token_seconds=access_token_seconds,
+            refresh_grace_seconds=refresh_grace_seconds,
             records=records,
             seed=seed,
             workspace=workspace,
@@ -86,5 +99,6 @@ def emulator(
         serve(config)
     except OSError as exc:  # the port is taken or the address is not ours
         raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port (0: a free one)"
+            f"cannot listen on {host}:{port} or :{auth_port} ({exc.strerror}): pass another --port or --auth-port "
+            "(0: a free one)"
         ) from None

@@ -12,7 +12,9 @@ note only while all of these hold, and otherwise runs the full sync:
   note describes;
 - the settings are the same: objects, lag, page size, the CLARIFY_* flags and variables, and what dlt reads
   its configuration from (`SOURCES__*` variables, the `.dlt/*.toml` files' stamps);
-- the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it);
+- the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it), or the note's sync
+  used the stored login and no `CLARIFY_ACCESS_TOKEN` is set (with the settings unchanged, dlt's config would
+  resolve the same credential);
 - `GET /schemas` and the lists answer as they did, no deletion check is due, and every object's first page
   matches;
 - when the note's sync read transcripts (`--transcripts`), it left no recording to ask again (one not transcribed
@@ -44,6 +46,7 @@ from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify.freshness import reconcile_due, up_to_date
 from sources.clarify.list_reading import UNAVAILABLE, read_lists, split_objects
+from sources.clarify.login_store import login_path
 from sources.clarify.schema import parse_schemas
 from sources.clarify.state import ObjectState
 
@@ -131,6 +134,7 @@ def remember(
         "settings": run_settings,
         "base_url": connection.base_url,
         "workspace": connection.workspace,
+        "credential": connection.credential,  # which kind, never the secret
         "schemas": _digest(schemas),
         "reconcile_interval": reconcile_interval,
         "states": states,
@@ -182,15 +186,17 @@ def probe(
     `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
     started = time.perf_counter()
     note = _current(duckdb_path, dataset)
-    api_key = os.environ.get("CLARIFY_API_KEY")
-    if note is None or not api_key or note.get("settings") != run_settings:
+    if note is None or note.get("settings") != run_settings:
+        return ProbeResult()
+    connection = _connection(note)
+    if connection is None:
         return ProbeResult()
     if (note.get("transcripts") or {}).get("waiting"):
         return ProbeResult()
     states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
         return ProbeResult()
-    api = ClarifyApi(ClarifyConnection(note["base_url"], note["workspace"], api_key), retry=retry)
+    api = ClarifyApi(connection, retry=retry)
     try:
         same_schemas, changed = _ask(api, note, states, run_settings)
     except BaseException:
@@ -204,6 +210,20 @@ def probe(
         report = SyncReport.answered(api.http.stats, {obj: state.cursor for obj, state in states.items()})
     report.seconds = time.perf_counter() - started
     return ProbeResult(report=report)
+
+
+def _connection(note: dict[str, Any]) -> ClarifyConnection | None:
+    """The credential the full sync would use, known without dlt: the key in `CLARIFY_API_KEY`, or the stored
+    login when the note's sync used it (its settings and dlt's config files are unchanged, so dlt's config holds
+    no key or token that would outrank it) and no `CLARIFY_ACCESS_TOKEN` is set."""
+    base_url, workspace = note["base_url"], note["workspace"]
+    api_key = os.environ.get("CLARIFY_API_KEY")
+    if api_key:
+        return ClarifyConnection(base_url, workspace, api_key)
+    login = note.get("credential") == "stored login" and not os.environ.get("CLARIFY_ACCESS_TOKEN")
+    if login and login_path(base_url, workspace).exists():
+        return ClarifyConnection(base_url, workspace, stored_login=True)
+    return None
 
 
 def _ask(

@@ -1,4 +1,5 @@
-"""The CRM side of the HTTP client: workspace URLs, auth header and error messages that name the fix.
+"""The CRM side of the HTTP client: workspace URLs, credentials (`ClarifyConnection.auth()`, sent to the API's
+origin only) and error messages that name the fix.
 
 The sync reads through it and the push writes through it. For writes, `idempotent` says what may be resent
 after a 5xx: a bulk create with `match_on` is an upsert (safe), a plain bulk create (objects without a unique
@@ -48,12 +49,16 @@ class ClarifyApi:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
+        """`auth`: the connection's credential (`ClarifyConnection.auth()`) unless given (tests pass one that
+        reads the emulator's clock)."""
         self.connection = connection
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = HttpClient(
             connection.base_url,
-            headers={"Authorization": connection.authorization(), "Accept": "application/vnd.api+json"},
+            headers={"Accept": "application/vnd.api+json"},
+            auth=auth or connection.auth(),
             retry=retry,
             describe_error=self._describe,
             origin_hint="check CLARIFY_BASE_URL points at the Clarify API",
@@ -150,7 +155,9 @@ class ClarifyApi:
         if status == 401:
             if conn.api_key:
                 return "API key refused: check CLARIFY_API_KEY; keys use the `api-key` scheme, not Bearer"
-            return "access token refused: check CLARIFY_ACCESS_TOKEN (expired or revoked OAuth token)"
+            if conn.access_token:
+                return "access token refused: check CLARIFY_ACCESS_TOKEN (expired or revoked OAuth token)"
+            return f"the stored login for workspace {conn.workspace!r} was refused ({detail}): run `clarify-sync login`"
         if status == 403:
             return f"access denied to {path}: the key lacks permission for workspace {conn.workspace} ({detail})"
         if status == 404:
