@@ -6,8 +6,8 @@ Sizes and scenarios come from flags or the environment:
     make bench ARGS='--records 20000 --scenarios full,noop,changed'
     BENCH_REPEATS=5 make bench        (every measured scenario runs this many times; default 3)
     BENCH_ONLY=ours make bench        (skip the baseline)
-Scenarios: full, noop, changed, ratelimit, push, diff, creates, lost, timeseries (default: all, run in that
-order). The time-series scenario's size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days.
+Scenarios: full, noop, changed, ratelimit, bare429, push, diff, creates, lost, timeseries (default: all, run in
+that order). The time-series scenario's size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ from typing import Literal, TypeVar
 
 SchemasShape = Literal["entities", "docs"]
 LinksShape = Literal["full", "null", "absent"]
+OverPageCap = Literal["refuse", "refuse-unnamed", "clamp"]
+RateLimitScope = Literal["endpoint", "workspace"]
 
 # What `python -m emulator` and the demo use; in-process servers default to a free port instead.
 DEMO_PORT = 8765
@@ -29,6 +31,10 @@ class EmulatorConfig:
     bulk_max: int = 100
     rate_limit: int | None = 3000
     rate_window: float = 60.0
+    # One budget per endpoint (the guide) or one for the whole workspace (an independent server's "100 API
+    # requests a minute"); `rate_limit_headers` False: no X-RateLimit-* anywhere and 429s without Retry-After.
+    rate_limit_scope: RateLimitScope = "endpoint"
+    rate_limit_headers: bool = True
     schemas_shape: SchemasShape = "entities"
     custom_single_patch_500: bool = True
     host: str = "127.0.0.1"
@@ -42,6 +48,7 @@ class EmulatorConfig:
     links: LinksShape = "full"
     meta: bool = True
     ignore_page_limit: bool = False
+    over_page_cap: OverPageCap = "refuse"
     uuid_ids: bool = False
     unknown_field_types: bool = False
 
@@ -52,6 +59,10 @@ class EmulatorConfig:
             raise ValueError(f"links must be 'full', 'null' or 'absent', not {self.links!r}")
         if self.schemas_shape not in ("entities", "docs"):
             raise ValueError(f"schemas_shape must be 'entities' or 'docs', not {self.schemas_shape!r}")
+        if self.over_page_cap not in ("refuse", "refuse-unnamed", "clamp"):
+            raise ValueError(f"over_page_cap must be 'refuse', 'refuse-unnamed' or 'clamp', not {self.over_page_cap!r}")
+        if self.rate_limit_scope not in ("endpoint", "workspace"):
+            raise ValueError(f"rate_limit_scope must be 'endpoint' or 'workspace', not {self.rate_limit_scope!r}")
         for name in ("page_cap", "bulk_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

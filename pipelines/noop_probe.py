@@ -4,8 +4,9 @@ A run that finds nothing new needs little: each object's cursor and nothing-chan
 page per object (`sources.clarify.freshness.up_to_date`), and whether a deletion check is due. dlt's import
 and pipeline setup (~1 s of CPU) are most of such a run, so the last completed sync of a DuckDB warehouse
 leaves a note next to the file (`<file>.<dataset>.sync.json`): the state it committed (the same dlt keeps in
-the warehouse), the settings it ran with, and the file's size and mtime afterwards. A later run may trust the
-note only while all of these hold, and otherwise runs the full sync:
+the warehouse), the settings it ran with (and its request cap), the page size the API accepts (so the probe
+sends no refused request), and the file's size and mtime afterwards. A later run may trust the note only while
+all of these hold, and otherwise runs the full sync:
 - the note exists: a sync deletes it as soon as it holds the lock and writes it again only after its last
   load, so a crashed or failed run (whose pending loads must be finished) never leaves one behind;
 - nobody wrote the DuckDB file since (size, mtime and WAL unchanged), so the warehouse still is what the
@@ -113,20 +114,24 @@ def command_settings(
 def remember(
     warehouse: WarehouseOptions,
     run_settings: dict[str, Any],
-    connection: ClarifyConnection,
+    api: ClarifyApi,
     schemas: Any,
     states: dict[str, dict[str, Any]],
     reconcile_interval: float,
     lists: ListsReport | None,
     plain: bool,
 ) -> None:
-    """After a sync's last load: the note a later run may answer from (see the module docstring). `plain`: the
-    run had no controls (history, soft deletes, excluded or hashed fields), so a small change may skip dlt."""
+    """After a sync's last load: the note a later run may answer from (see the module docstring). `api`: the
+    sync's client (its connection, and the page size it found the API accepts); `plain`: the run had no
+    controls (history, soft deletes, excluded or hashed fields), so a small change may skip dlt."""
+    connection = api.connection
     note = {
         "version": _VERSION,
         "settings": run_settings,
         "base_url": connection.base_url,
         "workspace": connection.workspace,
+        "max_requests_per_minute": connection.max_requests_per_minute,
+        "page_size": api.page_size.stored(),
         "schemas": _digest(schemas),
         "reconcile_interval": reconcile_interval,
         "states": states,
@@ -182,7 +187,10 @@ def probe(
     states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
         return ProbeResult()
-    api = ClarifyApi(ClarifyConnection(note["base_url"], note["workspace"], api_key), retry=retry)
+    cap = note.get("max_requests_per_minute")  # the note's settings are this run's: so is the cap it ran with
+    connection = ClarifyConnection(note["base_url"], note["workspace"], api_key, max_requests_per_minute=cap)
+    api = ClarifyApi(connection, retry=retry)
+    api.page_size.adopt(note.get("page_size"))  # no refused request for a size the sync already learnt
     try:
         same_schemas, changed = _ask(api, note, states, run_settings)
     except BaseException:

@@ -1,8 +1,9 @@
 """Connection settings for the Clarify APIs: where to call and how to authenticate.
 
 Settings come from, in order of precedence: explicit arguments (CLI flags), environment variables
-(`CLARIFY_BASE_URL`, `CLARIFY_WORKSPACE`, `CLARIFY_API_KEY`, `CLARIFY_ACCESS_TOKEN`), then dlt's
-config and secrets providers (`[sources.clarify]` in `.dlt/config.toml` and `.dlt/secrets.toml`).
+(`CLARIFY_BASE_URL`, `CLARIFY_WORKSPACE`, `CLARIFY_API_KEY`, `CLARIFY_ACCESS_TOKEN`,
+`SOURCES__CLARIFY__MAX_REQUESTS_PER_MINUTE`), then dlt's config and secrets providers (`[sources.clarify]` in
+`.dlt/config.toml` and `.dlt/secrets.toml`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class ClarifyConnection:
     workspace: str
     api_key: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
+    # At most this many requests in any minute, for a workspace whose API budget other integrations share.
+    max_requests_per_minute: int | None = None
 
     @property
     def workspace_url(self) -> str:
@@ -81,4 +84,21 @@ def resolve_connection(
     token = None if key else _pick(access_token, "CLARIFY_ACCESS_TOKEN", "access_token")
     if not key and not token:
         raise ConfigError("no credentials: set CLARIFY_API_KEY (or CLARIFY_ACCESS_TOKEN for an OAuth token)")
-    return ClarifyConnection(resolved_url.rstrip("/"), resolved_workspace, key, token)
+    cap = _pick(None, "SOURCES__CLARIFY__MAX_REQUESTS_PER_MINUTE", "max_requests_per_minute")
+    return ClarifyConnection(resolved_url.rstrip("/"), resolved_workspace, key, token, _per_minute(cap))
+
+
+def _per_minute(value: str | None) -> int | None:
+    """`max_requests_per_minute` as a positive whole number (None: no cap)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number < 1 or number != int(number):
+        raise ConfigError(
+            f"sources.clarify.max_requests_per_minute = {value!r} is not a whole number of requests a minute "
+            "(at least 1): fix it in .dlt/config.toml or SOURCES__CLARIFY__MAX_REQUESTS_PER_MINUTE"
+        )
+    return int(number)
