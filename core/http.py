@@ -334,10 +334,11 @@ class HttpClient:
             state.attempt -= 1
             asked = _retry_after(response)
             wait = min(asked if asked is not None else self._backoff_delay(state.refusals), policy.retry_after_max)
-            state.rate_limited += max(wait, 1e-3)
             if asked is not None:
+                state.rate_limited += 1e-3  # the wait is counted when the request's turn comes (`_pace`)
                 self._hold(endpoint, wait)  # the endpoint's next turn waits for it
             else:
+                state.rate_limited += max(wait, 1e-3)
                 self._wait(wait)
             return True
         last = state.attempt >= policy.max_attempts
