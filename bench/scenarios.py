@@ -354,7 +354,8 @@ class Bench:
             self.skip("bare429", "ours", self.ours_note)
             return
         variant = "ours_bare429"
-        total = discover(self.emu).total_records
+        found = discover(self.emu)
+        total = found.total_records
         before = self.emu.configure()
         limited = {"rate_limit": BARE_LIMIT, "rate_window": BARE_WINDOW_S}
         usages = []
@@ -371,13 +372,16 @@ class Bench:
                     rate_limit_scope=before.get("rate_limit_scope", "endpoint"),
                     rate_limit_headers=before.get("rate_limit_headers", True),
                 )
-            usages.append(bare_429_usage(row.runs[-1]["requests_by_status"], m.wall_s))
+            usage = bare_429_usage(row.runs[-1]["requests_by_status"], m.wall_s)
+            usage["exact"] = m.ok and verify.row_counts(self.db(variant)) == found.totals  # every record, once
+            usages.append(usage)
         row.extra["per_run"] = usages
         usage = sorted(usages, key=lambda u: u["share_429"])[len(usages) // 2]
         shares = ", ".join(f"{u['share_429']:.1%}" for u in usages)
         times = ", ".join(f"{u['wall_over_allowed']:.2f}x" for u in usages)
         row.note = (row.note + " " if row.note else "") + (
-            f"{BARE_LIMIT} requests per {BARE_WINDOW_S:g}s for the whole workspace, bare 429s: "
+            f"{BARE_LIMIT} requests per {BARE_WINDOW_S:g}s for the whole workspace, bare 429s; "
+            f"row counts equal the emulator's in {sum(u['exact'] for u in usages)} of {len(usages)} runs: "
             f"{usage['responses_429']} x 429 ({usage['share_429']:.1%} of {usage['requests']} requests; each run "
             f"{shares}); wall time / time the limit allows ({usage['accepted']} accepted at {BARE_LIMIT}/min = "
             f"{usage['allowed_s']:.0f}s): {times}"
