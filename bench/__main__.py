@@ -6,10 +6,10 @@ Sizes and scenarios come from flags or the environment:
     make bench ARGS='--records 20000 --scenarios full,noop,changed'
     BENCH_REPEATS=5 make bench        (every measured scenario runs this many times; default 3)
     BENCH_ONLY=ours make bench        (skip the baseline)
-Scenarios: full, noop, changed, ratelimit, transcripts, push, diff, creates, lost, timeseries (default: all, run in
-that order), and ts_reconcile on request (what `timeseries sync --reconcile` costs when nothing changed). The
-time-series scenarios' size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days; the
-transcripts scenario's: BENCH_RECORDINGS (default 1000) recordings.
+Scenarios: full, noop, changed, ratelimit, bare429, transcripts, push, diff, creates, lost, timeseries (default:
+all, run in that order), and ts_reconcile on request (what `timeseries sync --reconcile` costs when nothing
+changed). The time-series scenarios' size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days;
+the transcripts scenario's: BENCH_RECORDINGS (default 1000) recordings.
 """
 
 from __future__ import annotations

@@ -84,12 +84,15 @@ def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[R
             if request.path_params["workspace"] != cfg.workspace:
                 raise ApiError(404, "Workspace not found")
             if cfg.rate_limit is not None:
-                decision = emu.limiter.hit(f"{cfg.workspace}|{budget_key}", cfg.rate_limit, cfg.rate_window)
-                limit_headers = decision.headers()
+                workspace_wide = cfg.rate_limit_scope == "workspace"
+                key = cfg.workspace if workspace_wide else f"{cfg.workspace}|{budget_key}"
+                decision = emu.limiter.hit(key, cfg.rate_limit, cfg.rate_window)
+                limit_headers = decision.headers() if cfg.rate_limit_headers else {}
                 if not decision.allowed:
                     raise ApiError(
                         429,
-                        f"rate limit of {cfg.rate_limit} requests per {cfg.rate_window:g}s exceeded for this endpoint",
+                        f"rate limit of {cfg.rate_limit} requests per {cfg.rate_window:g}s exceeded for this "
+                        + ("workspace" if workspace_wide else "endpoint"),
                     )
             actor = _authenticate(emu, request.headers.get("authorization"))
             # Read the whole request first: a connection closed on unread bytes ends in a reset instead of the

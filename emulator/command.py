@@ -19,9 +19,21 @@ def emulator(
     records: Annotated[int, typer.Option("--records", help="Demo records across all objects", min=0)] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Demo data seed (same seed, same data)")] = 0,
     rate_limit: Annotated[
-        str, typer.Option("--rate-limit", help="Requests per endpoint per minute, or 'off'")
+        str, typer.Option("--rate-limit", help="Requests per endpoint (or workspace) per minute, or 'off'")
     ] = "3000",
-    page_cap: Annotated[int, typer.Option("--page-cap", help="Largest page\\[limit] accepted", min=1)] = 500,
+    rate_limit_scope: Annotated[
+        str, typer.Option("--rate-limit-scope", help="endpoint (a budget each) or workspace (one for all)")
+    ] = "endpoint",
+    bare_429: Annotated[
+        bool, typer.Option("--bare-429", help="No X-RateLimit-* headers, and 429s without Retry-After")
+    ] = False,
+    page_cap: Annotated[int, typer.Option("--page-cap", help="Largest page\\[limit] served", min=1)] = 500,
+    over_page_cap: Annotated[
+        str,
+        typer.Option(
+            "--over-page-cap", help="A larger page\\[limit]: refuse (400 naming the cap), refuse-unnamed or clamp"
+        ),
+    ] = "refuse",
     bulk_max: Annotated[int, typer.Option("--bulk-max", help="Largest bulk write accepted", min=1)] = 100,
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug to serve")] = "demo",
     api_key: Annotated[str, typer.Option("--api-key", help="API key to accept")] = "demo-key",
@@ -79,7 +91,10 @@ def emulator(
             workspace=workspace,
             api_key=api_key,
             rate_limit=None if rate_limit == "off" else int(rate_limit),
+            rate_limit_scope=rate_limit_scope,  # type: ignore[arg-type]
+            rate_limit_headers=not bare_429,
             page_cap=page_cap,
+            over_page_cap=over_page_cap,  # type: ignore[arg-type]
             bulk_max=bulk_max,
             schemas_shape=schemas_shape,  # type: ignore[arg-type]
             cache_dir=cache_dir,

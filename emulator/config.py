@@ -12,6 +12,8 @@ ArtifactKeys = Literal["camel", "snake"]
 TranscriptFormat = Literal["vtt", "json", "mixed"]
 NotTranscribed = Literal["404", "null"]
 RecordingMeeting = Literal["attribute", "relationship"]
+OverPageCap = Literal["refuse", "refuse-unnamed", "clamp"]
+RateLimitScope = Literal["endpoint", "workspace"]
 
 # What `python -m emulator` and the demo use; in-process servers default to a free port instead.
 DEMO_PORT = 8765
@@ -45,6 +47,10 @@ class EmulatorConfig:
     bulk_max: int = 100
     rate_limit: int | None = 3000
     rate_window: float = 60.0
+    # One budget per endpoint (the guide) or one for the whole workspace (an independent server's "100 API
+    # requests a minute"); `rate_limit_headers` False: no X-RateLimit-* anywhere and 429s without Retry-After.
+    rate_limit_scope: RateLimitScope = "endpoint"
+    rate_limit_headers: bool = True
     schemas_shape: SchemasShape = "entities"
     custom_single_patch_500: bool = True
     host: str = "127.0.0.1"
@@ -59,6 +65,7 @@ class EmulatorConfig:
     links: LinksShape = "full"
     meta: bool = True
     ignore_page_limit: bool = False
+    over_page_cap: OverPageCap = "refuse"
     uuid_ids: bool = False
     unknown_field_types: bool = False
     # Meeting recordings (`emulator/recordings.py`): how many to create at start (each on a meeting, transcribed),
@@ -104,6 +111,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "transcript_format": ("vtt", "json", "mixed"),
     "not_transcribed": ("404", "null"),
     "recording_meeting": ("attribute", "relationship"),
+    "over_page_cap": ("refuse", "refuse-unnamed", "clamp"),
+    "rate_limit_scope": ("endpoint", "workspace"),
 }
 
 C = TypeVar("C")

@@ -4,8 +4,9 @@ A run that finds nothing new needs little: each object's cursor and nothing-chan
 page per object (`sources.clarify.freshness.up_to_date`), and whether a deletion check is due. dlt's import
 and pipeline setup (~1 s of CPU) are most of such a run, so the last completed sync of a DuckDB warehouse
 leaves a note next to the file (`<file>.<dataset>.sync.json`): the state it committed (the same dlt keeps in
-the warehouse), the settings it ran with, and the file's size and mtime afterwards. A later run may trust the
-note only while all of these hold, and otherwise runs the full sync:
+the warehouse), the settings it ran with (and its request cap), the page size the API accepts (so the probe
+sends no refused request), and the file's size and mtime afterwards. A later run may trust the note only while
+all of these hold, and otherwise runs the full sync:
 - the note exists: a sync deletes it as soon as it holds the lock and writes it again only after its last
   load, so a crashed or failed run (whose pending loads must be finished) never leaves one behind;
 - nobody wrote the DuckDB file since (size, mtime and WAL unchanged), so the warehouse still is what the
@@ -118,16 +119,18 @@ def command_settings(
 def remember(
     warehouse: WarehouseOptions,
     run_settings: dict[str, Any],
-    connection: ClarifyConnection,
+    api: ClarifyApi,
     schemas: Any,
     states: dict[str, dict[str, Any]],
     reconcile_interval: float,
     report: SyncReport,
     plain: bool,
 ) -> None:
-    """After a sync's last load: the note a later run may answer from (see the module docstring); `report` says
-    what it did with lists and transcripts. `plain`: the run had no controls (history, soft deletes, excluded or
-    hashed fields), so a small change may skip dlt."""
+    """After a sync's last load: the note a later run may answer from (see the module docstring). `api`: the
+    sync's client (its connection, and the page size it found the API accepts); `report` says what it did with
+    lists and transcripts; `plain`: the run had no controls (history, soft deletes, excluded or hashed fields),
+    so a small change may skip dlt."""
+    connection = api.connection
     lists, transcripts = report.lists, report.transcripts
     note = {
         "version": _VERSION,
@@ -135,6 +138,8 @@ def remember(
         "base_url": connection.base_url,
         "workspace": connection.workspace,
         "credential": connection.credential,  # which kind, never the secret
+        "max_requests_per_minute": connection.max_requests_per_minute,
+        "page_size": api.page_size.stored(),
         "schemas": _digest(schemas),
         "reconcile_interval": reconcile_interval,
         "states": states,
@@ -197,6 +202,7 @@ def probe(
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
         return ProbeResult()
     api = ClarifyApi(connection, retry=retry)
+    api.page_size.adopt(note.get("page_size"))  # no refused request for a size the sync already learnt
     try:
         same_schemas, changed = _ask(api, note, states, run_settings)
     except BaseException:
@@ -215,14 +221,16 @@ def probe(
 def _connection(note: dict[str, Any]) -> ClarifyConnection | None:
     """The credential the full sync would use, known without dlt: the key in `CLARIFY_API_KEY`, or the stored
     login when the note's sync used it (its settings and dlt's config files are unchanged, so dlt's config holds
-    no key or token that would outrank it) and no `CLARIFY_ACCESS_TOKEN` is set."""
+    no key or token that would outrank it) and no `CLARIFY_ACCESS_TOKEN` is set. The note's settings are this
+    run's, so is the request cap it ran with."""
     base_url, workspace = note["base_url"], note["workspace"]
+    cap = note.get("max_requests_per_minute")
     api_key = os.environ.get("CLARIFY_API_KEY")
     if api_key:
-        return ClarifyConnection(base_url, workspace, api_key)
+        return ClarifyConnection(base_url, workspace, api_key, max_requests_per_minute=cap)
     login = note.get("credential") == "stored login" and not os.environ.get("CLARIFY_ACCESS_TOKEN")
     if login and login_path(base_url, workspace).exists():
-        return ClarifyConnection(base_url, workspace, stored_login=True)
+        return ClarifyConnection(base_url, workspace, stored_login=True, max_requests_per_minute=cap)
     return None
 
 

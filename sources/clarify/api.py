@@ -17,6 +17,7 @@ import httpx
 from core.errors import ApiError
 from core.http import HttpClient, RetryPolicy
 from sources.clarify.connection import ClarifyConnection
+from sources.clarify.page_size import PageSize
 
 _OBJECT_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/(?:resources|records(?:/bulk)?)/?$")
 _RECORD_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/records/([^/]+)")
@@ -64,8 +65,10 @@ class ClarifyApi:
             origin_hint="check CLARIFY_BASE_URL points at the Clarify API",
             endpoint_key=endpoint_key,
             transport=transport,
+            max_per_minute=connection.max_requests_per_minute,
             **extra,
         )
+        self.page_size = PageSize()  # every listing's `page[limit]`, learnt from the API's refusals
         self._users_endpoint = False  # set once `/objects/user/resources` answers 404
         # Answers fetched with `keep=True`, served to the next identical request (see `list_page`).
         self._kept: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
@@ -84,28 +87,32 @@ class ClarifyApi:
 
     def schemas(self, *, keep: bool = False) -> Any:
         """`GET /schemas`; `keep=True`: the nothing-changed probe keeps it for the sync it may hand over to."""
-        return self._remembered(("schemas", ()), keep, lambda: self.http.get_json(self.url("schemas"), tag="schemas"))
+        return self._remembered("schemas", {}, keep, lambda: self.http.get_json(self.url("schemas"), tag="schemas"))
 
-    def list_page(self, obj: str, params: Mapping[str, Any], *, keep: bool = False) -> dict[str, Any]:
+    def list_page(self, obj: str, params: dict[str, Any], *, keep: bool = False) -> dict[str, Any]:
         """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`.
 
         `keep=True` (the nothing-changed check's first page) keeps the answer for the walk that follows when
         something did change: its first request is the same one, and is answered from memory, once. The walk
         is as exact as if it had sent it (a record changed since has a later `_updated_at` and is read by a
         later page or the next run), and a changed run costs one request per object less. A kept answer asked
-        for with `keep=True` again (the probe's page, then the sync's own check) stays kept for the walk."""
-        return self._remembered(_answer_key(obj, params), keep, lambda: self._get_page(obj, params))
+        for with `keep=True` again (the probe's page, then the sync's own check) stays kept for the walk.
 
-    def _remembered(self, key: tuple[str, tuple[tuple[str, str], ...]], keep: bool, fetch: Callable[[], Any]) -> Any:
-        """A kept answer for `key` if there is one (kept again when `keep`), else `fetch()` (kept when `keep`)."""
-        body = self._kept.pop(key, None)
+        `page[limit]` is lowered in `params` to what the API accepts (`page_size.py`): the walk reads it back."""
+        return self._remembered(obj, params, keep, lambda: self._get_page(obj, params))
+
+    def _remembered(self, name: str, params: dict[str, Any], keep: bool, fetch: Callable[[], Any]) -> Any:
+        """A kept answer for (`name`, `params`) if there is one (kept again when `keep`), else `fetch()` at a page
+        size the API accepts (kept when `keep`, under the size it was asked at)."""
+        self.page_size.fit(params)
+        body = self._kept.pop(_answer_key(name, params), None)
         if body is None:
-            body = fetch()
+            body = self.page_size.fetch(params, fetch)
         if keep:
-            self._kept[key] = body
+            self._kept[_answer_key(name, params)] = body
         return body
 
-    def _get_page(self, obj: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _get_page(self, obj: str, params: dict[str, Any]) -> dict[str, Any]:
         path = "users" if obj == "user" and self._users_endpoint else f"objects/{obj}/resources"
         try:
             body = self.http.get_json(self.url(path), params, tag=obj)
@@ -116,11 +123,11 @@ class ClarifyApi:
             body = self.http.get_json(self.url("users"), params, tag=obj)
         return body if isinstance(body, dict) else {"data": body or []}
 
-    def get_page(self, path: str, params: Mapping[str, Any], *, tag: str, keep: bool = False) -> dict[str, Any]:
-        """One page of any other listing under the workspace (`lists`, a list's `resources`); `keep` as for
-        `list_page` (the probe's read of the lists, served again to the sync that takes over)."""
+    def get_page(self, path: str, params: dict[str, Any], *, tag: str, keep: bool = False) -> dict[str, Any]:
+        """One page of any other listing under the workspace (`lists`, a list's `resources`); `keep` and the
+        page size as for `list_page` (the probe's read of the lists, served again to the sync that takes over)."""
         fetch = lambda: self.http.get_json(self.url(path), params, tag=tag)  # noqa: E731
-        body = self._remembered(_answer_key(f"/{path}", params), keep, fetch)  # "/": never an object slug
+        body = self._remembered(f"/{path}", params, keep, fetch)  # "/": never an object slug
         return body if isinstance(body, dict) else {"data": body or []}
 
     def artifacts(self, meeting: str, recording: str, *, tag: str) -> dict[str, Any]:

@@ -1,11 +1,11 @@
 """Connection settings for the Clarify APIs: where to call and how to authenticate.
 
 Settings come from, in order of precedence: explicit arguments (CLI flags), environment variables
-(`CLARIFY_BASE_URL`, `CLARIFY_WORKSPACE`, `CLARIFY_API_KEY`, `CLARIFY_ACCESS_TOKEN`, and for `clarify-sync login`
-`CLARIFY_OAUTH_CLIENT_ID`, `CLARIFY_OAUTH_CLIENT_SECRET`, `CLARIFY_AUTH_URL`), then dlt's config and secrets
-providers (`[sources.clarify]` in `.dlt/config.toml` and `.dlt/secrets.toml`, keys in lower case without the
-`CLARIFY_` prefix). A run authenticates with the API key, else the access token, else the workspace's stored
-login (`sources/clarify/oauth.py`).
+(`CLARIFY_BASE_URL`, `CLARIFY_WORKSPACE`, `CLARIFY_API_KEY`, `CLARIFY_ACCESS_TOKEN`,
+`SOURCES__CLARIFY__MAX_REQUESTS_PER_MINUTE`, and for `clarify-sync login` `CLARIFY_OAUTH_CLIENT_ID`,
+`CLARIFY_OAUTH_CLIENT_SECRET`, `CLARIFY_AUTH_URL`), then dlt's config and secrets providers (`[sources.clarify]` in
+`.dlt/config.toml` and `.dlt/secrets.toml`, keys in lower case without the `CLARIFY_` prefix). A run authenticates
+with the API key, else the access token, else the workspace's stored login (`sources/clarify/oauth.py`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class ClarifyConnection:
     api_key: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
     stored_login: bool = False  # no key and no token: the workspace's stored login (`clarify-sync login`)
+    # At most this many requests in any minute, for a workspace whose API budget other integrations share.
+    max_requests_per_minute: int | None = None
 
     @property
     def workspace_url(self) -> str:
@@ -113,7 +115,24 @@ def resolve_connection(
             "no credentials: set CLARIFY_API_KEY (or CLARIFY_ACCESS_TOKEN for an OAuth token), "
             "or run `clarify-sync login` once"
         )
-    return ClarifyConnection(base, resolved_workspace, key, token, login)
+    cap = _pick(None, "SOURCES__CLARIFY__MAX_REQUESTS_PER_MINUTE", "max_requests_per_minute")
+    return ClarifyConnection(base, resolved_workspace, key, token, login, _per_minute(cap))
+
+
+def _per_minute(value: str | None) -> int | None:
+    """`max_requests_per_minute` as a positive whole number (None: no cap)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number < 1 or number != int(number):
+        raise ConfigError(
+            f"sources.clarify.max_requests_per_minute = {value!r} is not a whole number of requests a minute "
+            "(at least 1): fix it in .dlt/config.toml or SOURCES__CLARIFY__MAX_REQUESTS_PER_MINUTE"
+        )
+    return int(number)
 
 
 def resolve_oauth_client(auth_url: str | None = None) -> OAuthClient:
