@@ -8,10 +8,10 @@ Sizes and scenarios come from flags or the environment:
     BENCH_ONLY=ours make bench        (skip the baseline)
     BENCH_DESTINATION=postgres make bench   (both variants into Postgres, each its own schema; full, noop,
                                              changed and ratelimit; BENCH_POSTGRES_DSN, default the local server)
-Scenarios: full, noop, changed, ratelimit, transcripts, push, diff, creates, lost, timeseries (default: all, run in
-that order), and ts_reconcile on request (what `timeseries sync --reconcile` costs when nothing changed). The
-time-series scenarios' size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days; the
-transcripts scenario's: BENCH_RECORDINGS (default 1000) recordings.
+Scenarios: full, noop, changed, ratelimit, bare429, transcripts, push, diff, creates, lost, timeseries (default:
+all, run in that order), and ts_reconcile on request (what `timeseries sync --reconcile` costs when nothing
+changed). The time-series scenarios' size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days;
+the transcripts scenario's: BENCH_RECORDINGS (default 1000) recordings.
 """
 
 from __future__ import annotations

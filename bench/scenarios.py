@@ -23,6 +23,7 @@ ALL_SCENARIOS = (
     "noop",
     "changed",
     "ratelimit",
+    "bare429",
     "transcripts",
     "push",
     "diff",
@@ -33,12 +34,16 @@ ALL_SCENARIOS = (
 )
 DEFAULT_SCENARIOS = ALL_SCENARIOS[:-1]  # ts_reconcile: on request (a year of 300 items is minutes to load first)
 # The sync scenarios run against either warehouse; the others read and write DuckDB files.
-POSTGRES_SCENARIOS = ("full", "noop", "changed", "ratelimit")
+POSTGRES_SCENARIOS = ("full", "noop", "changed", "ratelimit", "bare429")
 CHANGED_SHARE = 0.01
 RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
 # Scaled down so the budget binds at bench sizes: 10 per rolling 10 s window per endpoint, so a sync of
 # 500-record pages spans many windows (100k records: ~78 pages for person) and every object is paced.
 RATE_WINDOW_S = 10.0
+# The bare-429 scenario: an independent server's limit (and the reference site's advice), 100 requests a minute for
+# the whole workspace, refused with 429s that carry no Retry-After and no X-RateLimit-* (none on any answer).
+BARE_LIMIT = 100
+BARE_WINDOW_S = 60.0
 DEFAULT_REPEATS = 3
 # Summarised over a row's runs: the median is the figure, (min, max) the spread.
 RUN_METRICS = ("wall_s", "cpu_s", "cpu_user_s", "cpu_sys_s", "peak_rss_mb", "requests", "records_per_s")
@@ -363,6 +368,46 @@ class Bench:
             f"({usage['share_429']:.2%} of {usage['requests']} requests)"
         )
 
+    def scenario_bare429(self) -> None:
+        """A fresh sync against `BARE_LIMIT` requests a minute for the whole workspace, refused with bare 429s:
+        the share refused and the wall time against the time the limit allows (accepted requests at the limit's
+        rate; a client may go faster by using a first window's whole budget at once)."""
+        if self.ours_note:
+            self.skip("bare429", "ours", self.ours_note)
+            return
+        variant = "ours_bare429"
+        found = discover(self.emu)
+        total = found.total_records
+        before = self.emu.configure()
+        limited = {"rate_limit": BARE_LIMIT, "rate_window": BARE_WINDOW_S}
+        usages = []
+        for _ in range(self.repeats):
+            self.reset(variant)
+            self.emu.configure(**limited, rate_limit_scope="workspace", rate_limit_headers=False)
+            try:
+                row, m = self.measure("bare429", "ours", self.ours_command(variant), total, env_variant=variant)
+            finally:
+                self.emu.configure(
+                    rate_limit=None,
+                    rate_window=before.get("rate_window", 60.0),
+                    rate_limit_scope=before.get("rate_limit_scope", "endpoint"),
+                    rate_limit_headers=before.get("rate_limit_headers", True),
+                )
+            usage = bare_429_usage(row.runs[-1]["requests_by_status"], m.wall_s)
+            usage["exact"] = m.ok and verify.row_counts(self.warehouse, variant) == found.totals  # every record, once
+            usages.append(usage)
+        row.extra["per_run"] = usages
+        usage = sorted(usages, key=lambda u: u["share_429"])[len(usages) // 2]
+        shares = ", ".join(f"{u['share_429']:.1%}" for u in usages)
+        times = ", ".join(f"{u['wall_over_allowed']:.2f}x" for u in usages)
+        row.note = (row.note + " " if row.note else "") + (
+            f"{BARE_LIMIT} requests per {BARE_WINDOW_S:g}s for the whole workspace, bare 429s; "
+            f"row counts equal the emulator's in {sum(u['exact'] for u in usages)} of {len(usages)} runs: "
+            f"{usage['responses_429']} x 429 ({usage['share_429']:.1%} of {usage['requests']} requests; each run "
+            f"{shares}); wall time / time the limit allows ({usage['accepted']} accepted at {BARE_LIMIT}/min = "
+            f"{usage['allowed_s']:.0f}s): {times}"
+        )
+
     def scenario_transcripts(self) -> None:
         from bench import transcripts
 
@@ -452,6 +497,24 @@ def rate_limit_usage(stats: Any, limit: int, window_s: float) -> dict[str, Any]:
         "requests": total,
         "responses_429": total_429,
         "share_429": round(total_429 / total, 4) if total else 0.0,
+    }
+
+
+def bare_429_usage(by_status: dict[str, int], wall_s: float) -> dict[str, Any]:
+    """One run of the bare-429 scenario: requests, 429s and their share, and the wall time against the time the
+    limit allows for the requests it accepted (`BARE_LIMIT` per `BARE_WINDOW_S`)."""
+    requests = sum(by_status.values())
+    refused = by_status.get("429", 0)
+    accepted = requests - refused
+    allowed = accepted * BARE_WINDOW_S / BARE_LIMIT
+    return {
+        "requests": requests,
+        "responses_429": refused,
+        "share_429": round(refused / requests, 4) if requests else 0.0,
+        "accepted": accepted,
+        "allowed_s": round(allowed, 1),
+        "wall_s": round(wall_s, 1),
+        "wall_over_allowed": round(wall_s / allowed, 3) if allowed else None,
     }
 
 

@@ -9,9 +9,9 @@ origin) comes from the caller:
   host is refused before a byte is sent; redirects are never followed;
 - retries with exponential backoff and full jitter on 5xx, 409, timeouts, refused/dropped connections and
   truncated or unparsable bodies, all from one attempt budget per request; a 429 is waited out as long as its
-  `Retry-After` asks (else backoff), using no attempt, until one request has waited
-  `RetryPolicy.rate_limit_deadline` (600 s) in total. Requests that are not idempotent (POST) are retried only
-  when the server cannot have acted on them (429, 409, connect errors);
+  `Retry-After` asks (else a backoff that doubles with each 429 the request meets), using no attempt, until one
+  request has waited `RetryPolicy.rate_limit_deadline` (600 s) in total. Requests that are not idempotent (POST)
+  are retried only when the server cannot have acted on them (429, 409, connect errors);
 - pacing per endpoint (the caller's `endpoint_key`, by default method + path) for a rolling window: the client
   keeps a log of when its own requests were counted (the response's arrival, never earlier than the server
   counted it), so it knows exactly when each of its slots frees, `window` after that (the window learnt from
@@ -20,6 +20,10 @@ origin) comes from the caller:
   logged as if just sent, and while such requests share the budget and few slots are left, requests go at
   the steady rate (window / limit apart). A 429's `Retry-After` is the authority on when to try again.
   Thread-safe: turns are handed out under a lock, so threads on one endpoint queue behind each other;
+- pacing of the whole client (`core/client_budget.py`): at most `max_per_minute` requests in any minute (a cap
+  the user sets), and, once a 429 came with neither `Retry-After` nor `X-RateLimit-*`, at most the limit learnt
+  from such 429s (additive increase, multiplicative decrease) in any `RetryPolicy.rate_window` (a minute unless
+  set), across all endpoints and threads;
 - errors that retrying will not fix become `ApiError` with a one-line message; the caller supplies
   `describe_error` to name the fix for its API, and `origin_hint` to name the setting that holds the origin.
   Unreachable hosts become `ApiUnreachableError`;
@@ -46,6 +50,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 import orjson
 
+from core.client_budget import ClientBudget
 from core.errors import ApiError, ApiUnreachableError
 
 log = logging.getLogger("clarify_sync.http")
@@ -93,7 +98,9 @@ class RetryPolicy:
     timeout: float = 30.0
     connect_attempts: int = 3  # refused connections: a wrong URL should fail fast
     pace_below: float = 0.1  # start pacing when remaining < this fraction of the limit
-    rate_window: float | None = None  # the rate limit's rolling window in seconds; None: learn it from Reset
+    # The rate limit's rolling window in seconds; None: learn it from X-RateLimit-Reset, and a minute for the
+    # limit learnt from 429s without headers (`core/client_budget.py`).
+    rate_window: float | None = None
 
 
 @dataclass
@@ -134,7 +141,8 @@ class _Try:
 
     attempt: int = 0
     connect_failures: int = 0
-    rate_limited: float = 0.0  # seconds waited on 429s (those use no attempt)
+    refusals: int = 0  # 429s met (those use no attempt)
+    rate_limited: float = 0.0  # seconds waited on 429s, and for a turn after one
 
 
 class HttpClient:
@@ -150,14 +158,17 @@ class HttpClient:
         origin_hint: str = "check the base URL",
         endpoint_key: Callable[[str, str], str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
         auth: httpx.Auth | None = None,
         show_paths: bool = True,
+        max_per_minute: int | None = None,
     ) -> None:
         """`origin_hint` ends the messages for a wrong origin (unreachable, foreign links, bodies that are not
         JSON); `endpoint_key(method, path)` names the rate-limit budget a request counts against; `show_paths`
-        False keeps paths and queries out of logs and errors (`describe_error` is given the origin instead)."""
+        False keeps paths and queries out of logs and errors (`describe_error` is given the origin instead);
+        `max_per_minute` caps the requests of this client in any minute (None: no cap)."""
         parts = urlsplit(base_url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"base URL must be http(s): {base_url!r}")
@@ -174,9 +185,11 @@ class HttpClient:
         self._origin_hint = origin_hint
         self._endpoint_key = endpoint_key or _per_path
         self._sleep = sleep
+        self._clock = clock
         self._rng = rng
         self._lock = threading.Lock()
         self._budgets: dict[str, _Budget] = {}
+        self._shared = ClientBudget(window=self.retry.rate_window or 60.0, per_minute=max_per_minute, clock=clock)
         self.stats = RequestStats()
         self._client = httpx.Client(
             headers=dict(headers or {}),
@@ -243,15 +256,15 @@ class HttpClient:
         state = _Try()
         while True:
             state.attempt += 1
-            self._pace(endpoint)
-            self._count(endpoint, tag, retry=state.attempt > 1 or state.rate_limited > 0)
+            sent_at = self._pace(endpoint, state)
+            self._count(endpoint, tag, retry=state.attempt > 1 or state.refusals > 0)
             try:
                 response = self._client.request(method, url, params=params, content=content, headers=headers)
             except httpx.TransportError as exc:
-                self._after_transport_error(exc, method, url, endpoint, state, resend=resend)
+                self._after_transport_error(exc, method, url, endpoint, state, resend=resend, sent_at=sent_at)
                 continue
             _break_stream_cycle(response)
-            self._record_budget(endpoint, response)
+            self._record_budget(endpoint, response, sent_at=sent_at)
             log.debug("%s %s -> %s", method, self._shown(str(response.request.url)), response.status_code)
             if response.status_code == 429 and tag:
                 with self._lock:
@@ -309,11 +322,19 @@ class HttpClient:
         return urlsplit(url).path if self._show_paths else f"{self._scheme}://{self._netloc}"
 
     def _after_transport_error(
-        self, exc: httpx.TransportError, method: str, url: str, endpoint: str, state: _Try, *, resend: bool
+        self,
+        exc: httpx.TransportError,
+        method: str,
+        url: str,
+        endpoint: str,
+        state: _Try,
+        *,
+        resend: bool,
+        sent_at: float,
     ) -> None:
         """A request that failed in transport: back off for another attempt, or raise if it is the last."""
         not_sent = isinstance(exc, _NOT_SENT)
-        self._record_budget(endpoint, None, counted=not not_sent)
+        self._record_budget(endpoint, None, sent_at=sent_at, counted=not not_sent)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             state.connect_failures += 1
             if state.connect_failures >= self.retry.connect_attempts:
@@ -345,12 +366,18 @@ class HttpClient:
         policy = self.retry
         status = response.status_code
         if status == 429 and state.rate_limited < policy.rate_limit_deadline:
-            # Waited out, not counted as an attempt: the server said when to come back.
-            wait = _retry_after(response)
-            wait = min(wait if wait is not None else self._backoff_delay(state.attempt), policy.retry_after_max)
-            state.rate_limited += max(wait, 1e-3)
+            # Waited out, not counted as an attempt. Retry-After says when to come back; without it, a backoff that
+            # doubles with each 429 this request meets (a 429 without any header also taught the client budget).
+            state.refusals += 1
             state.attempt -= 1
-            self._hold(endpoint, wait)  # the next turn waits for it
+            asked = _retry_after(response)
+            wait = min(asked if asked is not None else self._backoff_delay(state.refusals), policy.retry_after_max)
+            if asked is not None:
+                state.rate_limited += 1e-3  # the wait is counted when the request's turn comes (`_pace`)
+                self._hold(endpoint, wait)  # the endpoint's next turn waits for it
+            else:
+                state.rate_limited += max(wait, 1e-3)
+                self._wait(wait)
             return True
         last = state.attempt >= policy.max_attempts
         if status in RETRY_STATUSES and not last and (resend or status == 409):
@@ -389,8 +416,10 @@ class HttpClient:
             self.stats.slept += seconds
         self._sleep(seconds)
 
-    def _record_budget(self, endpoint: str, response: httpx.Response | None, *, counted: bool = True) -> None:
-        """Log a finished request and take the server's count from its headers.
+    def _record_budget(
+        self, endpoint: str, response: httpx.Response | None, *, sent_at: float, counted: bool = True
+    ) -> None:
+        """Log a finished request (sent at `sent_at`) and take the server's count from its headers.
 
         `response` None: the request failed in transport; `counted` says whether the server may have counted it.
         """
@@ -400,7 +429,8 @@ class HttpClient:
             limit = _int_header(response, "x-ratelimit-limit")
             remaining = _int_header(response, "x-ratelimit-remaining")
             reset = _float_header(response, "x-ratelimit-reset")
-        now = time.monotonic()
+        self._shared.finish(sent_at, counted=counted, bare_429=response is not None and _bare_429(response))
+        now = self._clock()
         with self._lock:
             budget = self._budgets.setdefault(endpoint, _Budget())
             budget.in_flight = max(0, budget.in_flight - 1)
@@ -427,26 +457,28 @@ class HttpClient:
         """A 429: the server's Retry-After says when a slot frees, whatever the log says."""
         with self._lock:
             budget = self._budgets.setdefault(endpoint, _Budget())
-            now = time.monotonic()
+            now = self._clock()
             budget.hold_until = max(budget.hold_until, now + seconds)
             if budget.limit is not None and budget.window > 0:
                 budget.prune(now)
                 while budget.log and len(budget.log) + budget.in_flight >= budget.limit:
                     budget.log.popleft()  # freed by then, on the server's word
 
-    def _pace(self, endpoint: str) -> None:
-        """Wait, if the endpoint's budget is used up, for this request's turn, which it takes before waiting.
+    def _pace(self, endpoint: str, state: _Try) -> float:
+        """Wait, if the endpoint's budget or the client's is used up, for this request's turn, which it takes
+        before waiting; returns when it went. A wait after a 429 counts towards the request's rate-limit deadline.
 
         A free slot: go now. None: wait until the oldest request that holds one leaves the window (turns are
         handed out in order under the lock, so parallel threads on one endpoint queue behind each other instead
         of all going when a slot frees). While requests not ours share the budget and few slots are left, go
         at the steady rate (window / limit apart), which leaves the others room.
         """
+        shared_at = self._shared.take_turn()
         with self._lock:
             budget = self._budgets.setdefault(endpoint, _Budget())
-            now = time.monotonic()
+            now = self._clock()
             limit, window = budget.limit, budget.window
-            at = max(now, budget.hold_until)
+            at = max(now, budget.hold_until, shared_at)
             if limit is not None and window > 0:
                 budget.prune(now)
                 held = len(budget.log) + budget.in_flight  # slots held before this request
@@ -459,6 +491,9 @@ class HttpClient:
                     budget.next_at = at + window / limit
             budget.in_flight += 1
         self._wait(at - now)
+        if state.refusals:
+            state.rate_limited += max(0.0, at - now)
+        return at
 
 
 def _per_path(method: str, path: str) -> str:
@@ -539,6 +574,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         except (TypeError, ValueError):
             return None
         return max(0.0, when.timestamp() - time.time())
+
+
+def _bare_429(response: httpx.Response) -> bool:
+    """A 429 that says neither when to come back nor what the budget is: the client budget learns from it."""
+    headers = response.headers
+    return response.status_code == 429 and not any(
+        name in headers for name in ("retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+    )
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

@@ -17,6 +17,7 @@ from emulator.calls import Call, Handler
 from emulator.control import control_routes
 from emulator.errors import ApiError
 from emulator.list_reads import h_list_meta, h_list_resources, h_lists, h_object_lists
+from emulator.oauth import OAuthFailure
 from emulator.ratelimit import endpoint_key
 from emulator.reads import h_get, h_list, h_schemas, h_user, h_users
 from emulator.responses import CutResponse, JSONResponse, error_response
@@ -52,7 +53,19 @@ def _authenticate(emu: Emulator, header: str | None) -> str:
             return _actor("oauth", credential)
         if credential == cfg.api_key:
             raise ApiError(401, "API keys use the 'api-key' scheme, not 'Bearer'")
+        login = _oauth_login(emu, credential)
+        if login is not None:
+            return _actor("oauth", login)
     raise ApiError(401, "invalid API key or access token")
+
+
+def _oauth_login(emu: Emulator, token: str) -> str | None:
+    """The login a token of the partner OAuth server belongs to; expired, revoked or voided ones are 401 (RFC 6750)."""
+    try:
+        return emu.oauth.bearer(token)
+    except OAuthFailure as failure:
+        challenge = f'Bearer error="{failure.error}", error_description="{failure.description}"'
+        raise ApiError(401, failure.description, headers={"WWW-Authenticate": challenge}) from None
 
 
 def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -66,15 +79,20 @@ def endpoint(template: str, handler: Handler) -> Callable[[Request], Awaitable[R
         budget_key = endpoint_key(request.method, template, request.path_params)
         try:
             cfg = emu.config
+            if cfg.clock_step:
+                emu.clock.advance(cfg.clock_step)
             if request.path_params["workspace"] != cfg.workspace:
                 raise ApiError(404, "Workspace not found")
             if cfg.rate_limit is not None:
-                decision = emu.limiter.hit(f"{cfg.workspace}|{budget_key}", cfg.rate_limit, cfg.rate_window)
-                limit_headers = decision.headers()
+                workspace_wide = cfg.rate_limit_scope == "workspace"
+                key = cfg.workspace if workspace_wide else f"{cfg.workspace}|{budget_key}"
+                decision = emu.limiter.hit(key, cfg.rate_limit, cfg.rate_window)
+                limit_headers = decision.headers() if cfg.rate_limit_headers else {}
                 if not decision.allowed:
                     raise ApiError(
                         429,
-                        f"rate limit of {cfg.rate_limit} requests per {cfg.rate_window:g}s exceeded for this endpoint",
+                        f"rate limit of {cfg.rate_limit} requests per {cfg.rate_window:g}s exceeded for this "
+                        + ("workspace" if workspace_wide else "endpoint"),
                     )
             actor = _authenticate(emu, request.headers.get("authorization"))
             # Read the whole request first: a connection closed on unread bytes ends in a reset instead of the
@@ -153,6 +171,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(emu: Emulator) -> Starlette:
+    """The API and its control routes (the OAuth server and the storage host are other origins: server.py)."""
     routes = [Route(PREFIX + path, endpoint(path, handler), methods=methods) for path, methods, handler in ROUTES]
     if emu.timeseries is not None:
         routes += timeseries_routes(emu.timeseries)

@@ -19,9 +19,21 @@ def emulator(
     records: Annotated[int, typer.Option("--records", help="Demo records across all objects", min=0)] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Demo data seed (same seed, same data)")] = 0,
     rate_limit: Annotated[
-        str, typer.Option("--rate-limit", help="Requests per endpoint per minute, or 'off'")
+        str, typer.Option("--rate-limit", help="Requests per endpoint (or workspace) per minute, or 'off'")
     ] = "3000",
-    page_cap: Annotated[int, typer.Option("--page-cap", help="Largest page\\[limit] accepted", min=1)] = 500,
+    rate_limit_scope: Annotated[
+        str, typer.Option("--rate-limit-scope", help="endpoint (a budget each) or workspace (one for all)")
+    ] = "endpoint",
+    bare_429: Annotated[
+        bool, typer.Option("--bare-429", help="No X-RateLimit-* headers, and 429s without Retry-After")
+    ] = False,
+    page_cap: Annotated[int, typer.Option("--page-cap", help="Largest page\\[limit] served", min=1)] = 500,
+    over_page_cap: Annotated[
+        str,
+        typer.Option(
+            "--over-page-cap", help="A larger page\\[limit]: refuse (400 naming the cap), refuse-unnamed or clamp"
+        ),
+    ] = "refuse",
     bulk_max: Annotated[int, typer.Option("--bulk-max", help="Largest bulk write accepted", min=1)] = 100,
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug to serve")] = "demo",
     api_key: Annotated[str, typer.Option("--api-key", help="API key to accept")] = "demo-key",
@@ -44,6 +56,16 @@ def emulator(
     recordings: Annotated[
         int, typer.Option("--recordings", help="Meeting recordings to make at start (transcribed)", min=0)
     ] = 0,
+    auth_port: Annotated[
+        int, typer.Option("--auth-port", help="Port of the partner OAuth server (CLARIFY_AUTH_URL); 0: a free one")
+    ] = 0,
+    access_token_seconds: Annotated[
+        int, typer.Option("--access-token-seconds", help="Lifetime of OAuth access tokens", min=1)
+    ] = 3600,
+    refresh_grace_seconds: Annotated[
+        float,
+        typer.Option("--refresh-grace-seconds", help="Grace for a just-replaced refresh token; 0: none", min=0),
+    ] = 0.0,
     no_timeseries: Annotated[
         bool, typer.Option("--no-timeseries", help="Serve only the CRM API, not the JSON-RPC one")
     ] = False,
@@ -61,12 +83,18 @@ def emulator(
         config = EmulatorConfig(
             host=host,
             port=port,
+            auth_port=auth_port,
+            access_token_seconds=access_token_seconds,
+            refresh_grace_seconds=refresh_grace_seconds,
             records=records,
             seed=seed,
             workspace=workspace,
             api_key=api_key,
             rate_limit=None if rate_limit == "off" else int(rate_limit),
+            rate_limit_scope=rate_limit_scope,  # type: ignore[arg-type]
+            rate_limit_headers=not bare_429,
             page_cap=page_cap,
+            over_page_cap=over_page_cap,  # type: ignore[arg-type]
             bulk_max=bulk_max,
             schemas_shape=schemas_shape,  # type: ignore[arg-type]
             cache_dir=cache_dir,
@@ -86,5 +114,6 @@ def emulator(
         serve(config)
     except OSError as exc:  # the port is taken or the address is not ours
         raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port (0: a free one)"
+            f"cannot listen on {host}:{port} or :{auth_port} ({exc.strerror}): pass another --port or --auth-port "
+            "(0: a free one)"
         ) from None

@@ -12,12 +12,16 @@ ArtifactKeys = Literal["camel", "snake"]
 TranscriptFormat = Literal["vtt", "json", "mixed"]
 NotTranscribed = Literal["404", "null"]
 RecordingMeeting = Literal["attribute", "relationship"]
+OverPageCap = Literal["refuse", "refuse-unnamed", "clamp"]
+RateLimitScope = Literal["endpoint", "workspace"]
 
 # What `python -m emulator` and the demo use; in-process servers default to a free port instead.
 DEMO_PORT = 8765
 
 # Settings that shape the generated data or the listening socket cannot change while serving.
-FIXED_AT_START = frozenset({"records", "seed", "host", "port", "cache_dir", "timeseries", "recordings", "storage_host"})
+FIXED_AT_START = frozenset(
+    {"records", "seed", "host", "port", "auth_port", "cache_dir", "timeseries", "recordings", "storage_host"}
+)
 
 
 @dataclass(frozen=True)
@@ -26,17 +30,32 @@ class EmulatorConfig:
 
     workspace: str = "demo"
     api_key: str = "demo-key"
-    access_tokens: frozenset[str] = field(default_factory=frozenset)
+    access_tokens: frozenset[str] = field(default_factory=frozenset)  # Bearer tokens accepted as they are
+    # The partner OAuth server (`emulator/oauth.py`): its client, token lifetimes on the emulator's clock, and the
+    # grace for a refresh token just replaced (0: none, every reuse revokes the login).
+    oauth_client_id: str = "demo-client"
+    oauth_client_secret: str | None = None  # None: a public client (PKCE only)
+    access_token_seconds: int = 3600
+    refresh_token_seconds: int | None = None  # None: a refresh token lives until used or revoked
+    refresh_grace_seconds: float = 0.0
+    # Every API request moves the clock this far first: time passes with the work, so a sync outlives
+    # short-lived tokens without a test sleeping.
+    clock_step: float = 0.0
     records: int = 200
     seed: int = 0
     page_cap: int = 500
     bulk_max: int = 100
     rate_limit: int | None = 3000
     rate_window: float = 60.0
+    # One budget per endpoint (the guide) or one for the whole workspace (an independent server's "100 API
+    # requests a minute"); `rate_limit_headers` False: no X-RateLimit-* anywhere and 429s without Retry-After.
+    rate_limit_scope: RateLimitScope = "endpoint"
+    rate_limit_headers: bool = True
     schemas_shape: SchemasShape = "entities"
     custom_single_patch_500: bool = True
     host: str = "127.0.0.1"
     port: int = 0
+    auth_port: int = 0  # the partner OAuth server's own port (0: a free one)
     cache_dir: str | None = None
     log_level: str = "warning"
     # Also serve the time-series JSON-RPC API (`emulator.timeseries`) on the same port.
@@ -46,6 +65,7 @@ class EmulatorConfig:
     links: LinksShape = "full"
     meta: bool = True
     ignore_page_limit: bool = False
+    over_page_cap: OverPageCap = "refuse"
     uuid_ids: bool = False
     unknown_field_types: bool = False
     # Meeting recordings (`emulator/recordings.py`): how many to create at start (each on a meeting, transcribed),
@@ -76,6 +96,10 @@ class EmulatorConfig:
             raise ValueError("rate_limit must be at least 1, or None to switch it off")
         if self.records < 0 or self.recordings < 0:
             raise ValueError("records and recordings must be >= 0")
+        if self.access_token_seconds < 1:
+            raise ValueError("access_token_seconds must be at least 1")
+        if self.refresh_grace_seconds < 0 or self.clock_step < 0:
+            raise ValueError("refresh_grace_seconds and clock_step must be >= 0")
 
     def updated(self, **changes: object) -> EmulatorConfig:
         """A copy with live-changeable settings replaced; refuses unknown or start-only names."""
@@ -87,6 +111,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "transcript_format": ("vtt", "json", "mixed"),
     "not_transcribed": ("404", "null"),
     "recording_meeting": ("attribute", "relationship"),
+    "over_page_cap": ("refuse", "refuse-unnamed", "clamp"),
+    "rate_limit_scope": ("endpoint", "workspace"),
 }
 
 C = TypeVar("C")

@@ -134,6 +134,8 @@ HANDLERS: list[tuple[str, str, ControlHandler]] = [
     ("/_emulator/lists/members", "POST", lambda emu, body: control_members(emu.lists, body)),
     ("/_emulator/recordings", "POST", _recordings),
     ("/_emulator/storage/requests", "GET", _storage_requests),
+    ("/_emulator/oauth", "GET", lambda emu, _: emu.oauth.report()),
+    ("/_emulator/oauth/revoke", "POST", lambda emu, _: {"revoked": emu.oauth.revoke_all()}),
 ]
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from emulator.calls import Call
 from emulator.errors import ApiError
 from emulator.lists import Lists
-from emulator.reads import bracket_parts, int_param, list_records
+from emulator.reads import bracket_parts, int_param, list_records, listing_limit
 from emulator.responses import JSONResponse
 from emulator.store import require_object
 
@@ -18,7 +18,7 @@ DEFAULT_LIMIT = 100
 
 def _paged(call: Call, items: list[dict[str, object]]) -> dict[str, object]:
     """A page of `items` by `page[limit]` / `page[offset]`, with `meta` like a record listing."""
-    limit = max(1, min(int_param(call, "page[limit]", DEFAULT_LIMIT), call.emu.config.page_cap))
+    limit = listing_limit(call, DEFAULT_LIMIT)
     offset = max(0, int_param(call, "page[offset]", 0))
     total = len(items)
     return {

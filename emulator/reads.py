@@ -77,6 +77,13 @@ def _page_link(request: Request, offset: int, http_scheme: bool) -> str:
     return str(url.replace(scheme="http") if http_scheme else url)
 
 
+def listing_limit(call: Call, default: int) -> int:
+    """The page size a listing serves: `page[limit]` (else `default`) as the configured variant applies it."""
+    cfg = call.emu.config
+    asked = int_param(call, "page[limit]", min(default, cfg.page_cap))
+    return page_limit(cfg, asked, nest=call.emu.faults.flag("nest_error_shape", call.request.url.path))
+
+
 async def list_records(call: Call, slug: str, within: Where | None = None) -> Response:
     """A page of `slug`'s records; `within` narrows the listing to a subset (a list's members)."""
     obj = require_object(slug)
@@ -88,10 +95,7 @@ async def list_records(call: Call, slug: str, within: Where | None = None) -> Re
         where.floor = None  # the count shortcut holds for a bare `_updated_at` floor only
     sort = dict(query)
     order = order_by(obj, sort.get("sortOrder[column]"), sort.get("sortOrder[dir]"))
-    limit = int_param(call, "page[limit]", min(DEFAULT_PAGE_LIMIT, cfg.page_cap))
-    if not 1 <= limit <= cfg.page_cap:
-        raise ApiError(400, f"page[limit] must be between 1 and {cfg.page_cap}, not {limit}")
-    limit = page_limit(cfg, limit)
+    limit = listing_limit(call, DEFAULT_PAGE_LIMIT)
     offset = int_param(call, "page[offset]", 0)
     if offset < 0:
         raise ApiError(400, f"page[offset] must be >= 0, not {offset}")

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -35,6 +34,7 @@ _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 class _State:
     transcribed: bool = True
     revision: int = 0
+    ordinal: int = 0  # creation order: `transcript_format = "mixed"` alternates on it, so any two differ
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ class Recordings:
             )
         ids = [str(r["id"]) for r in self.store.write(OBJECT, items, SYSTEM_ACTOR)] if items else []
         with self._lock:
-            self._states.update({rid: _State(transcribed) for rid in ids})
+            first = len(self._states)
+            self._states.update({rid: _State(transcribed, ordinal=first + n) for n, rid in enumerate(ids)})
         if ids:  # a recording lasts as long as its transcript
             lengths = [
                 WriteItem({"duration": self.transcript(rid).duration_ms / 1000}, f"/data/{n}/attributes", rid)
@@ -119,7 +120,9 @@ class Recordings:
     def format_of(self, config: EmulatorConfig, rid: str) -> str:
         if config.transcript_format != "mixed":
             return config.transcript_format
-        return "json" if zlib.crc32(rid.encode()) % 2 else "vtt"
+        with self._lock:
+            ordinal = self._states.get(rid, _State()).ordinal
+        return "json" if ordinal % 2 else "vtt"
 
     # -- artifacts ----------------------------------------------------------------------------------------
     def artifacts(self, config: EmulatorConfig, meeting: str, rid: str) -> dict[str, str | None]:

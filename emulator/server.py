@@ -22,6 +22,8 @@ from emulator.clock import Clock
 from emulator.config import EmulatorConfig
 from emulator.faults import Faults
 from emulator.lists import Lists
+from emulator.oauth import OAuthServer
+from emulator.oauth_app import create_auth_app
 from emulator.recordings import Recordings
 from emulator.state import Emulator
 from emulator.stats import Stats
@@ -39,10 +41,20 @@ class RunningEmulator:
     emulator: Emulator
     host: str
     port: int
+    auth_port: int
 
     @property
     def origin(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def auth_url(self) -> str:
+        """The partner OAuth server, on its own port (`CLARIFY_AUTH_URL`)."""
+        return f"http://{self.host}:{self.auth_port}/oauth2"
+
+    @property
+    def oauth(self) -> OAuthServer:
+        return self.emulator.oauth
 
     @property
     def base_url(self) -> str:
@@ -111,23 +123,54 @@ def _bind_storage(emu: Emulator) -> socket.socket:
     return sock
 
 
-def _dispatch(emu: Emulator, storage: socket.socket) -> ASGIApp:
-    """One server, two origins: a request is the storage origin's when it arrived on the storage socket."""
-    api, store = create_app(emu), storage_app(emu)
-    address = tuple(storage.getsockname()[:2])
+@dataclass
+class _Sockets:
+    """The emulator's listening sockets: one process, three origins (the API with its control routes, the
+    partner OAuth server, and the storage host of signed recording URLs), each reached on a socket of its own."""
+
+    api: socket.socket
+    auth: socket.socket
+    storage: socket.socket
+
+    @classmethod
+    def bind(cls, emu: Emulator) -> _Sockets:
+        cfg = emu.config
+        return cls(_bind(cfg.host, cfg.port), _bind(cfg.host, cfg.auth_port), _bind_storage(emu))
+
+    @property
+    def all(self) -> list[socket.socket]:
+        return [self.api, self.auth, self.storage]
+
+    def port(self, which: str) -> int:
+        return int(getattr(self, which).getsockname()[1])
+
+
+def _dispatch(emu: Emulator, socks: _Sockets) -> ASGIApp:
+    """A request goes to the app of the socket it arrived on."""
+    api = create_app(emu)
+    apps = {
+        _address(socks.api): api,
+        _address(socks.auth): create_auth_app(emu),
+        _address(socks.storage): storage_app(emu),
+    }
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        target = store if tuple(scope.get("server") or ())[:2] == address else api
+        target = apps.get(tuple(scope.get("server") or ())[:2], api)
         await target(scope, receive, send)
 
     return app
 
 
-def _server(emu: Emulator, storage: socket.socket) -> uvicorn.Server:
+def _address(sock: socket.socket) -> tuple[str, int]:
+    host, port = sock.getsockname()[:2]
+    return host, port
+
+
+def _server(emu: Emulator, socks: _Sockets) -> uvicorn.Server:
     cfg = emu.config
     return uvicorn.Server(
         uvicorn.Config(
-            _dispatch(emu, storage),
+            _dispatch(emu, socks),
             log_level=cfg.log_level,
             access_log=False,
             lifespan="off",
@@ -164,11 +207,10 @@ def run_in_thread(config: EmulatorConfig) -> Iterator[RunningEmulator]:
     tmp = tempfile.TemporaryDirectory(prefix="clarify-emulator-")
     clock = Clock()
     emu = Emulator(config, open_store(tmp.name, config.records, config.seed, clock, config.cache_dir), clock)
-    sock = _bind(config.host, config.port)
-    storage = _bind_storage(emu)
-    server = _server(emu, storage)
+    socks = _Sockets.bind(emu)
+    server = _server(emu, socks)
     thread = threading.Thread(
-        target=_serve_then_clean_up, args=(server, [sock, storage], emu, tmp), daemon=True, name="clarify-emulator"
+        target=_serve_then_clean_up, args=(server, socks.all, emu, tmp), daemon=True, name="clarify-emulator"
     )
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -178,7 +220,7 @@ def run_in_thread(config: EmulatorConfig) -> Iterator[RunningEmulator]:
     try:
         if not server.started:
             raise RuntimeError("emulator did not start")
-        yield RunningEmulator(emu, config.host, sock.getsockname()[1])
+        yield RunningEmulator(emu, config.host, socks.port("api"), socks.port("auth"))
     finally:
         _STOPPING.add(thread)
         server.should_exit = True
@@ -197,27 +239,36 @@ def settings_lines(config: EmulatorConfig, port: int) -> list[str]:
     ]
 
 
+def oauth_lines(config: EmulatorConfig, auth_port: int) -> list[str]:
+    """What `clarify-sync login` needs to log in at the emulator's OAuth server (used once no key is set)."""
+    return [
+        f"CLARIFY_AUTH_URL=http://{config.host}:{auth_port}/oauth2",
+        f"CLARIFY_OAUTH_CLIENT_ID={config.oauth_client_id}",
+    ]
+
+
 def serve(config: EmulatorConfig) -> None:
     """Serve in the foreground until SIGINT/SIGTERM, after printing the connection lines (CRM, and the
     time-series credentials file)."""
     with tempfile.TemporaryDirectory(prefix="clarify-emulator-") as tmp:
         clock = Clock()
         emu = Emulator(config, open_store(tmp, config.records, config.seed, clock, config.cache_dir), clock)
-        sock = _bind(config.host, config.port)
-        storage = _bind_storage(emu)
-        port = sock.getsockname()[1]
+        socks = _Sockets.bind(emu)
+        port = socks.port("api")
         for line in settings_lines(config, port):
             print(line, flush=True)
         if ts_line := ts_credentials_line(emu.timeseries, f"http://{config.host}:{port}", tmp):
             print(ts_line, flush=True)
+        for line in oauth_lines(config, socks.port("auth")):
+            print(line, flush=True)
         # uvicorn re-raises the signal it caught after a graceful shutdown; both end here, exit 0.
         signal.signal(signal.SIGTERM, _interrupt)
         try:
-            _server(emu, storage).run(sockets=[sock, storage])
+            _server(emu, socks).run(sockets=socks.all)
         except KeyboardInterrupt:
             pass
         finally:
-            sock.close()
-            storage.close()
+            for sock in socks.all:
+                sock.close()
             emu.store.close()
             sys.stdout.flush()

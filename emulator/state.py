@@ -10,6 +10,7 @@ from emulator.config import EmulatorConfig
 from emulator.demo_data import Generator
 from emulator.faults import Faults
 from emulator.lists import Lists
+from emulator.oauth import OAuthServer
 from emulator.ratelimit import RateLimiter
 from emulator.recordings import Recordings
 from emulator.stats import Stats
@@ -30,6 +31,7 @@ class Emulator:
         self.stats = Stats()
         self.limiter = RateLimiter()
         self.lists = Lists(clock)
+        self.oauth = OAuthServer(lambda: self._config, clock)  # the partner OAuth server (its own port)
         self._mutations = 0
         self.recordings = Recordings(store, clock, config.seed)
         self.recordings.create(config.recordings)

@@ -5,6 +5,10 @@
 - `links`: `full` (prev/next URLs), `null` (both keys, always null) or `absent` (no `links` key).
 - `meta`: False leaves `meta` out of list answers.
 - `ignore_page_limit`: `page[limit]` is ignored and every page holds the server default of 25.
+- `over_page_cap`: a `page[limit]` above `page_cap` is refused with a 400 naming the cap (`refuse`, the newer
+  guide's live API; under the `nest_error_shape` fault in class-validator's words, `page.limit must not be
+  greater than 100`, as an independent server answers), refused naming no size (`refuse-unnamed`), or served at
+  the cap with `meta.limit` saying so (`clamp`).
 - `uuid_ids`: record ids (and relationship targets) are served as UUIDs. A read-side rewrite: writes still
   address records by their stored ids, so keep it off for push tests.
 - `unknown_field_types`: `GET /schemas` describes some fields with types no client knows.
@@ -18,6 +22,7 @@ import uuid
 from typing import Any
 
 from emulator.config import EmulatorConfig
+from emulator.errors import ApiError
 from emulator.schemas import SYSTEM_FIELDS
 
 IGNORED_LIMIT_PAGE = 25
@@ -56,8 +61,21 @@ def listing_query(config: EmulatorConfig, slug: str, query: list[tuple[str, str]
     ]
 
 
-def page_limit(config: EmulatorConfig, asked: int) -> int:
-    return IGNORED_LIMIT_PAGE if config.ignore_page_limit else asked
+def page_limit(config: EmulatorConfig, asked: int, *, nest: bool = False) -> int:
+    """The page size served for `page[limit]=asked`, or the 400 refusing it (`over_page_cap`)."""
+    cap = config.page_cap
+    if asked < 1:
+        raise ApiError(400, f"page[limit] must be between 1 and {cap}, not {asked}")
+    if asked > cap and config.over_page_cap != "clamp":
+        if config.over_page_cap == "refuse-unnamed":
+            raise ApiError(400, "page[limit] is too large")
+        raise ApiError(
+            400,
+            f"page.limit must not be greater than {cap}"
+            if nest
+            else f"page[limit] must be between 1 and {cap}, not {asked}",
+        )
+    return IGNORED_LIMIT_PAGE if config.ignore_page_limit else min(asked, cap)
 
 
 def shape_records(config: EmulatorConfig, slug: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

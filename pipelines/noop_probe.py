@@ -4,16 +4,18 @@ A run that finds nothing new needs little: each object's cursor and nothing-chan
 page per object (`sources.clarify.freshness.up_to_date`), and whether a deletion check is due. dlt's import
 and pipeline setup (~1 s of CPU) are most of such a run, so the last completed sync of a DuckDB or Postgres
 warehouse leaves a note (`core/warehouse/sync_note.py`: a file beside the DuckDB file, a row in the Postgres
-dataset): the state it committed (the same dlt keeps in the warehouse) and the settings it ran with. A later
-run may trust the note only while all of these hold, and otherwise runs the full sync:
+dataset): the state it committed (the same dlt keeps in the warehouse), the settings it ran with (and its
+request cap), and the page size the API accepts (so the probe sends no refused request). A later run may trust
+the note only while all of these hold, and otherwise runs the full sync:
 - the note exists: a sync deletes it as soon as it holds the lock and writes it again only after its last
   load, so a crashed or failed run (whose pending loads must be finished) never leaves one behind;
 - nobody wrote the warehouse since (the note's stamp: the DuckDB file's size, mtime and WAL; the newest dlt
   load of the Postgres dataset), so the warehouse still is what the note describes;
 - the settings are the same: objects, lag, page size, the CLARIFY_* flags and variables, and what dlt reads
   its configuration from (`SOURCES__*` variables, the `.dlt/*.toml` files' stamps);
-- the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it), and so is a
-  Postgres DSN (`--postgres-dsn` or `CLARIFY_POSTGRES_DSN`);
+- the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it), or the note's sync
+  used the stored login and no `CLARIFY_ACCESS_TOKEN` is set (with the settings unchanged, dlt's config would
+  resolve the same credential); on Postgres the DSN is in `--postgres-dsn` or `CLARIFY_POSTGRES_DSN`;
 - `GET /schemas` and the lists answer as they did, no deletion check is due, and every object's first page
   matches;
 - when the note's sync read transcripts (`--transcripts`), it left no recording to ask again (one not transcribed
@@ -46,6 +48,7 @@ from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify.freshness import reconcile_due, up_to_date
 from sources.clarify.list_reading import UNAVAILABLE, read_lists, split_objects
+from sources.clarify.login_store import login_path
 from sources.clarify.schema import parse_schemas
 from sources.clarify.settings import SOURCE_NAME
 from sources.clarify.state import ObjectState
@@ -115,22 +118,27 @@ def command_settings(
 def remember(
     store: SyncNote,
     run_settings: dict[str, Any],
-    connection: ClarifyConnection,
+    api: ClarifyApi,
     schemas: Any,
     states: dict[str, dict[str, Any]],
     reconcile_interval: float,
     report: SyncReport,
     plain: bool,
 ) -> None:
-    """After a sync's last load: the note a later run may answer from (see the module docstring); `report` says
-    what it did with lists and transcripts. `plain`: the run had no controls (history, soft deletes, excluded or
-    hashed fields), so a small change may skip dlt."""
+    """After a sync's last load: the note a later run may answer from (see the module docstring). `api`: the
+    sync's client (its connection, and the page size it found the API accepts); `report` says what it did with
+    lists and transcripts; `plain`: the run had no controls (history, soft deletes, excluded or hashed fields),
+    so a small change may skip dlt."""
+    connection = api.connection
     lists, transcripts = report.lists, report.transcripts
     note = {
         "version": _VERSION,
         "settings": run_settings,
         "base_url": connection.base_url,
         "workspace": connection.workspace,
+        "credential": connection.credential,  # which kind, never the secret
+        "max_requests_per_minute": connection.max_requests_per_minute,
+        "page_size": api.page_size.stored(),
         "schemas": _digest(schemas),
         "reconcile_interval": reconcile_interval,
         "states": states,
@@ -180,15 +188,18 @@ def probe(
     `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
     started = time.perf_counter()
     note = trusted(note_store(warehouse))
-    api_key = os.environ.get("CLARIFY_API_KEY")
-    if note is None or not api_key or note.get("settings") != run_settings:
+    if note is None or note.get("settings") != run_settings:
+        return ProbeResult()
+    connection = _connection(note)
+    if connection is None:
         return ProbeResult()
     if (note.get("transcripts") or {}).get("waiting"):
         return ProbeResult()
     states = {obj: ObjectState(stored) for obj, stored in note["states"].items()}
     if reconcile_due(list(states), states, reconcile, float(note["reconcile_interval"])):
         return ProbeResult()
-    api = ClarifyApi(ClarifyConnection(note["base_url"], note["workspace"], api_key), retry=retry)
+    api = ClarifyApi(connection, retry=retry)
+    api.page_size.adopt(note.get("page_size"))  # no refused request for a size the sync already learnt
     try:
         same_schemas, changed = _ask(api, note, states, run_settings)
     except BaseException:
@@ -202,6 +213,22 @@ def probe(
         report = SyncReport.answered(api.http.stats, {obj: state.cursor for obj, state in states.items()})
     report.seconds = time.perf_counter() - started
     return ProbeResult(report=report)
+
+
+def _connection(note: dict[str, Any]) -> ClarifyConnection | None:
+    """The credential the full sync would use, known without dlt: the key in `CLARIFY_API_KEY`, or the stored
+    login when the note's sync used it (its settings and dlt's config files are unchanged, so dlt's config holds
+    no key or token that would outrank it) and no `CLARIFY_ACCESS_TOKEN` is set. The note's settings are this
+    run's, so is the request cap it ran with."""
+    base_url, workspace = note["base_url"], note["workspace"]
+    cap = note.get("max_requests_per_minute")
+    api_key = os.environ.get("CLARIFY_API_KEY")
+    if api_key:
+        return ClarifyConnection(base_url, workspace, api_key, max_requests_per_minute=cap)
+    login = note.get("credential") == "stored login" and not os.environ.get("CLARIFY_ACCESS_TOKEN")
+    if login and login_path(base_url, workspace).exists():
+        return ClarifyConnection(base_url, workspace, stored_login=True, max_requests_per_minute=cap)
+    return None
 
 
 def _ask(

@@ -45,6 +45,7 @@ from pipelines.run_records import note_schemas, recorded, watch_requests
 from pipelines.soft_deletes import apply_soft_deletes
 from pipelines.sync_report import ListsReport, ObjectReport, SyncReport, TranscriptsReport
 from pipelines.transcripts_sync import check_transcript_settings, sync_transcripts, transcripts_wanted
+from sources.clarify import page_size
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
 from sources.clarify.controls import Controls, load_controls
@@ -59,6 +60,7 @@ from sources.clarify.settings import (
     DEFAULT_RECONCILE_INTERVAL_SECONDS,
     MAX_PAGES_PER_LOAD,
     PAGE_LIMIT,
+    SOURCE_NAME,
     child_table,
     link_target_column,
 )
@@ -145,6 +147,7 @@ def run_sync(
                     _drop_replayed_rows(pipeline, selected)
                 guard(lambda: pipeline.sync_destination(), warehouse)
                 _adopt_note(pipeline, note, connection, full_refresh)
+                _adopt_page_size(pipeline, api)
                 _install_crash_hooks()
                 run = _SyncRun(
                     api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel, controls=controls
@@ -162,9 +165,7 @@ def run_sync(
                 states = object_states(pipeline.state)
             if probe_settings is not None and store is not None:  # after the DuckDB file is closed
                 stored = {o: states[o].stored if o in states else {} for o in selected}
-                noop_probe.remember(
-                    store, probe_settings, connection, schemas_body, stored, interval, report, controls.plain
-                )
+                noop_probe.remember(store, probe_settings, api, schemas_body, stored, interval, report, controls.plain)
         _fill_report(report, selected, run.stats, states, api.http.stats)
     report.seconds = time.perf_counter() - started
     return report
@@ -226,6 +227,12 @@ def _adopt_note(
         return
     with pipeline.managed_state() as state:
         adopt_states(state, note["states"])
+
+
+def _adopt_page_size(pipeline: dlt.Pipeline, api: ClarifyApi) -> None:
+    """The page size an earlier run learnt (`sources/clarify/page_size.py`), while it is under a day old."""
+    source_state = pipeline.state.get("sources", {}).get(SOURCE_NAME, {})
+    api.page_size.adopt(source_state.get(page_size.STATE_KEY), max_age=page_size.RECHECK)
 
 
 def _check_since(since: str | datetime | None) -> None:

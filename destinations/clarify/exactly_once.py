@@ -138,10 +138,12 @@ class CreateOnce:
         }
         records: list[dict[str, Any]] = []
         while True:
-            body = self.api.list_page(self.slug, {**params, "page[offset]": len(records)})
+            page = {**params, "page[offset]": len(records)}
+            body = self.api.list_page(self.slug, page)  # may lower page[limit] to what the API accepts
             data = [r for r in body.get("data") or [] if isinstance(r, dict)]
             records.extend(data)
-            limit = min(PAGE, int((body.get("meta") or {}).get("limit") or PAGE))
+            asked = int(page["page[limit]"])
+            limit = min(asked, int((body.get("meta") or {}).get("limit") or asked))
             if len(data) < limit:
                 return records
 

@@ -31,7 +31,7 @@ class AuthFailure(Exception):
         self.description = description
 
 
-def _basic(header: str) -> tuple[str, str] | None:
+def basic_credentials(header: str) -> tuple[str, str] | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
@@ -49,7 +49,7 @@ async def token_client(state: TimeseriesState, request: Request) -> None:
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
     if form.get("grant_type") != "client_credentials":
         raise AuthFailure(400, "unsupported_grant_type", "grant_type must be client_credentials")
-    header = _basic(request.headers.get("authorization", ""))
+    header = basic_credentials(request.headers.get("authorization", ""))
     if header is not None:
         # RFC 6749 §2.3.1: the header carries the form-urlencoded id and secret.
         client = (unquote_plus(header[0]), unquote_plus(header[1]))
@@ -75,7 +75,7 @@ def rpc_integration(state: TimeseriesState, request: Request) -> str:
         integration = state.token_integration(token)
         if integration is not None:
             return integration
-    basic = _basic(header)
+    basic = basic_credentials(header)
     if basic is not None and basic == (state.config.integration, state.config.password):
         return state.config.integration
     raise AuthFailure(401, "unauthorized", "missing, invalid or expired access token or password")

@@ -18,6 +18,8 @@ from emulator.command import emulator as emulator_command
 from pipelines import noop_probe
 from pipelines.check import DEFAULT_MAX_AGE
 from pipelines.cli.console import console, print_error, print_table, progress_reporter, verbosity
+from pipelines.cli.login import login as login_command
+from pipelines.cli.login import logout as logout_command
 from pipelines.cli.options import BaseUrl, DuckdbPath, Workspace, connection_from, reports_errors, warehouse_options
 from pipelines.cli.reports import finish_objects, print_push_report, print_sync_report
 from pipelines.cli.timeseries import timeseries_app
@@ -303,10 +305,12 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
 @app.command()
 @reports_errors
 @warehouse_options()
-def status(warehouse: WarehouseOptions) -> None:
-    """Each object's cursor, row count and last run."""
+def status(warehouse: WarehouseOptions, base_url: BaseUrl = None, workspace: Workspace = None) -> None:
+    """How runs authenticate (and until when a stored login holds), and each object's cursor, rows and last run."""
+    from pipelines.login import describe_auth
     from pipelines.sync import sync_status
 
+    console.print(f"auth: {describe_auth(base_url, workspace)}", highlight=False, markup=False, soft_wrap=True)
     rows = sync_status(warehouse)
     print_table(
         "clarify-sync status",
@@ -342,6 +346,8 @@ def check(
 
 
 app.command(name="emulator")(reports_errors(emulator_command))
+app.command(name="login")(reports_errors(login_command))
+app.command(name="logout")(reports_errors(logout_command))
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -10,7 +9,6 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -18,6 +16,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from core.errors import first_line
+from core.state_files import STATE_DIR_ENV, state_dir
 
 console = Console()
 err_console = Console(stderr=True)
@@ -137,16 +136,6 @@ class _Verbosity:
 
 
 verbosity = _Verbosity()
-ERROR_LOG_ENV = "CLARIFY_SYNC_LOG_DIR"
-
-
-def error_log_dir() -> Path:
-    """Where tracebacks of unexpected errors go: $CLARIFY_SYNC_LOG_DIR, else the XDG state folder."""
-    configured = os.environ.get(ERROR_LOG_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    state_home = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(state_home) / "clarify-sync"
 
 
 def report_internal_error(exc: BaseException, command: str) -> None:
@@ -154,13 +143,13 @@ def report_internal_error(exc: BaseException, command: str) -> None:
     text = "".join(traceback.format_exception(exc))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     try:
-        folder = error_log_dir()
+        folder = state_dir()  # tracebacks go to the state folder (core/state_files.py)
         folder.mkdir(parents=True, exist_ok=True)
         log = folder / f"error-{command}-{stamp}.log"
         log.write_text(f"clarify-sync {command}\n{text}")
         where = f"the full traceback is in {log}"
     except OSError:  # a read-only home must not hide the error itself
-        where = f"set {ERROR_LOG_ENV} to a writable folder to keep the traceback"
+        where = f"set {STATE_DIR_ENV} to a writable folder to keep the traceback"
     first = first_line(exc, fallback="")
     print_error(
         f"internal error ({exc.__class__.__name__}{': ' + first if first else ''}): {where}; "

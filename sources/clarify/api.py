@@ -1,4 +1,5 @@
-"""The CRM side of the HTTP client: workspace URLs, auth header and error messages that name the fix.
+"""The CRM side of the HTTP client: workspace URLs, credentials (`ClarifyConnection.auth()`, sent to the API's
+origin only) and error messages that name the fix.
 
 The sync reads through it and the push writes through it. For writes, `idempotent` says what may be resent
 after a 5xx: a bulk create with `match_on` is an upsert (safe), a plain bulk create (objects without a unique
@@ -16,6 +17,7 @@ import httpx
 from core.errors import ApiError
 from core.http import HttpClient, RetryPolicy
 from sources.clarify.connection import ClarifyConnection
+from sources.clarify.page_size import PageSize
 
 _OBJECT_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/(?:resources|records(?:/bulk)?)/?$")
 _RECORD_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/records/([^/]+)")
@@ -48,19 +50,25 @@ class ClarifyApi:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
+        """`auth`: the connection's credential (`ClarifyConnection.auth()`) unless given (tests pass one that
+        reads the emulator's clock)."""
         self.connection = connection
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = HttpClient(
             connection.base_url,
-            headers={"Authorization": connection.authorization(), "Accept": "application/vnd.api+json"},
+            headers={"Accept": "application/vnd.api+json"},
+            auth=auth or connection.auth(),
             retry=retry,
             describe_error=self._describe,
             origin_hint="check CLARIFY_BASE_URL points at the Clarify API",
             endpoint_key=endpoint_key,
             transport=transport,
+            max_per_minute=connection.max_requests_per_minute,
             **extra,
         )
+        self.page_size = PageSize()  # every listing's `page[limit]`, learnt from the API's refusals
         self._users_endpoint = False  # set once `/objects/user/resources` answers 404
         # Answers fetched with `keep=True`, served to the next identical request (see `list_page`).
         self._kept: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
@@ -79,28 +87,32 @@ class ClarifyApi:
 
     def schemas(self, *, keep: bool = False) -> Any:
         """`GET /schemas`; `keep=True`: the nothing-changed probe keeps it for the sync it may hand over to."""
-        return self._remembered(("schemas", ()), keep, lambda: self.http.get_json(self.url("schemas"), tag="schemas"))
+        return self._remembered("schemas", {}, keep, lambda: self.http.get_json(self.url("schemas"), tag="schemas"))
 
-    def list_page(self, obj: str, params: Mapping[str, Any], *, keep: bool = False) -> dict[str, Any]:
+    def list_page(self, obj: str, params: dict[str, Any], *, keep: bool = False) -> dict[str, Any]:
         """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`.
 
         `keep=True` (the nothing-changed check's first page) keeps the answer for the walk that follows when
         something did change: its first request is the same one, and is answered from memory, once. The walk
         is as exact as if it had sent it (a record changed since has a later `_updated_at` and is read by a
         later page or the next run), and a changed run costs one request per object less. A kept answer asked
-        for with `keep=True` again (the probe's page, then the sync's own check) stays kept for the walk."""
-        return self._remembered(_answer_key(obj, params), keep, lambda: self._get_page(obj, params))
+        for with `keep=True` again (the probe's page, then the sync's own check) stays kept for the walk.
 
-    def _remembered(self, key: tuple[str, tuple[tuple[str, str], ...]], keep: bool, fetch: Callable[[], Any]) -> Any:
-        """A kept answer for `key` if there is one (kept again when `keep`), else `fetch()` (kept when `keep`)."""
-        body = self._kept.pop(key, None)
+        `page[limit]` is lowered in `params` to what the API accepts (`page_size.py`): the walk reads it back."""
+        return self._remembered(obj, params, keep, lambda: self._get_page(obj, params))
+
+    def _remembered(self, name: str, params: dict[str, Any], keep: bool, fetch: Callable[[], Any]) -> Any:
+        """A kept answer for (`name`, `params`) if there is one (kept again when `keep`), else `fetch()` at a page
+        size the API accepts (kept when `keep`, under the size it was asked at)."""
+        self.page_size.fit(params)
+        body = self._kept.pop(_answer_key(name, params), None)
         if body is None:
-            body = fetch()
+            body = self.page_size.fetch(params, fetch)
         if keep:
-            self._kept[key] = body
+            self._kept[_answer_key(name, params)] = body
         return body
 
-    def _get_page(self, obj: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _get_page(self, obj: str, params: dict[str, Any]) -> dict[str, Any]:
         path = "users" if obj == "user" and self._users_endpoint else f"objects/{obj}/resources"
         try:
             body = self.http.get_json(self.url(path), params, tag=obj)
@@ -111,11 +123,11 @@ class ClarifyApi:
             body = self.http.get_json(self.url("users"), params, tag=obj)
         return body if isinstance(body, dict) else {"data": body or []}
 
-    def get_page(self, path: str, params: Mapping[str, Any], *, tag: str, keep: bool = False) -> dict[str, Any]:
-        """One page of any other listing under the workspace (`lists`, a list's `resources`); `keep` as for
-        `list_page` (the probe's read of the lists, served again to the sync that takes over)."""
+    def get_page(self, path: str, params: dict[str, Any], *, tag: str, keep: bool = False) -> dict[str, Any]:
+        """One page of any other listing under the workspace (`lists`, a list's `resources`); `keep` and the
+        page size as for `list_page` (the probe's read of the lists, served again to the sync that takes over)."""
         fetch = lambda: self.http.get_json(self.url(path), params, tag=tag)  # noqa: E731
-        body = self._remembered(_answer_key(f"/{path}", params), keep, fetch)  # "/": never an object slug
+        body = self._remembered(f"/{path}", params, keep, fetch)  # "/": never an object slug
         return body if isinstance(body, dict) else {"data": body or []}
 
     def artifacts(self, meeting: str, recording: str, *, tag: str) -> dict[str, Any]:
@@ -150,7 +162,9 @@ class ClarifyApi:
         if status == 401:
             if conn.api_key:
                 return "API key refused: check CLARIFY_API_KEY; keys use the `api-key` scheme, not Bearer"
-            return "access token refused: check CLARIFY_ACCESS_TOKEN (expired or revoked OAuth token)"
+            if conn.access_token:
+                return "access token refused: check CLARIFY_ACCESS_TOKEN (expired or revoked OAuth token)"
+            return f"the stored login for workspace {conn.workspace!r} was refused ({detail}): run `clarify-sync login`"
         if status == 403:
             return f"access denied to {path}: the key lacks permission for workspace {conn.workspace} ({detail})"
         if status == 404:

@@ -7,8 +7,9 @@ with `page[offset]` inside that tie group, stepping by `limit - overlap` so reco
 while we page (updated or deleted, shifting the rest left) cannot make us skip others. Records already
 emitted in this walk are dropped (de-duplication by id makes every re-read harmless).
 
-The walk ends on a page shorter than the page size (the smaller of ours and `meta.limit`); `links.next` is
-never trusted (the live API sends stray ones, on empty pages too, with a scheme that does not answer).
+The walk ends on a page shorter than the page size (the smaller of ours and `meta.limit`; `fetch` may lower ours
+in the params it is given, to the size the API accepts: `page_size.py`); `links.next` is never trusted (the
+live API sends stray ones, on empty pages too, with a scheme that does not answer).
 
 Without `meta.limit` a short page may be the server's own page size (one that ignores `page[limit]`), so the
 walk then ends only on a page that brings nothing new.
@@ -134,7 +135,9 @@ class UpdatedAtWalk:
             if self.max_pages is not None and self.pages_fetched >= self.max_pages:
                 return
             asked_offset = self.position.offset
-            body = self.fetch(page_params(self.position, self.limit))
+            params = page_params(self.position, self.limit)
+            body = self.fetch(params)
+            self.limit = params["page[limit]"]  # `fetch` lowers it to a size the API accepts (page_size.py)
             self.pages_fetched += 1
             data = page_records(body)
             page_size = self._page_size(body)
@@ -257,6 +260,7 @@ class FullWalk:
             if offset:
                 params["page[offset]"] = offset
             body = self.fetch(params)
+            self.limit = params["page[limit]"]  # as in `UpdatedAtWalk`
             data = page_records(body)
             new = [r for r in data if str(r.get("id")) not in self.emitted]
             self.emitted.update(str(r.get("id")) for r in new)

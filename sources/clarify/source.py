@@ -24,7 +24,7 @@ import dlt
 import pyarrow as pa
 
 from core.warehouse import DELETED_COLUMN
-from sources.clarify import history
+from sources.clarify import history, page_size
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.controls import Controls, load_controls
@@ -198,6 +198,17 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
         yield from _mirror(obj, ctx, state, converter, hints, FullWalk(fetch, limit=ctx.page_limit, emitted=emitted))
     finally:
         stats.seconds += time.perf_counter() - started
+        _remember_page_size(ctx.api)
+
+
+def _remember_page_size(api: ClarifyApi) -> None:
+    """The page size the API accepts, committed with this load (the next run asks for it straight away)."""
+    stored = api.page_size.stored()
+    source_state = dlt.current.source_state()
+    if stored is None:
+        source_state.pop(page_size.STATE_KEY, None)
+    else:
+        source_state[page_size.STATE_KEY] = stored
 
 
 def _emit_pages(

@@ -3,8 +3,8 @@
 - `client-credentials`: an OAuth 2.0 token from `{apiUrl}oauth/token`, requested with a form body
   (`grant_type=client_credentials`, `client_id`, `client_secret`, `audience={apiUrl}`) exactly as pyclarify's
   `jsonrpc/oauth2.py` posts it (clarify-go's `credentials.go` uses the same URL and audience), sent as
-  `Bearer` and refreshed before it expires. The token request goes through the shared `HttpClient`, so it
-  gets the same retries and error mapping.
+  `Bearer` and refreshed before it expires (`core/auth.py`: a minute early, once more on a 401). The token
+  request goes through the shared `HttpClient`, so it gets the same retries and error mapping.
 - `basic-auth`: HTTP Basic with the integration id and password on every call (clarify-go's
   `basicAuthTransport`); there is no token.
 Neither the secret nor the token is ever logged or repr'd.
@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 
 import httpx
 
 import sources.clarify_timeseries.settings as s
+from core.auth import OriginAuth, refresh_due
 from core.errors import ApiError
 from core.http import HttpClient
 from sources.clarify_timeseries.credentials import TimeseriesCredentials
@@ -35,20 +36,23 @@ def _describe_token_error(status: int, path: str, detail: str) -> str:
     return f"token endpoint answered HTTP {status} on {path}: {detail or 'no detail'}"
 
 
-class ClientCredentialsAuth(httpx.Auth):
+class ClientCredentialsAuth(OriginAuth):
+    renewable = True  # a 401 (revoked or expired early) gets one fresh token and one more try
+
     def __init__(
         self,
         credentials: TimeseriesCredentials,
         http: HttpClient,
         clock: Callable[[], float] = time.monotonic,
     ):
+        super().__init__(credentials.origin)
         self._credentials = credentials
         self._http = http
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
-        self._margin = 0.0
+        self._lifetime = 0.0
         self.fetched = 0
 
     def __repr__(self) -> str:
@@ -56,10 +60,13 @@ class ClientCredentialsAuth(httpx.Auth):
 
     def token(self, *, force: bool = False) -> str:
         with self._lock:
-            if force or self._token is None or self._clock() >= self._expires_at - self._margin:
+            if force or self._token is None or refresh_due(self._clock(), self._expires_at, self._lifetime):
                 self._fetch()
             assert self._token is not None
             return self._token
+
+    def credential(self, rejected: str | None = None) -> str:
+        return f"Bearer {self.token(force=rejected is not None)}"
 
     def _fetch(self) -> None:
         c = self._credentials
@@ -78,19 +85,10 @@ class ClientCredentialsAuth(httpx.Auth):
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise ApiError(f"{c.token_path} answered without an access_token: check apiUrl in the credentials file")
         expires_in = body.get("expires_in")
-        ttl = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        self._lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
         self._token = body["access_token"]
-        # Refresh `margin` before expiry; a token living less than twice that is refreshed at half-life.
-        self._expires_at = self._clock() + ttl
-        self._margin = min(s.TOKEN_REFRESH_MARGIN, ttl / 2)
+        self._expires_at = self._clock() + self._lifetime
         self.fetched += 1
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token()}"
-        response = yield request
-        if response.status_code == 401:  # revoked or expired early: one fresh token, one more try
-            request.headers["Authorization"] = f"Bearer {self.token(force=True)}"
-            yield request
 
     def close(self) -> None:
         self._http.close()

@@ -27,7 +27,6 @@ CONFIRM_IDS = 1000  # ids per selection when confirming that resources missing f
 DEFAULT_LAG_SECONDS = 3600  # re-read this much before each item's cursor to catch late samples
 DEFAULT_HISTORY_DAYS = 365  # first sync starts this far back unless --since says otherwise
 DEFAULT_RECONCILE_HOURS = 24  # [sources.clarify_timeseries] reconcile_every_hours when unset
-TOKEN_REFRESH_MARGIN = 60.0  # refresh a token this many seconds before it expires
 
 # JSON-RPC codes: retried by the shared transport (backoff), the one that means "slow down", and the rest.
 RETRY_CODES = frozenset({-32000, -32603, -32015, -32009})

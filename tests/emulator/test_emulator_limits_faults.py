@@ -65,6 +65,20 @@ def test_rate_limit_window_rolls(fresh: RunningEmulator, api: httpx.Client) -> N
     fresh.config_update(rate_limit=None, rate_window=60.0)
 
 
+def test_workspace_wide_rate_limit_with_bare_429s(fresh: RunningEmulator, api: httpx.Client) -> None:
+    """One budget for every endpoint (an independent server's "100 API requests a minute"), and no rate-limit
+    header on any answer: the 429 says nothing but its status."""
+    fresh.config_update(rate_limit=2, rate_limit_scope="workspace", rate_limit_headers=False)
+    ok = api.get("schemas")
+    assert ok.status_code == 200 and not any(name.lower().startswith("x-ratelimit") for name in ok.headers)
+    assert api.get("objects/person/resources", params={"page[limit]": "1"}).status_code == 200
+    refused = api.get("objects/company/resources", params={"page[limit]": "1"})  # another endpoint, same budget
+    assert "workspace" in error(refused, 429)["detail"]
+    assert not any(name.lower() in ("retry-after", "x-ratelimit-limit") for name in refused.headers)
+    fresh.config_update(rate_limit_scope="endpoint", rate_limit_headers=True)
+    assert api.get("objects/company/resources", params={"page[limit]": "1"}).headers["X-RateLimit-Remaining"] == "1"
+
+
 def test_endpoint_key() -> None:
     from emulator.ratelimit import endpoint_key
 

@@ -177,7 +177,21 @@ def test_offset_beyond_end_and_default_limit(client: httpx.Client, shared: Runni
 def test_page_cap_is_configurable(fresh: RunningEmulator, api: httpx.Client) -> None:
     fresh.config_update(page_cap=10)
     assert api.get("objects/person/resources").json()["meta"]["limit"] == 10
-    error(api.get("objects/person/resources", params={"page[limit]": "11"}), 400)
+    assert error(api.get("objects/person/resources", params={"page[limit]": "11"}), 400)["detail"] == (
+        "page[limit] must be between 1 and 10, not 11"
+    )
+    assert error(api.get("lists", params={"page[limit]": "11"}), 400)  # every listing, lists too
+    fresh.faults.set(nest_error_shape=True)  # as an independent server answers, in class-validator's words
+    nest = api.get("objects/person/resources", params={"page[limit]": "11"}).json()
+    assert nest == {"statusCode": 400, "message": ["page.limit must not be greater than 10"], "error": "Bad Request"}
+    fresh.faults.clear()
+    fresh.config_update(over_page_cap="refuse-unnamed")
+    assert error(api.get("objects/person/resources", params={"page[limit]": "11"}), 400)["detail"] == (
+        "page[limit] is too large"
+    )
+    fresh.config_update(over_page_cap="clamp")
+    body = api.get("objects/person/resources", params={"page[limit]": "11"}).json()
+    assert len(body["data"]) == body["meta"]["limit"] == 10
 
 
 def test_record_shape_and_include(shared: RunningEmulator, client: httpx.Client) -> None:

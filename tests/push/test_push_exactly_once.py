@@ -18,6 +18,7 @@ import pytest
 from core.errors import ApiError
 from core.http import RetryPolicy
 from pipelines.push import run_push
+from tests.conftest import killed_once_committed
 from tests.push.conftest import child_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,14 +96,7 @@ run_push(ClarifyConnection(a["base_url"], a["workspace"], a["api_key"]), Warehou
 def _killed_child(emu: Any, warehouse: Any, obj: str, kill_on: int) -> None:
     argv, env = child_command(emu, warehouse, CHILD, object=obj, batch=BATCH)
     child = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        emu.faults.set(kill_on_commit=kill_on, kill_pid=child.pid, only_paths=[f"/objects/{obj}/records/bulk"])
-        _, err = child.communicate("go\n", timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == -9, err[-2000:]
-    emu.faults.clear()
+    killed_once_committed(emu, child, f"/objects/{obj}/records/bulk", kill_on)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

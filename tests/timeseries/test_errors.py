@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import sources.clarify_timeseries.settings as s
+from core.auth import REFRESH_MARGIN
 from core.errors import ApiError, ConfigError
 from core.http import RetryPolicy
 from core.timefmt import iso_us as iso
@@ -135,7 +136,7 @@ def test_token_is_refreshed_before_expiry(client: RpcClient, ts: TimeseriesState
     client.auth._clock = lambda: now[0]
     client.call("clarify.selectItems", {"query": {"limit": 1}})
     fetched = client.auth.fetched
-    now[0] += ts.config.token_ttl - s.TOKEN_REFRESH_MARGIN + 1
+    now[0] += ts.config.token_ttl - REFRESH_MARGIN + 1
     client.call("clarify.selectItems", {"query": {"limit": 1}})
     assert client.auth.fetched == fetched + 1
 
