@@ -33,7 +33,7 @@ ROW_KEYS = {
 
 
 @needs_emulator
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)  # a hang guard: two variants, two runs each, on a machine that may be loaded
 def test_bench_smoke(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
     main(
@@ -88,7 +88,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
 
 @needs_emulator
 @pytest.mark.skipif(not PG_OK, reason="no Postgres")
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 def test_bench_smoke_on_postgres(tmp_path: Path) -> None:
     """Both variants into Postgres, each in its own schema; the other scenarios say they need DuckDB."""
     import psycopg2
