@@ -6,6 +6,8 @@ Sizes and scenarios come from flags or the environment:
     make bench ARGS='--records 20000 --scenarios full,noop,changed'
     BENCH_REPEATS=5 make bench        (every measured scenario runs this many times; default 3)
     BENCH_ONLY=ours make bench        (skip the baseline)
+    BENCH_DESTINATION=postgres make bench   (both variants into Postgres, each its own schema; full, noop,
+                                             changed and ratelimit; BENCH_POSTGRES_DSN, default the local server)
 Scenarios: full, noop, changed, ratelimit, bare429, transcripts, push, diff, creates, lost, timeseries (default:
 all, run in that order), and ts_reconcile on request (what `timeseries sync --reconcile` costs when nothing
 changed). The time-series scenarios' size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days;
@@ -25,6 +27,7 @@ from rich.console import Console
 from bench import report
 from bench.emulator_proc import EmulatorProcess
 from bench.scenarios import ALL_SCENARIOS, DEFAULT_REPEATS, DEFAULT_SCENARIOS, Bench
+from bench.warehouse import DEFAULT_POSTGRES_DSN, DESTINATIONS, BenchWarehouse
 
 DEFAULT_RECORDS = 100_000
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -56,6 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="runs per scenario and variant; the table shows medians and (min-max) "
         f"[env: BENCH_REPEATS; default {DEFAULT_REPEATS}]",
     )
+    _warehouse_options(parser)
     parser.add_argument("--seed", type=int, default=int(os.environ.get("BENCH_SEED", "7")))
     parser.add_argument(
         "--out",
@@ -82,18 +86,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _warehouse_options(parser: argparse.ArgumentParser) -> None:
+    """Where both variants load: DuckDB files, or a Postgres schema each."""
+    parser.add_argument(
+        "--destination",
+        choices=DESTINATIONS,
+        default=os.environ.get("BENCH_DESTINATION", "duckdb"),
+        help="where both variants load (Postgres: a schema each) [env: BENCH_DESTINATION; default duckdb]",
+    )
+    parser.add_argument(
+        "--postgres-dsn",
+        default=os.environ.get("BENCH_POSTGRES_DSN", DEFAULT_POSTGRES_DSN),
+        help="with a password, which dlt insists on (an empty one is fine) [env: BENCH_POSTGRES_DSN]",
+    )
+    parser.add_argument(
+        "--postgres-prefix",
+        default=os.environ.get("BENCH_POSTGRES_PREFIX", "bench"),
+        help="the variants' Postgres schemas are <prefix>_baseline and <prefix>_ours [env: BENCH_POSTGRES_PREFIX]",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
-    size_dir = args.out / f"records-{args.records}"
+    size_dir = args.out / f"records-{args.records}-{args.destination}"
     if size_dir.exists():
         shutil.rmtree(size_dir)
     size_dir.mkdir(parents=True)
     console.print(
-        f"[bold]bench[/bold]: {args.records:,} records, scenarios {','.join(args.scenario_list)}, "
-        f"{args.repeats} run(s) each; "
+        f"[bold]bench[/bold]: {args.records:,} records into {args.destination}, "
+        f"scenarios {','.join(args.scenario_list)}, {args.repeats} run(s) each; "
         f"working folder {size_dir}"
     )
     with EmulatorProcess(args.records, args.seed, size_dir / "logs") as emu:
@@ -106,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             log=console.print,
             only=args.only,
             repeats=args.repeats,
+            warehouse=BenchWarehouse(args.destination, size_dir, args.postgres_dsn, args.postgres_prefix),
         )
         if bench.ours_note:
             console.print(f"[yellow]ours skipped[/yellow]: {bench.ours_note}")
@@ -113,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.run(args.scenario_list)
     entry = report.build_entry(
         args.records,
+        args.destination,
         args.seed,
         args.scenario_list,
         args.repeats,

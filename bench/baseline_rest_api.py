@@ -9,6 +9,8 @@ Run as its own process so the benchmark measures only it:
 
     CLARIFY_BASE_URL=... CLARIFY_WORKSPACE=... CLARIFY_API_KEY=... \\
         python -m bench.baseline_rest_api --duckdb-path base.duckdb --objects person:objects/person/resources
+    ... python -m bench.baseline_rest_api --destination postgres --postgres-dsn postgresql://u:pw@host/db \\
+        --dataset bench_baseline --objects ...
 """
 
 from __future__ import annotations
@@ -71,7 +73,16 @@ def rest_api_config(
     }
 
 
-def run(duckdb_path: str, objects: dict[str, str], cursor_path: str) -> dict[str, Any]:
+def destination(args: argparse.Namespace) -> Any:
+    """dlt's DuckDB or Postgres destination, with its default settings (Postgres: insert-values)."""
+    import dlt
+
+    if args.destination == "postgres":
+        return dlt.destinations.postgres(credentials=args.postgres_dsn)
+    return dlt.destinations.duckdb(args.duckdb_path)
+
+
+def run(target: Any, dataset: str, objects: dict[str, str], cursor_path: str) -> dict[str, Any]:
     import dlt
     from dlt.sources.rest_api import rest_api_source
 
@@ -82,11 +93,7 @@ def run(duckdb_path: str, objects: dict[str, str], cursor_path: str) -> dict[str
         objects,
         cursor_path,
     )
-    pipeline = dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(duckdb_path),
-        dataset_name=DATASET,
-    )
+    pipeline = dlt.pipeline(pipeline_name=PIPELINE_NAME, destination=target, dataset_name=dataset)
     load_info = pipeline.run(rest_api_source(config, name="clarify_rest_api"))
     trace = pipeline.last_trace
     rows = dict(trace.last_normalize_info.row_counts) if trace and trace.last_normalize_info else {}
@@ -107,7 +114,10 @@ def parse_objects(spec: str) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.baseline_rest_api", description=__doc__.splitlines()[0])
-    parser.add_argument("--duckdb-path", required=True)
+    parser.add_argument("--destination", choices=("duckdb", "postgres"), default="duckdb")
+    parser.add_argument("--duckdb-path", default="baseline.duckdb")
+    parser.add_argument("--postgres-dsn", help="with a password, which dlt insists on (an empty one is fine: u:@host)")
+    parser.add_argument("--dataset", default=DATASET)
     parser.add_argument("--objects", required=True, help="name[:path],... (path default objects/<name>/resources)")
     parser.add_argument(
         "--cursor-path",
@@ -115,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON path of `_updated_at` in a record (e.g. attributes._updated_at)",
     )
     args = parser.parse_args(argv)
-    summary = run(args.duckdb_path, parse_objects(args.objects), args.cursor_path)
+    summary = run(destination(args), args.dataset, parse_objects(args.objects), args.cursor_path)
     print(json.dumps(summary))
     return 0
 

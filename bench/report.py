@@ -86,6 +86,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def build_entry(
     records: int,
+    destination: str,
     seed: int,
     scenarios: list[str],
     repeats: int,
@@ -95,6 +96,7 @@ def build_entry(
 ) -> dict[str, Any]:
     return {
         "records": records,
+        "destination": destination,
         "seed": seed,
         "scenarios": scenarios,
         "repeats": repeats,
@@ -108,7 +110,7 @@ def build_entry(
 
 
 def save(entry: dict[str, Any], path: Path = RESULTS_PATH) -> Path:
-    """Replace the entry for this size (records) or append it; entries stay sorted by size."""
+    """Replace the entry for this size and warehouse or append it; entries stay sorted by warehouse and size."""
     data: dict[str, Any] = {"entries": []}
     if path.exists():
         try:
@@ -117,13 +119,17 @@ def save(entry: dict[str, Any], path: Path = RESULTS_PATH) -> Path:
                 data = loaded
         except json.JSONDecodeError:
             pass
-    entries = [e for e in data["entries"] if e.get("records") != entry["records"]]
+    entries = [e for e in data["entries"] if _key(e) != _key(entry)]
     entries.append(entry)
-    entries.sort(key=lambda e: e.get("records", 0))
+    entries.sort(key=_key)
     data["entries"] = entries
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+def _key(entry: dict[str, Any]) -> tuple[str, int]:
+    return entry.get("destination", "duckdb"), entry.get("records", 0)
 
 
 def _fmt(value: float | int | None, digits: int = 2) -> str:
@@ -137,7 +143,7 @@ def _fmt(value: float | int | None, digits: int = 2) -> str:
 def render(entry: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     table = Table(
-        title=f"clarify-sync vs dlt rest_api — {entry['records']:,} records "
+        title=f"clarify-sync vs dlt rest_api — {entry['records']:,} records into {entry.get('destination', 'duckdb')} "
         f"({entry['machine']['cores']} cores, {entry['machine']['cpu_model']}); "
         f"median of {entry.get('repeats', 1)} run(s), (min–max) below"
     )

@@ -13,6 +13,7 @@ from typing import Any
 from bench import push, verify
 from bench.emulator_proc import EmulatorProcess, summarize_requests
 from bench.harness import Measurement, clarify_sync, cli_ok, python_command, remove, run_measured
+from bench.warehouse import BenchWarehouse
 
 # Canonical order: the push scenarios create records in the emulator, so they run after every sync scenario
 # (`transcripts` adds recordings, which no other scenario reads);
@@ -32,6 +33,8 @@ ALL_SCENARIOS = (
     "ts_reconcile",
 )
 DEFAULT_SCENARIOS = ALL_SCENARIOS[:-1]  # ts_reconcile: on request (a year of 300 items is minutes to load first)
+# The sync scenarios run against either warehouse; the others read and write DuckDB files.
+POSTGRES_SCENARIOS = ("full", "noop", "changed", "ratelimit", "bare429")
 CHANGED_SHARE = 0.01
 RATE_LIMIT = 60  # requests per endpoint per minute in the rate-limited scenario (the live API: 3000)
 # Scaled down so the budget binds at bench sizes: 10 per rolling 10 s window per endpoint, so a sync of
@@ -173,8 +176,10 @@ class Bench:
         log: Callable[[str], None] = print,
         only: str | None = None,
         repeats: int = DEFAULT_REPEATS,
+        warehouse: BenchWarehouse | None = None,
     ) -> None:
         self.emu = emu
+        self.warehouse = warehouse or BenchWarehouse("duckdb", out_dir)
         self.only = only
         self.repeats = max(1, repeats)
         self.out = out_dir
@@ -189,11 +194,13 @@ class Bench:
         self.ours_note = ours_unavailable_reason()
 
     # -- paths and commands ----------------------------------------------------------------------
-    def db(self, variant: str) -> Path:
-        return self.out / f"{variant}.duckdb"
-
     def dlt_dir(self, variant: str) -> Path:
         return self.out / f"dlt-{variant}"
+
+    def reset(self, variant: str) -> None:
+        """The variant starts from nothing: no warehouse, no local dlt state."""
+        self.warehouse.reset(variant)
+        remove(self.dlt_dir(variant))
 
     def env(self, variant: str) -> dict[str, str]:
         # Each variant keeps its pipeline state in its own dlt data dir, away from the user's ~/.dlt.
@@ -204,8 +211,7 @@ class Bench:
         return python_command(
             "-m",
             "bench.baseline_rest_api",
-            "--duckdb-path",
-            str(self.db("baseline")),
+            *self.warehouse.flags("baseline"),
             "--objects",
             objects,
             "--cursor-path",
@@ -213,7 +219,7 @@ class Bench:
         )
 
     def ours_command(self, variant: str = "ours") -> list[str]:
-        return [*clarify_sync(), "sync", "--duckdb-path", str(self.db(variant))]
+        return [*clarify_sync(), "sync", *self.warehouse.flags(variant)]
 
     def command(self, variant: str) -> list[str]:
         return self.baseline_command() if variant == "baseline" else self.ours_command(variant)
@@ -280,6 +286,10 @@ class Bench:
     # -- scenarios ---------------------------------------------------------------------------------
     def run(self, scenarios: list[str]) -> None:
         for name in scenarios:
+            if self.warehouse.destination != "duckdb" and name not in POSTGRES_SCENARIOS:
+                for variant in self.variants():
+                    self.skip(name, variant, "measured on DuckDB only")
+                continue
             getattr(self, f"scenario_{name}")()
 
     def scenario_full(self) -> None:
@@ -290,13 +300,12 @@ class Bench:
             variants.remove("ours")
         for _ in range(self.repeats):  # variants alternate, so both see the same machine load
             for variant in variants:
-                for stale in (self.db(variant), self.dlt_dir(variant)):
-                    remove(stale)
+                self.reset(variant)
                 self.synced.discard(variant)
                 row, m = self.measure("full", variant, self.command(variant), total)
                 if m.ok:
                     self.synced.add(variant)
-                    row.extra["rows"] = verify.row_counts(self.db(variant))
+                    row.extra["rows"] = verify.row_counts(self.warehouse, variant)
         self.check_same_ids("full")
 
     def scenario_noop(self) -> None:
@@ -338,8 +347,7 @@ class Bench:
         before = self.emu.configure()
         usages = []
         for _ in range(self.repeats):
-            for stale in (self.db(variant), self.dlt_dir(variant)):
-                remove(stale)
+            self.reset(variant)
             self.emu.configure(rate_limit=per_window, rate_window=RATE_WINDOW_S)
             try:
                 row, m = self.measure("ratelimit", "ours", self.ours_command(variant), total, env_variant=variant)
@@ -374,8 +382,7 @@ class Bench:
         limited = {"rate_limit": BARE_LIMIT, "rate_window": BARE_WINDOW_S}
         usages = []
         for _ in range(self.repeats):
-            for stale in (self.db(variant), self.dlt_dir(variant)):
-                remove(stale)
+            self.reset(variant)
             self.emu.configure(**limited, rate_limit_scope="workspace", rate_limit_headers=False)
             try:
                 row, m = self.measure("bare429", "ours", self.ours_command(variant), total, env_variant=variant)
@@ -387,7 +394,7 @@ class Bench:
                     rate_limit_headers=before.get("rate_limit_headers", True),
                 )
             usage = bare_429_usage(row.runs[-1]["requests_by_status"], m.wall_s)
-            usage["exact"] = m.ok and verify.row_counts(self.db(variant)) == found.totals  # every record, once
+            usage["exact"] = m.ok and verify.row_counts(self.warehouse, variant) == found.totals  # every record, once
             usages.append(usage)
         row.extra["per_run"] = usages
         usage = sorted(usages, key=lambda u: u["share_429"])[len(usages) // 2]
@@ -432,9 +439,9 @@ class Bench:
     def check_same_ids(self, scenario: str) -> None:
         if not {"baseline", "ours"} <= self.synced:
             return
-        result = verify.compare_ids(self.db("ours"), self.db("baseline"))
+        result = verify.compare_ids(self.warehouse)
         self.checks[scenario] = result
-        self.log(f"  {scenario:<10} ids in both DuckDB files equal: {result['same_ids']}")
+        self.log(f"  {scenario:<10} ids in both warehouses equal: {result['same_ids']}")
 
 
 def rate_limit_usage(stats: Any, limit: int, window_s: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bench.harness import remove, run_measured
+from bench.harness import run_measured
 
 SCENARIO = "transcripts"
 DEFAULT_RECORDINGS = 1_000
@@ -34,8 +34,7 @@ def scenario_transcripts(bench: Any) -> None:
         bench.emu.http.post("/_emulator/clock", json={"advance": 600}).raise_for_status()
     command = [*bench.ours_command(VARIANT), "--transcripts"]
     for _ in range(bench.repeats):
-        for stale in (bench.db(VARIANT), bench.dlt_dir(VARIANT)):
-            remove(stale)
+        bench.reset(VARIANT)
         setup = run_measured(
             "setup-transcripts",
             bench.ours_command(VARIANT),

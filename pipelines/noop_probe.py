@@ -2,28 +2,28 @@
 
 A run that finds nothing new needs little: each object's cursor and nothing-changed fingerprint, one first
 page per object (`sources.clarify.freshness.up_to_date`), and whether a deletion check is due. dlt's import
-and pipeline setup (~1 s of CPU) are most of such a run, so the last completed sync of a DuckDB warehouse
-leaves a note next to the file (`<file>.<dataset>.sync.json`): the state it committed (the same dlt keeps in
-the warehouse), the settings it ran with (and its request cap), the page size the API accepts (so the probe
-sends no refused request), and the file's size and mtime afterwards. A later run may trust the note only while
-all of these hold, and otherwise runs the full sync:
+and pipeline setup (~1 s of CPU) are most of such a run, so the last completed sync of a DuckDB or Postgres
+warehouse leaves a note (`core/warehouse/sync_note.py`: a file beside the DuckDB file, a row in the Postgres
+dataset): the state it committed (the same dlt keeps in the warehouse), the settings it ran with (and its
+request cap), and the page size the API accepts (so the probe sends no refused request). A later run may trust
+the note only while all of these hold, and otherwise runs the full sync:
 - the note exists: a sync deletes it as soon as it holds the lock and writes it again only after its last
   load, so a crashed or failed run (whose pending loads must be finished) never leaves one behind;
-- nobody wrote the DuckDB file since (size, mtime and WAL unchanged), so the warehouse still is what the
-  note describes;
+- nobody wrote the warehouse since (the note's stamp: the DuckDB file's size, mtime and WAL; the newest dlt
+  load of the Postgres dataset), so the warehouse still is what the note describes;
 - the settings are the same: objects, lag, page size, the CLARIFY_* flags and variables, and what dlt reads
   its configuration from (`SOURCES__*` variables, the `.dlt/*.toml` files' stamps);
 - the API key is in `CLARIFY_API_KEY` (a key in `.dlt/secrets.toml` needs dlt to read it), or the note's sync
   used the stored login and no `CLARIFY_ACCESS_TOKEN` is set (with the settings unchanged, dlt's config would
-  resolve the same credential);
+  resolve the same credential); on Postgres the DSN is in `--postgres-dsn` or `CLARIFY_POSTGRES_DSN`;
 - `GET /schemas` and the lists answer as they did, no deletion check is due, and every object's first page
   matches;
 - when the note's sync read transcripts (`--transcripts`), it left no recording to ask again (one not transcribed
   yet, or refused): those are asked by the full sync. A recording new or changed since shows in its first page.
 Then the run has cost `GET /schemas`, `GET /lists` and one request per object, as the full sync would, and
 changed nothing. When only some first pages differ, the probe hands the trusted note and those objects to the
-small-change load (`small_changes.py`), which rewrites the note with the cursors it moved; a dlt sync adopts a
-trusted note's states (`trusted`), newer than dlt's own after such loads.
+small-change load (`small_changes.py`), which replaces the note with the cursors it moved; a dlt sync adopts a
+trusted note's states (`take`), newer than dlt's own after such loads.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import orjson
 
 from core.http import RetryPolicy
 from core.warehouse.options import WarehouseOptions
+from core.warehouse.sync_note import SyncNote, file_stamp, sync_note
 from pipelines.sync_report import SyncReport
 from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection
@@ -49,20 +50,17 @@ from sources.clarify.freshness import reconcile_due, up_to_date
 from sources.clarify.list_reading import UNAVAILABLE, read_lists, split_objects
 from sources.clarify.login_store import login_path
 from sources.clarify.schema import parse_schemas
+from sources.clarify.settings import SOURCE_NAME
 from sources.clarify.state import ObjectState
 
-_VERSION = 1
+_VERSION = 2  # 2: the stamp is the store's (`sync_note.py`), Postgres too
 _CONNECTION_ENV = ("CLARIFY_BASE_URL", "CLARIFY_WORKSPACE")
 
 
-def note_path(duckdb_path: str, dataset: str) -> Path:
-    db = Path(duckdb_path).expanduser().resolve()
-    return db.with_name(f"{db.name}.{dataset}.sync.json")
-
-
-def forget(duckdb_path: str, dataset: str) -> None:
-    """A sync is about to change the warehouse: no later run may trust the note until it finishes."""
-    note_path(duckdb_path, dataset).unlink(missing_ok=True)
+def note_store(warehouse: WarehouseOptions, dsn: str | None = None) -> SyncNote | None:
+    """Where this warehouse keeps the note (None: nowhere, so no run is answered without dlt). `dsn`: a
+    Postgres DSN a run that imports dlt resolved from dlt's secrets."""
+    return sync_note(warehouse, SOURCE_NAME, dsn)
 
 
 def settings(
@@ -79,7 +77,7 @@ def settings(
     config = {
         "flags": [base_url, workspace],
         "env": {k: v for k, v in os.environ.items() if k in _CONNECTION_ENV or k.startswith("SOURCES__")},
-        "files": {str(p): _stamp(p) for p in _dlt_config_files()},
+        "files": {str(p): file_stamp(p) for p in _dlt_config_files()},
     }
     return {
         "objects": sorted(objects) if objects else None,
@@ -91,8 +89,8 @@ def settings(
 
 
 def command_settings(
+    warehouse: WarehouseOptions,
     *,
-    destination: str,
     base_url: str | None,
     workspace: str | None,
     objects: Sequence[str] | None,
@@ -103,8 +101,9 @@ def command_settings(
     controls: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """`settings` for a `clarify-sync sync` the probe may answer (and whose run leaves a note); None for the
-    runs it must not: other warehouses than DuckDB, `--full-refresh` and `--since` (they load whatever changed)."""
-    if destination != "duckdb" or full_refresh or since is not None:
+    runs it must not: warehouses without a note (not DuckDB, not Postgres with a DSN from the flag or the
+    environment), `--full-refresh` and `--since` (they load whatever changed)."""
+    if note_store(warehouse) is None or full_refresh or since is not None:
         return None
     return settings(
         base_url=base_url,
@@ -117,7 +116,7 @@ def command_settings(
 
 
 def remember(
-    warehouse: WarehouseOptions,
+    store: SyncNote,
     run_settings: dict[str, Any],
     api: ClarifyApi,
     schemas: Any,
@@ -147,24 +146,23 @@ def remember(
         # None: the run did not read transcripts; else whether recordings wait to be asked again
         "transcripts": None if transcripts is None else {"waiting": transcripts.waiting > 0},
         "plain": plain,
-        "file": _file_stamp(warehouse.duckdb_path),
     }
-    _write(note_path(warehouse.duckdb_path, warehouse.dataset), note)
+    store.write(note)
 
 
-def rewrite(warehouse: WarehouseOptions, note: dict[str, Any], states: dict[str, dict[str, Any]]) -> None:
-    """After the small-change load's commit: the trusted note with the states it moved, stamped anew."""
-    updated = {**note, "states": {**note["states"], **states}, "file": _file_stamp(warehouse.duckdb_path)}
-    _write(note_path(warehouse.duckdb_path, warehouse.dataset), updated)
+def trusted(store: SyncNote | None) -> dict[str, Any] | None:
+    """The warehouse's note while nobody else wrote the warehouse since it was written: its states then
+    describe the warehouse, newer than dlt's when a small change was loaded."""
+    return _of_this_version(store.read() if store is not None else None)
 
 
-def trusted(warehouse: WarehouseOptions, note: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The note beside a DuckDB warehouse (or `note`, read earlier) while nobody else wrote the file since it
-    was written: its states then describe the warehouse, newer than dlt's when a small change was loaded."""
-    if warehouse.destination != "duckdb":
-        return None
-    current = _current(warehouse.duckdb_path, warehouse.dataset)
-    return current if current is not None and (note is None or current == note) else None
+def take(store: SyncNote | None) -> dict[str, Any] | None:
+    """`trusted`, and from now until this run writes a new note, none is: for a sync that holds the lock."""
+    return _of_this_version(store.take() if store is not None else None)
+
+
+def _of_this_version(note: dict[str, Any] | None) -> dict[str, Any] | None:
+    return note if note is not None and note.get("version") == _VERSION else None
 
 
 @dataclass
@@ -180,8 +178,7 @@ class ProbeResult:
 
 
 def probe(
-    duckdb_path: str,
-    dataset: str,
+    warehouse: WarehouseOptions,
     *,
     run_settings: dict[str, Any],
     reconcile: bool | None = None,
@@ -190,7 +187,7 @@ def probe(
     """Whether the last sync's note answers this run (see the module docstring and `ProbeResult`).
     `reconcile` as for `run_sync`: True always needs the full sync, False never runs the deletion check."""
     started = time.perf_counter()
-    note = _current(duckdb_path, dataset)
+    note = trusted(note_store(warehouse))
     if note is None or note.get("settings") != run_settings:
         return ProbeResult()
     connection = _connection(note)
@@ -258,17 +255,11 @@ def _ask(
         return schemas_seen.result(), [obj for obj, ok in fresh.items() if not ok]
 
 
-def restamp(duckdb_path: str, dataset: str) -> None:
-    """The run's own record was appended to the file after the note: the note still describes the warehouse.
-
-    Only a note that exists is touched, and a sync deletes it before it writes, so no other sync's write is
-    hidden; a push's write (its own tables) is, which the probe does not read."""
-    path = note_path(duckdb_path, dataset)
-    note = _read(path)
-    if note is None:
-        return
-    note["file"] = _file_stamp(duckdb_path)
-    _write(path, note)
+def restamp(warehouse: WarehouseOptions) -> None:
+    """The run's own record was appended to the warehouse after the note: the note still describes it."""
+    store = note_store(warehouse)
+    if store is not None:
+        store.restamp()
 
 
 def _lists_unchanged(api: ClarifyApi, schemas: Any, digest: str | None, run_settings: dict[str, Any]) -> bool:
@@ -285,40 +276,5 @@ def _dlt_config_files() -> list[Path]:
     return [folder / name for folder in (Path.cwd() / ".dlt", global_dir) for name in ("config.toml", "secrets.toml")]
 
 
-def _stamp(path: Path) -> list[int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size]
-
-
-def _file_stamp(duckdb_path: str) -> list[Any]:
-    db = Path(duckdb_path).expanduser().resolve()
-    return [_stamp(db), _stamp(db.with_name(db.name + ".wal"))]
-
-
 def _digest(body: Any) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def _write(path: Path, note: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(note, default=str))
-    os.replace(tmp, path)  # whole or not at all: a reader never sees half a note
-
-
-def _current(duckdb_path: str, dataset: str) -> dict[str, Any] | None:
-    """The note, when it is of this version and nobody wrote the DuckDB file since it was written."""
-    note = _read(note_path(duckdb_path, dataset))
-    if note is None or note.get("version") != _VERSION or note.get("file") != _file_stamp(duckdb_path):
-        return None
-    return note
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        note = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return note if isinstance(note, dict) else None

@@ -149,9 +149,9 @@ def record_answered(command: str, warehouse: WarehouseOptions, report: Any, noti
 
 
 def _append(warehouse: WarehouseOptions, write: Callable[[], bool], notice: Callable[[str], None]) -> None:
-    """Append after the run's commit; a DuckDB note of the nothing-changed probe then describes the file again."""
-    if _quietly(write, notice) and warehouse.destination == "duckdb":
-        noop_probe.restamp(warehouse.duckdb_path, warehouse.dataset)
+    """Append after the run's commit; the nothing-changed probe's note then describes the warehouse again."""
+    if _quietly(write, notice):
+        noop_probe.restamp(warehouse)
 
 
 def watch_requests(stats: RequestStats) -> None:

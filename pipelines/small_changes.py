@@ -3,13 +3,15 @@
 When the nothing-changed probe (`noop_probe.py`) trusts the last sync's note and only some objects' first pages
 differ, importing dlt and running its extract, normalize and staged delete-insert (~2 s) is most of such a run.
 Here the changed objects are walked with the walk and the converter of the dlt resource (`sources/clarify/
-walks.py`, `records.py`) and merged into the DuckDB file in one transaction with dlt's delete-insert semantics
-(`DuckDBSQL.merge_arrow`): rows of a reloaded record are replaced, its child and link rows too.
+walks.py`, `records.py`) and merged into the DuckDB file or the Postgres dataset in one transaction with dlt's
+delete-insert semantics (`WarehouseSQL.merge_arrow`; Postgres copies each batch into a temporary table first):
+rows of a reloaded record are replaced, its child and link rows too.
 
-The cursors it moves go into the note, rewritten after the commit: dlt's own state keeps older ones, which stay
-safe, since a dlt sync adopts the note's states while the note is trusted (`noop_probe.trusted`) and otherwise
-re-reads from its own, which merging on `id` makes harmless. The note is deleted before the commit, so a crash
-between the two leaves no note and the next run is such a dlt sync.
+The cursors it moves go into the note (`core/warehouse/sync_note.py`): dlt's own state keeps older ones, which
+stay safe, since a dlt sync adopts the note's states while the note is trusted (`noop_probe.take`) and
+otherwise re-reads from its own, which merging on `id` makes harmless. On DuckDB the note is deleted before
+the commit and written after it, so a crash between the two leaves no note and the next run is such a dlt
+sync; on Postgres the note's row is replaced in the same transaction as the rows, so the next run trusts it.
 
 It declines, and the dlt sync takes over with the probe's answers (each first page, the schemas, the lists), when:
 - the note's sync ran with controls (history, soft deletes, excluded or hashed fields);
@@ -17,7 +19,7 @@ It declines, and the dlt sync takes over with the probe's answers (each first pa
 - a changed object is read in full (no usable cursor) or has an unfinished walk;
 - an object needs more than `SMALL_CHANGE_PAGES` pages (the dlt sync then loads in crash-bounded chunks);
 - a batch has a table or column the warehouse lacks (dlt evolves the schema), or the warehouse refuses a row;
-- another run changed the file while this one waited for the lock.
+- another run changed the warehouse while this one waited for the lock.
 """
 
 from __future__ import annotations
@@ -27,13 +29,12 @@ import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, duckdb_lock
+from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT
 from core.warehouse.options import WarehouseOptions
-from core.warehouse.sql import DuckDBSQL
+from core.warehouse.sync_note import SyncNote
 from pipelines import noop_probe
 from pipelines.sync_report import SyncReport
 from sources.clarify.api import ClarifyApi
@@ -70,16 +71,13 @@ def load_small_changes(
     settings = note["settings"]
     with ThreadPoolExecutor(max_workers=len(states)) as pool:
         walked = dict(zip(states, pool.map(lambda o: _walk(api, schemas[o], states[o], settings), states), strict=True))
-    if any(w is None for w in walked.values()):
+    store = noop_probe.note_store(warehouse)
+    if store is None or any(w is None for w in walked.values()):
         return None
-    with duckdb_lock(warehouse, lock_timeout):
-        if noop_probe.trusted(warehouse, note) is None or not _commit(warehouse, walked):
-            return None
-        if os.environ.get(CRASH_ENV) == "small-change":
-            os._exit(96)
-        noop_probe.rewrite(warehouse, note, {obj: state.stored for obj, state in states.items()})
-    cursors = {obj: ObjectState(stored).cursor for obj, stored in note["states"].items()}
-    cursors.update({obj: state.cursor for obj, state in states.items()})
+    updated = {**note, "states": {**note["states"], **{obj: state.stored for obj, state in states.items()}}}
+    if not _commit(store, note, updated, walked, lock_timeout):
+        return None
+    cursors = {obj: ObjectState(stored).cursor for obj, stored in updated["states"].items()}
     report = SyncReport.answered(api.http.stats, cursors, {obj: w.stats for obj, w in walked.items() if w is not None})
     report.loads = 1
     report.seconds = time.perf_counter() - started
@@ -123,20 +121,27 @@ def _walk(api: ClarifyApi, schema: ObjectSchema, state: ObjectState, settings: d
     return result
 
 
-def _commit(warehouse: WarehouseOptions, walked: dict[str, _Walked]) -> bool:
-    """Merge every batch in one transaction; False, with nothing written, when a table or column is missing or
-    the warehouse refuses a row (a column whose type someone changed): the dlt sync then loads the change, or
-    says in one line what the warehouse refuses."""
+def _commit(
+    store: SyncNote, note: dict[str, Any], updated: dict[str, Any], walked: dict[str, _Walked], lock_timeout: float
+) -> bool:
+    """Merge every batch in one transaction that leaves `updated` as the note; False, with nothing written, when
+    another run changed the warehouse, a table or column is missing, or the warehouse refuses a row (a column
+    whose type someone changed): the dlt sync then loads the change, or says in one line what the warehouse
+    refuses."""
     batches = [b for w in walked.values() for b in w.batches]
-    with closing(DuckDBSQL(warehouse.duckdb_path, warehouse.dataset, read_only=False)) as sql:
-        columns = {table: sql.column_names(table) for table in {t for t, _, _ in batches}}
-        if any(not set(batch.column_names) <= columns[table] for table, _, batch in batches):
+    with store.changing(note, lock_timeout) as sql:
+        if sql is None:
             return False
-        noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
-        try:
-            with sql.transaction():
-                for table, key, batch in batches:
-                    sql.merge_arrow(table, key, batch)
-        except sql.error:
-            return False  # rolled back; the note is gone, so the dlt sync starts from dlt's own cursors
+        columns = sql.table_columns(sorted({t for t, _, _ in batches}))
+        if any(not set(batch.column_names) <= set(columns.get(table, ())) for table, _, batch in batches):
+            return False
+
+        def merge() -> None:
+            for table, key, batch in batches:
+                sql.merge_arrow(table, key, batch, {c for c, nullable in columns[table].items() if nullable})
+
+        if not store.commit(sql, updated, merge):
+            return False
+        if os.environ.get(CRASH_ENV) == "small-change":
+            os._exit(96)
     return True

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,8 +28,16 @@ from core.http import RequestStats, RetryPolicy
 from core.warehouse import lake
 from core.warehouse.locking import DEFAULT_LOCK_TIMEOUT, warehouse_lock
 from core.warehouse.options import WarehouseOptions
-from core.warehouse.pipeline import extract, finish_pending, guard, normalize_and_load, open_pipeline
+from core.warehouse.pipeline import (
+    create_staging_tables,
+    extract,
+    finish_pending,
+    guard,
+    normalize_and_load,
+    open_pipeline,
+)
 from core.warehouse.sql import delete_where_in, drop_duplicate_keys, loaded_table, row_count, table_ids
+from core.warehouse.sync_note import SyncNote
 from pipelines import config_values, noop_probe
 from pipelines.gc_tuning import tuned_gc
 from pipelines.lists_sync import sync_lists
@@ -61,6 +69,7 @@ from sources.clarify.state import ObjectState, adopt_states, object_states
 from sources.clarify.stats import ObjectStats
 
 PIPELINE_NAME = "clarify_sync"
+APPEND_FIRST_LOADS = ("duckdb", "postgres")  # warehouses whose first load of an object appends (`_SyncRun.fresh`)
 
 Progress = Callable[..., None]  # (object, records so far, pages so far, records expected or None)
 
@@ -108,8 +117,7 @@ def run_sync(
     threads; `expected` from `meta.total_records`, or None); `notice(line)`: what a person should read once.
     `controls`: history, soft deletes, excluded and hashed fields (default: dlt config, `sources/clarify/
     controls.py`, plus the `history` and `soft_delete` objects). `probe_settings`: leave the note that lets
-    the next run answer "nothing changed" without dlt (`noop_probe.py`, DuckDB); `api`: the probe's client.
-    `transcripts`: also load meeting transcripts (`transcripts_sync.py`; default `sources.clarify.transcripts`).
+                    store, probe_settings, connection, schemas_body, stored, interval, report, controls.plain
     """
     started = time.perf_counter()
     _check_since(since)
@@ -130,7 +138,8 @@ def run_sync(
         check_transcript_settings(controls, want_transcripts)
         destination = warehouse.make_destination()
         with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
-            note = _take_note(warehouse)
+            store = _note_store(warehouse)
+            note = noop_probe.take(store)  # from here until this run writes a new note, none is trusted
             with ExitStack() as held:
                 destination = _held_duckdb(warehouse, full_refresh, held) or destination
                 pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
@@ -154,11 +163,9 @@ def run_sync(
                 if want_transcripts:
                     report.transcripts = run.transcripts(notice, reread=full_refresh)
                 states = object_states(pipeline.state)
-            if probe_settings is not None and warehouse.destination == "duckdb":  # after the file is closed
+            if probe_settings is not None and store is not None:  # after the DuckDB file is closed
                 stored = {o: states[o].stored if o in states else {} for o in selected}
-                noop_probe.remember(
-                    warehouse, probe_settings, api, schemas_body, stored, interval, report, controls.plain
-                )
+                noop_probe.remember(store, probe_settings, api, schemas_body, stored, interval, report, controls.plain)
         _fill_report(report, selected, run.stats, states, api.http.stats)
     report.seconds = time.perf_counter() - started
     return report
@@ -199,12 +206,11 @@ def _held_duckdb(warehouse: WarehouseOptions, full_refresh: bool, stack: ExitSta
     return warehouse.make_destination(connection=conn)
 
 
-def _take_note(warehouse: WarehouseOptions) -> dict[str, Any] | None:
-    """The trusted note, for `_adopt_note`; from here until this run writes a new one, none is trusted."""
-    note = noop_probe.trusted(warehouse)
-    if warehouse.destination == "duckdb":
-        noop_probe.forget(warehouse.duckdb_path, warehouse.dataset)
-    return note
+def _note_store(warehouse: WarehouseOptions) -> SyncNote | None:
+    """The note store, with a Postgres DSN from dlt's secrets too (this run imports dlt anyway)."""
+    return noop_probe.note_store(
+        warehouse, warehouse.required_postgres_dsn() if warehouse.destination == "postgres" else None
+    )
 
 
 def _adopt_note(
@@ -289,16 +295,18 @@ class _SyncRun:
             )
             source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
             self._load(source, refresh="drop_resources" if full_refresh and first else None)
+            if first and appends and self.warehouse.destination == "postgres":
+                create_staging_tables(self.pipeline, [name for name, _ in _object_tables(self.pipeline, appends)])
             loads += 1
             states = object_states(self.pipeline.state)
             pending = [o for o in pending if o in states and not states[o].complete]
         return loads
 
     def fresh(self, objects: list[str]) -> frozenset[str]:
-        """The objects whose first load may append (`SourceContext.appends`): on DuckDB (elsewhere a later
-        type change meets a staging table made from the new type), with no table yet and a walk that starts
-        from nothing. Every later load merges."""
-        if self.warehouse.destination != "duckdb":
+        """The objects whose first load may append (`SourceContext.appends`): on DuckDB and Postgres, with no
+        table yet and a walk that starts from nothing. Every later load merges (on Postgres into the staging
+        tables the first load's schema made, `create_staging_tables`)."""
+        if self.warehouse.destination not in APPEND_FIRST_LOADS:
             return frozenset()
         states = object_states(self.pipeline.state)
         return frozenset(
@@ -363,7 +371,7 @@ def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
     pipeline = open_pipeline(PIPELINE_NAME, warehouse, destination)
     guard(lambda: pipeline.sync_destination(), warehouse)
     states = object_states(pipeline.state)
-    note = noop_probe.trusted(warehouse)  # newer when the last runs were small-change loads
+    note = noop_probe.trusted(_note_store(warehouse))  # newer when the last runs were small-change loads
     states.update({obj: ObjectState(stored) for obj, stored in (note or {}).get("states", {}).items()})
     rows: list[StatusRow] = []
     for obj, state in sorted(states.items()):
@@ -401,16 +409,19 @@ def _reconcile_interval() -> float:
 def _drop_replayed_rows(pipeline: dlt.Pipeline, objects: list[str]) -> None:
     """After finishing a crashed run's loads: a first load's appended tables (objects and their child and link
     tables, never `<object>_history`) keep one row per primary key (`drop_duplicate_keys`)."""
+    drop_duplicate_keys(pipeline, [(name, keys) for name, keys in _object_tables(pipeline, objects) if keys])
+
+
+def _object_tables(pipeline: dlt.Pipeline, objects: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """The loaded tables of `objects` (their own, child and link tables) with their primary key columns."""
     if not pipeline.default_schema_name:
-        return
-    tables = pipeline.default_schema.tables
-    work = []
-    for name, table in tables.items():
-        if any(name == o or name.startswith(f"{o}__") for o in objects):
-            keys = [c for c, column in table.get("columns", {}).items() if column.get("primary_key")]
-            if keys:
-                work.append((name, keys))
-    drop_duplicate_keys(pipeline, work)
+        return []
+    prefixes = tuple(f"{o}__" for o in objects)
+    return [
+        (name, [c for c, column in table.get("columns", {}).items() if column.get("primary_key")])
+        for name, table in pipeline.default_schema.tables.items()
+        if name in objects or name.startswith(prefixes)
+    ]
 
 
 def _drop_dangling_links(

@@ -121,3 +121,15 @@ def extract(pipeline: dlt.Pipeline, source: Any, warehouse: WarehouseOptions, re
 def normalize_and_load(pipeline: dlt.Pipeline, warehouse: WarehouseOptions) -> None:
     guard(pipeline.normalize, warehouse)
     guard(lambda: pipeline.load(workers=load_workers()), warehouse)
+
+
+def create_staging_tables(pipeline: dlt.Pipeline, tables: list[str]) -> None:
+    """The staging dataset's `tables`, made as dlt makes them for a merge load, from the schema that made the
+    dataset's own: after a first load that appended (and so had no staging dataset), the next merge load finds
+    them as it would have after a merge. Otherwise dlt creates them then, from the schema of that later load: on
+    Postgres, a field whose type changed in between gets a staging column of the new type, and inserting it into
+    the table's old column fails (DuckDB casts it)."""
+    with pipeline.destination_client() as client:
+        with client.with_staging_dataset():
+            client.initialize_storage()
+            client.update_stored_schema(only_tables=[*tables, pipeline.default_schema.version_table_name])

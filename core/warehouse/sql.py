@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,9 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_MERGE_SOURCE = "__clarify_merge"  # the batch `merge_arrow` reads from: a registered arrow table, or a temp table
+
+
 def _on_conflict(conflict: Sequence[str], update: Sequence[str]) -> str:
     if not conflict:
         return ""
@@ -48,6 +52,7 @@ class WarehouseSQL:
 
     dialect: str
     dataset: str
+    error: type[Exception]  # what a refused statement raises
 
     # --- SQL fragments -------------------------------------------------------------------
     def row_text(self, alias: str) -> str:
@@ -140,6 +145,38 @@ class WarehouseSQL:
         for row in rows:
             self.execute(f"INSERT INTO {self.table(table)} ({names}) VALUES ({marks})", tuple(row))
 
+    def table_columns(self, tables: Sequence[str]) -> dict[str, dict[str, bool]]:
+        """Per dataset table of `tables` that exists: its columns, each with whether it may hold null."""
+        rows = (
+            self.fetchall(
+                "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+                f"WHERE table_schema = {self.param} AND table_name IN ({', '.join([self.param] * len(tables))})",
+                (self.dataset, *tables),
+            )
+            if tables
+            else []
+        )
+        columns: dict[str, dict[str, bool]] = {}
+        for table, column, nullable in rows:
+            columns.setdefault(table, {})[column] = nullable == "YES"
+        return columns
+
+    def merge_arrow(self, table: str, key: str, batch: Any, nullable: set[str]) -> None:
+        """dlt's `delete-insert` merge of one arrow batch, as the sync's tables declare it: the rows whose `key`
+        the batch names go, then its rows come in, except replace markers (`_deleted` true); `_deleted` stays
+        null, as dlt leaves its hard-delete column. `nullable`: the table's columns that may hold null."""
+        raise NotImplementedError
+
+    def _merge_from(self, table: str, key: str, columns: Sequence[str]) -> list[str]:
+        """`merge_arrow`'s statements, to run once the batch is readable as `_MERGE_SOURCE`."""
+        target = self.table(table)
+        cols = ", ".join(quote(c) for c in columns if c != DELETED_COLUMN)
+        live = f" WHERE {quote(DELETED_COLUMN)} IS NOT TRUE" if DELETED_COLUMN in columns else ""
+        return [
+            f"DELETE FROM {target} WHERE {quote(key)} IN (SELECT {quote(key)} FROM {_MERGE_SOURCE})",
+            f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {_MERGE_SOURCE}{live}",
+        ]
+
     def delete_keys(self, table: str, where_col: str, where_val: str, key_col: str, keys: Sequence[str]) -> None:
         if not keys:
             return
@@ -186,7 +223,7 @@ class DuckDBSQL(WarehouseSQL):
                 f"cannot open DuckDB file {resolved} ({first_line(exc)}): close other writers or pass --duckdb-path"
             ) from None
         self._duckdb = duckdb
-        self.error: type[Exception] = duckdb.Error  # what a refused statement raises
+        self.error = duckdb.Error
 
     def row_text(self, alias: str) -> str:
         return f"CAST(to_json({alias}) AS VARCHAR)"
@@ -229,27 +266,13 @@ class DuckDBSQL(WarehouseSQL):
         finally:
             self.con.unregister("__clarify_push_rows")
 
-    def column_names(self, table: str) -> set[str]:
-        """The columns of a dataset table (empty when there is no such table)."""
-        rows = self.fetchall(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            (self.dataset, table),
-        )
-        return {r[0] for r in rows}
-
-    def merge_arrow(self, table: str, key: str, batch: Any) -> None:
-        """dlt's `delete-insert` merge of one arrow batch, as the sync's tables declare it: the rows whose `key`
-        the batch names go, then its rows come in, except replace markers (`_deleted` true); `_deleted` stays
-        null, as dlt leaves its hard-delete column."""
-        self.con.register("__clarify_merge", batch)
+    def merge_arrow(self, table: str, key: str, batch: Any, nullable: set[str]) -> None:
+        self.con.register(_MERGE_SOURCE, batch)
         try:
-            target = self.table(table)
-            self.con.execute(f"DELETE FROM {target} WHERE {quote(key)} IN (SELECT {quote(key)} FROM __clarify_merge)")
-            cols = ", ".join(quote(c) for c in batch.column_names if c != DELETED_COLUMN)
-            live = f" WHERE {quote(DELETED_COLUMN)} IS NOT TRUE" if DELETED_COLUMN in batch.column_names else ""
-            self.con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM __clarify_merge{live}")
+            for statement in self._merge_from(table, key, batch.column_names):
+                self.execute(statement)
         finally:
-            self.con.unregister("__clarify_merge")
+            self.con.unregister(_MERGE_SOURCE)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -281,6 +304,7 @@ class PostgresSQL(WarehouseSQL):
             self.con.set_session(readonly=True)
         self._in_tx = False
         self._psycopg2 = psycopg2
+        self.error = psycopg2.Error
 
     def row_text(self, alias: str) -> str:
         # The record's text form (record_out): stable per type and ~25% cheaper than row_to_json.
@@ -327,10 +351,36 @@ class PostgresSQL(WarehouseSQL):
             reader.close()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.execute_count(sql, params)
+
+    def execute_count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """`execute`, returning how many rows the statement changed."""
         with self.con.cursor() as cur:
             cur.execute(sql, tuple(params))
+            count = cur.rowcount
         if not self._in_tx:
             self.con.commit()
+        return count
+
+    def merge_arrow(self, table: str, key: str, batch: Any, nullable: set[str]) -> None:
+        """The batch goes into a temporary table by `COPY` of its CSV text, written and read as dlt's csv load
+        jobs write and read it (quoted only where needed; an empty field is null in a column that may be null).
+        Inside `transaction()`: the temporary table lives until its commit at most."""
+        import pyarrow.csv as pacsv
+
+        buffer = io.BytesIO()
+        pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        buffer.seek(0)
+        cols = [quote(c) for c in batch.column_names]
+        force_null = [quote(c) for c in batch.column_names if c in nullable]
+        options = f", FORCE_NULL ({', '.join(force_null)})" if force_null else ""
+        self.execute(f"CREATE TEMPORARY TABLE {_MERGE_SOURCE} (LIKE {self.table(table)}) ON COMMIT DROP")
+        with self.con.cursor() as cur:
+            cur.copy_expert(
+                f"COPY {_MERGE_SOURCE} ({', '.join(cols)}) FROM STDIN WITH (FORMAT CSV, NULL ''{options})", buffer
+            )
+        # the rest in one round trip: a remote server is a network hop away
+        self.execute("; ".join([*self._merge_from(table, key, batch.column_names), f"DROP TABLE {_MERGE_SOURCE}"]))
 
     def upsert(
         self,
@@ -475,16 +525,23 @@ def delete_where_in(pipeline: dlt.Pipeline, work: Sequence[tuple[str, str, list[
             sql.delete_in(table, column, values)
 
 
+# Each row's own address, where a table has no key that tells two copies apart.
+_ROW_ADDRESS = {"duckdb": "rowid", "postgres": "ctid"}
+
+
 def drop_duplicate_keys(pipeline: dlt.Pipeline, work: Sequence[tuple[str, list[str]]]) -> None:
-    """For each (table, primary key columns) of a DuckDB warehouse: keep one row per key. An appended load job
-    that ran but was not marked done runs again when its package is finished, and leaves a copy of its rows."""
-    if not work or pipeline.destination is None or pipeline.destination.destination_name != "duckdb":
+    """For each (table, primary key columns) of a DuckDB or Postgres warehouse: keep one row per key. An appended
+    load job that ran but was not marked done runs again when its package is finished, and leaves a copy of its
+    rows."""
+    name = pipeline.destination.destination_name if pipeline.destination is not None else ""
+    if not work or name not in _ROW_ADDRESS:
         return
+    row = _ROW_ADDRESS[name]
     with pipeline_sql(pipeline) as sql:
         for table, keys in work:
             target, part = sql.table(table), ", ".join(quote(k) for k in keys)
-            numbered = f"SELECT rowid, row_number() OVER (PARTITION BY {part}) AS n FROM {target}"
-            sql.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM ({numbered}) AS d WHERE n > 1)")
+            numbered = f"SELECT {row} AS r, row_number() OVER (PARTITION BY {part}) AS n FROM {target}"
+            sql.execute(f"DELETE FROM {target} WHERE {row} IN (SELECT r FROM ({numbered}) AS d WHERE n > 1)")
 
 
 def row_count(pipeline: dlt.Pipeline, name: str) -> int | None:

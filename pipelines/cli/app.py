@@ -129,7 +129,7 @@ def sync(
     """Mirror the workspace into the warehouse, incrementally."""
     selected = [name.strip() for name in objects.split(",") if name.strip()] if objects else None
     probe_settings = noop_probe.command_settings(
-        destination=warehouse.destination,
+        warehouse,
         base_url=base_url,
         workspace=workspace,
         objects=selected,
@@ -271,7 +271,7 @@ def _answered_without_dlt(
     dlt sync to take over."""
     if probe_settings is None:
         return None, None
-    found = noop_probe.probe(warehouse.duckdb_path, warehouse.dataset, run_settings=probe_settings, reconcile=reconcile)
+    found = noop_probe.probe(warehouse, run_settings=probe_settings, reconcile=reconcile)
     report = found.report
     if report is None and found.changed:
         from pipelines.small_changes import load_small_changes

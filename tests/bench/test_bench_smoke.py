@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
 from bench.__main__ import main
 from bench.scenarios import ours_unavailable_reason
+from tests.sync.conftest import PG_DSN, PG_OK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +33,7 @@ ROW_KEYS = {
 
 
 @needs_emulator
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)  # a hang guard: two variants, two runs each, on a machine that may be loaded
 def test_bench_smoke(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
     main(
@@ -84,6 +86,49 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert entry["ratios_ours_over_baseline"]["full"]["wall_s"] is not None
 
 
+@needs_emulator
+@pytest.mark.skipif(not PG_OK, reason="no Postgres")
+@pytest.mark.timeout(300)
+def test_bench_smoke_on_postgres(tmp_path: Path) -> None:
+    """Both variants into Postgres, each in its own schema; the other scenarios say they need DuckDB."""
+    import psycopg2
+
+    prefix = f"bench_t_{uuid.uuid4().hex[:8]}"
+    results = tmp_path / "results.json"
+    args = ["--records", "300", "--scenarios", "full,noop,push", "--out", str(tmp_path / "out")]
+    dsn = PG_DSN.replace("postgres@", "postgres:@")  # dlt's postgres destination insists on a password
+    try:
+        main(
+            [
+                *args,
+                "--results",
+                str(results),
+                "--repeats",
+                "1",
+                "--destination",
+                "postgres",
+                "--postgres-dsn",
+                dsn,
+                "--postgres-prefix",
+                prefix,
+            ]
+        )
+    finally:
+        con = psycopg2.connect(PG_DSN)
+        con.autocommit = True
+        with con.cursor() as cur:
+            for schema in ("baseline", "ours", "baseline_staging", "ours_staging"):
+                cur.execute(f'DROP SCHEMA IF EXISTS "{prefix}_{schema}" CASCADE')
+        con.close()
+    (entry,) = json.loads(results.read_text())["entries"]
+    assert entry["destination"] == "postgres"
+    rows = {(r["scenario"], r["variant"]): r for r in entry["results"]}
+    for key in [("full", "baseline"), ("full", "ours"), ("noop", "baseline"), ("noop", "ours")]:
+        assert rows[key]["status"] == "ok", rows[key]["note"]
+    assert rows[("push", "ours")]["status"] == "skipped"
+    assert entry["checks"]["full"]["same_ids"] and entry["checks"]["noop"]["same_ids"]
+
+
 def test_row_summarizes_runs_as_median_and_spread() -> None:
     from bench.harness import Measurement
     from bench.scenarios import Row
@@ -102,8 +147,13 @@ def test_results_entry_is_replaced_per_size(tmp_path: Path) -> None:
     from bench import report
 
     path = tmp_path / "results.json"
-    report.save({"records": 300, "run": 1}, path)
-    report.save({"records": 100, "run": 1}, path)
-    report.save({"records": 300, "run": 2}, path)
+    report.save({"records": 300, "run": 1}, path)  # entries from before the destination was recorded: DuckDB
+    report.save({"records": 100, "destination": "duckdb", "run": 1}, path)
+    report.save({"records": 300, "destination": "postgres", "run": 1}, path)
+    report.save({"records": 300, "destination": "duckdb", "run": 2}, path)
     entries = json.loads(path.read_text())["entries"]
-    assert [(e["records"], e["run"]) for e in entries] == [(100, 1), (300, 2)]
+    assert [(e["records"], e.get("destination"), e["run"]) for e in entries] == [
+        (100, "duckdb", 1),
+        (300, "duckdb", 2),
+        (300, "postgres", 1),
+    ]

@@ -132,6 +132,24 @@ def query(wh: WarehouseOptions, sql: str) -> list[dict[str, Any]]:
         conn.close()
 
 
+def execute(wh: WarehouseOptions, *statements: str) -> None:
+    """Write the warehouse behind the sync's back (`{ds}` in a statement is the dataset), in one transaction."""
+    statements = tuple(s.replace("{ds}", wh.dataset) for s in statements)
+    if wh.destination == "duckdb":
+        import duckdb
+
+        with duckdb.connect(wh.duckdb_path) as con:
+            for statement in statements:
+                con.execute(statement)
+        return
+    import psycopg2
+
+    with psycopg2.connect(PG_DSN) as con, con.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    con.close()
+
+
 def table(wh: WarehouseOptions, name: str) -> list[dict[str, Any]]:
     if wh.destination == "filesystem":
         return lake_table(wh, name).to_pylist()

@@ -1,7 +1,9 @@
-"""The nothing-changed probe: answers only when the full sync would have found nothing, and never imports dlt."""
+"""The nothing-changed probe: answers only when the full sync would have found nothing, and never imports dlt, on
+DuckDB (a note beside the file) and Postgres (a note in the dataset)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -9,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
+from core.warehouse.options import WarehouseOptions
 from pipelines import noop_probe
 from pipelines.sync import run_sync
-from tests.sync.conftest import assert_synced, connection_for
+from tests.sync.conftest import PG_DSN, WAREHOUSES, assert_synced, connection_for, execute
 from tests.sync.test_robustness import child
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,20 +26,36 @@ def _settings(lag: float = 300) -> dict[str, Any]:
     return noop_probe.settings(base_url=None, workspace=None, objects=None, lag_seconds=lag, page_limit=500)
 
 
-@pytest.fixture
-def noted(make_emu: Any, make_warehouse: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    """A synced DuckDB warehouse whose sync left its note; the key in CLARIFY_API_KEY, as cron would set it."""
+@pytest.fixture(params=WAREHOUSES)
+def noted(request: Any, make_emu: Any, make_warehouse: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """A synced warehouse whose sync left its note; the key in CLARIFY_API_KEY, as cron would set it."""
     emu = make_emu()
-    wh = make_warehouse("duckdb")
+    wh = make_warehouse(request.param)
     monkeypatch.setenv("CLARIFY_API_KEY", emu.api_key)
     run_sync(connection_for(emu), wh, probe_settings=_settings())
     emu.clock.advance(3600)  # past the lag window: only real changes show up
     return emu, wh
 
 
+def note(wh: WarehouseOptions) -> dict[str, Any] | None:
+    """The warehouse's note, while it is trusted."""
+    return noop_probe.trusted(noop_probe.note_store(wh))
+
+
+def write_behind_its_back(wh: WarehouseOptions) -> None:
+    """Someone else writes the warehouse. DuckDB: any write to the file. Postgres: a dlt load of the sync's schema
+    that knows nothing of the note (an older clarify-sync, another dlt pipeline of that schema name, on any
+    machine); the `_dlt_loads` row is what such a load leaves (made by hand: a second dlt pipeline of the same
+    schema name would also replace the sync's stored schema, which is not what this test is about)."""
+    if wh.destination == "duckdb":
+        execute(wh, "CREATE TABLE {ds}.scratch AS SELECT 1 AS x")
+    else:
+        execute(wh, "INSERT INTO {ds}._dlt_loads VALUES ('9999999999.0', 'clarify', 0, now(), NULL)")
+
+
 def _probe(wh: Any, settings: dict[str, Any] | None = None, reconcile: bool | None = None) -> Any:
     """The probe's report, or None (closing the client it would hand over)."""
-    found = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=settings or _settings(), reconcile=reconcile)
+    found = noop_probe.probe(wh, run_settings=settings or _settings(), reconcile=reconcile)
     if found.api is not None:
         found.api.close()
     return found.report
@@ -52,12 +70,13 @@ def test_nothing_changed_costs_one_request_per_object_and_no_dlt(noted: Any) -> 
     assert report.requests == len(report.objects) + 2 == sum(emu.stats.snapshot().values()) - sum(before.values())
     assert report.objects["person"].cursor
     code = (
-        "import sys, json; from pipelines import noop_probe as p; "
-        f"s = p.settings(base_url=None, workspace=None, objects=None, lag_seconds=300, page_limit=500); "
-        f"r = p.probe({wh.duckdb_path!r}, {wh.dataset!r}, run_settings=s).report; "
+        "import sys, json; from pipelines import noop_probe as p; from core.warehouse.options import WarehouseOptions; "
+        "s = p.settings(base_url=None, workspace=None, objects=None, lag_seconds=300, page_limit=500); "
+        "r = p.probe(WarehouseOptions(**json.loads(sys.argv[1])), run_settings=s).report; "
         "print(json.dumps([r is not None, sorted(m for m in ('dlt', 'pyarrow', 'duckdb') if m in sys.modules)]))"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=os.getcwd(), capture_output=True, text=True, timeout=60)
+    args = [sys.executable, "-c", code, json.dumps(dataclasses.asdict(wh))]
+    done = subprocess.run(args, cwd=os.getcwd(), capture_output=True, text=True, timeout=60)
     assert json.loads(done.stdout) == [True, []], done.stderr
 
 
@@ -66,7 +85,7 @@ def test_any_change_sends_the_run_to_the_full_sync(noted: Any) -> None:
     person = emu.store.records("person")[0]
     emu.store.update("person", person["id"], {"title": "changed after the sync"})
     before = sum(emu.stats.snapshot().values())
-    found = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings())
+    found = noop_probe.probe(wh, run_settings=_settings())
     assert found.report is None and found.api is not None and found.changed == ["person"]
     synced = run_sync(connection_for(emu), wh, probe_settings=_settings(), api=found.api)
     assert_synced(emu, wh)
@@ -90,8 +109,7 @@ def test_other_settings_a_written_file_or_a_due_deletion_check_are_not_trusted(
     assert _probe(wh) is None
     monkeypatch.setenv("CLARIFY_API_KEY", emu.api_key)
 
-    with duckdb.connect(wh.duckdb_path) as con:  # someone wrote the warehouse since
-        con.execute("create table clarify.scratch as select 1 as x")
+    write_behind_its_back(wh)
     assert _probe(wh) is None
 
     run_sync(connection_for(emu), wh, probe_settings=_settings(), reconcile_interval=0)
@@ -100,12 +118,8 @@ def test_other_settings_a_written_file_or_a_due_deletion_check_are_not_trusted(
     assert _probe(wh, reconcile=True) is None
 
 
-@pytest.mark.parametrize(
-    "change", [{"destination": "postgres"}, {"full_refresh": True}, {"since": "2024-01-01"}], ids=str
-)
-def test_backfills_and_other_warehouses_are_never_probed(change: dict[str, Any]) -> None:
+def test_backfills_and_warehouses_without_a_note_are_never_probed() -> None:
     args: dict[str, Any] = {
-        "destination": "duckdb",
         "base_url": None,
         "workspace": None,
         "objects": None,
@@ -114,8 +128,14 @@ def test_backfills_and_other_warehouses_are_never_probed(change: dict[str, Any])
         "lag_seconds": 300,
         "page_limit": 500,
     }
-    assert noop_probe.command_settings(**args) == _settings()
-    assert noop_probe.command_settings(**{**args, **change}) is None
+    postgres = WarehouseOptions(destination="postgres", postgres_dsn=PG_DSN)
+    for warehouse in (WarehouseOptions(), postgres):
+        assert noop_probe.command_settings(warehouse, **args) == _settings()
+        assert noop_probe.command_settings(warehouse, **{**args, "full_refresh": True}) is None
+        assert noop_probe.command_settings(warehouse, **{**args, "since": "2024-01-01"}) is None
+    # A DSN only dlt's secrets hold needs dlt to read; a lake keeps no note.
+    for warehouse in (WarehouseOptions(destination="postgres"), WarehouseOptions(destination="filesystem")):
+        assert noop_probe.command_settings(warehouse, **args) is None
 
 
 def test_a_killed_sync_leaves_no_note(noted: Any) -> None:
@@ -123,7 +143,7 @@ def test_a_killed_sync_leaves_no_note(noted: Any) -> None:
     emu.store.update("person", emu.store.records("person")[0]["id"], {"title": "after first sync"})
     result = child(emu, wh, {"CLARIFY_SYNC_CRASH_AT": "load"})
     assert result.returncode == 99, result.stdout + result.stderr
-    assert not noop_probe.note_path(wh.duckdb_path, wh.dataset).exists()
+    assert note(wh) is None
     assert _probe(wh) is None
 
 

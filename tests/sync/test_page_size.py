@@ -175,9 +175,9 @@ def test_the_nothing_changed_probe_and_the_small_change_load_ask_for_the_learnt_
     run_sync(connection_for(emu), wh, probe_settings=settings)
     emu.clock.advance(3600)
     emu.stats.reset()
-    assert noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=settings).report is not None
+    assert noop_probe.probe(wh, run_settings=settings).report is not None
     emu.store.update("person", emu.store.records("person")[0]["id"], {"title": "changed"})
-    found = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=settings)
+    found = noop_probe.probe(wh, run_settings=settings)
     assert found.changed == ["person"] and load_small_changes(wh, found) is not None
     assert found.api is not None
     found.api.close()

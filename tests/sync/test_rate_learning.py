@@ -192,6 +192,6 @@ def test_the_nothing_changed_probe_runs_with_the_cap_its_sync_had(
     run_sync(capped, wh, probe_settings=settings)
     emu.clock.advance(3600)
     emu.store.update("person", emu.store.records("person")[0]["id"], {"title": "changed"})
-    found = noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=settings)
+    found = noop_probe.probe(wh, run_settings=settings)
     assert found.api is not None and found.api.connection.max_requests_per_minute == 1000
     found.api.close()

@@ -17,7 +17,7 @@ from core.errors import ApiError, ApiUnreachableError, ConfigError, WarehouseErr
 from core.warehouse.options import WarehouseOptions
 from pipelines.sync import run_sync
 from sources.clarify.connection import ClarifyConnection
-from tests.sync.conftest import PG_OK, assert_synced, connection_for, cursors, table
+from tests.sync.conftest import PG_OK, WAREHOUSES, assert_synced, connection_for, cursors, execute, query, table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,27 +56,26 @@ def test_killed_sync_converges_on_rerun(make_emu: Any, make_warehouse: Any, stag
     assert_synced(emu, wh)
 
 
-def test_a_replayed_first_load_job_leaves_no_copies(make_emu: Any, make_warehouse: Any) -> None:
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_a_replayed_first_load_job_leaves_no_copies(make_emu: Any, make_warehouse: Any, kind: str) -> None:
     """A first load appends (no staging, no delete). A load job that ran but was not marked done runs again when
     the next run finishes its package, which would copy its rows. Nothing stops a process between those two
     steps on purpose, so the copies are made by hand while a crashed run's package is pending."""
-    import duckdb
-
     emu = make_emu(records=1200)
-    wh = make_warehouse("duckdb")
+    wh = make_warehouse(kind)
     run_sync(connection_for(emu), wh, page_limit=100)  # the first load: appended
     emu.clock.advance(3600)
     emu.store.update("person", emu.store.records("person")[0]["id"], {"title": "after first sync"})
     result = child(emu, wh, {"CLARIFY_SYNC_CRASH_AT": "normalize"}, page_limit=100)
     assert result.returncode == 98, result.stdout + result.stderr  # its package waits to be loaded
-    with duckdb.connect(wh.duckdb_path) as con:
-        for name in ("company", "person", "person__tags"):
-            con.execute(f"INSERT INTO clarify.{name} SELECT * FROM clarify.{name}")
+    execute(
+        wh,
+        *(f"INSERT INTO {{ds}}.{name} SELECT * FROM {{ds}}.{name}" for name in ("company", "person", "person__tags")),
+    )
     result = child(emu, wh, page_limit=100)
     assert result.returncode == 0, result.stdout + result.stderr
-    with duckdb.connect(wh.duckdb_path, read_only=True) as con:
-        for name in ("company", "person"):
-            assert con.execute(f"SELECT count(*) - count(DISTINCT id) FROM clarify.{name}").fetchone() == (0,)
+    for name in ("company", "person"):
+        assert query(wh, f"SELECT count(*) - count(DISTINCT id) AS copies FROM {{ds}}.{name}") == [{"copies": 0}]
     assert_synced(emu, wh)
 
 

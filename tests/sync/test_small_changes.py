@@ -1,5 +1,5 @@
 """The small-change load: a few changed records merged without dlt, exactly as dlt's merge leaves them, and the
-dlt sync taking over (from the newer cursors) whenever it declines or is killed."""
+dlt sync taking over (from the newer cursors) whenever it declines or is killed; on DuckDB and Postgres."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from core.errors import WarehouseError
 from pipelines import noop_probe, small_changes
 from pipelines.small_changes import load_small_changes
 from pipelines.sync import run_sync, sync_status
-from tests.sync.conftest import assert_synced, connection_for, table
-from tests.sync.test_noop_probe import _settings, noted  # noqa: F401  (the fixture: a synced, noted warehouse)
+from tests.sync.conftest import WAREHOUSES, assert_synced, connection_for, execute, table
+from tests.sync.test_noop_probe import (  # noqa: F401  (`noted`, the fixture: a synced, noted warehouse)
+    _settings,
+    note,
+    noted,
+    write_behind_its_back,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +41,7 @@ def _change(emu: Any) -> list[str]:
 
 
 def _probe(wh: Any) -> noop_probe.ProbeResult:
-    return noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings())
+    return noop_probe.probe(wh, run_settings=_settings())
 
 
 def test_a_small_change_is_merged_exactly(noted: Any) -> None:  # noqa: F811
@@ -86,7 +90,7 @@ def _many_pages(emu: Any, wh: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         emu.store.update("person", record["id"], {"title": "one of many"})
 
 
-@pytest.mark.parametrize("case", ["controls", "new column", "many pages", "file written"])
+@pytest.mark.parametrize("case", ["controls", "new column", "many pages", "written"])
 def test_it_declines_and_the_dlt_sync_takes_over(
     noted: Any,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
@@ -103,11 +107,11 @@ def test_it_declines_and_the_dlt_sync_takes_over(
         emu.store.update("person", emu.store.records("person")[0]["id"], {"title": "edited"})
     found = _probe(wh)
     assert found.changed and found.api is not None
-    if case == "file written":  # another writer between the probe and the lock
-        with duckdb.connect(wh.duckdb_path) as con:
-            con.execute("CREATE TABLE clarify.scratch AS SELECT 1 AS x")
+    if case == "written":  # another writer between the probe and the lock
+        write_behind_its_back(wh)
+    kept = note(wh)
     assert load_small_changes(wh, found) is None
-    assert noop_probe.note_path(wh.duckdb_path, wh.dataset).exists()  # declined before writing anything
+    assert note(wh) == kept  # declined before writing anything
     run_sync(connection_for(emu), wh, probe_settings=_settings(), api=found.api, reconcile=False)
     if case == "new column":  # dlt added it (assert_synced cannot compare a word in a number field)
         rows = {r["id"]: r for r in table(wh, "person")}
@@ -118,15 +122,14 @@ def test_it_declines_and_the_dlt_sync_takes_over(
 
 def test_a_refused_row_changes_nothing_and_dlt_says_why(noted: Any) -> None:  # noqa: F811
     emu, wh = noted
-    with duckdb.connect(wh.duckdb_path) as con:  # someone retyped a column by hand
-        con.execute("ALTER TABLE clarify.person ALTER title TYPE INTEGER USING NULL")
-        before = con.execute("SELECT * FROM clarify.person ORDER BY id").fetchall()
+    execute(wh, "ALTER TABLE {ds}.person ALTER title TYPE INTEGER USING NULL")  # someone retyped a column
+    before = sorted(table(wh, "person"), key=lambda r: r["id"])
     _change(emu)
     found = _probe(wh)
     assert load_small_changes(wh, found) is None
-    with duckdb.connect(wh.duckdb_path, read_only=True) as con:
-        assert con.execute("SELECT * FROM clarify.person ORDER BY id").fetchall() == before  # rolled back
-    with pytest.raises(WarehouseError, match="Could not convert string") as failure:
+    assert sorted(table(wh, "person"), key=lambda r: r["id"]) == before  # rolled back
+    refusal = "Could not convert string" if wh.destination == "duckdb" else "column .title. is of type integer"
+    with pytest.raises(WarehouseError, match=refusal) as failure:
         run_sync(connection_for(emu), wh, probe_settings=_settings(), api=found.api, reconcile=False)
     assert "\n" not in str(failure.value)
 
@@ -138,13 +141,32 @@ def test_killed_after_its_commit_the_next_run_converges(noted: Any) -> None:  # 
         "import json, sys; from core.warehouse.options import WarehouseOptions as W; "
         "from pipelines import noop_probe as p, small_changes as s; from tests.sync.test_noop_probe import _settings; "
         "wh = W(**json.loads(sys.argv[1])); "
-        "s.load_small_changes(wh, p.probe(wh.duckdb_path, wh.dataset, run_settings=_settings()))"
+        "s.load_small_changes(wh, p.probe(wh, run_settings=_settings()))"
     )
     env = {**os.environ, "CLARIFY_SYNC_CRASH_AT": "small-change"}  # the key is already in CLARIFY_API_KEY
     args = [sys.executable, "-c", code, json.dumps(dataclasses.asdict(wh))]
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 96, done.stdout + done.stderr
-    assert not noop_probe.note_path(wh.duckdb_path, wh.dataset).exists()  # so nothing trusts the old cursors
     synced = run_sync(connection_for(emu), wh, probe_settings=_settings(), reconcile=False)
-    assert synced.records > 0  # from dlt's older cursors: the change is read again, and merged once
+    if wh.destination == "duckdb":  # the note goes before the commit and comes back after it
+        assert synced.records > 0  # from dlt's older cursors: the change is read again, and merged once
+    else:  # the note's row is replaced in the commit's own transaction: the next run starts from its cursors
+        assert synced.records == 0
+    assert_synced(emu, wh)
+
+
+@pytest.mark.parametrize("noted", [WAREHOUSES[1]], indirect=True)  # Postgres: a DuckDB file has one writer
+def test_a_second_machine_is_not_fooled(noted: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Postgres: the note lives in the dataset, so another machine (its own dlt folder) reads the same note: a
+    small change one loads is adopted by the other's dlt sync, and the other's sync replaces the note."""
+    emu, wh = noted
+    other = dataclasses.replace(wh, pipelines_dir=str(tmp_path / "other-machine"))
+    _change(emu)
+    assert load_small_changes(wh, _probe(wh)) is not None
+    synced = run_sync(connection_for(emu), other, probe_settings=_settings(), reconcile=False)
+    assert synced.records == 0  # restored dlt's state from the warehouse, then adopted the note's newer cursors
+    emu.store.update("person", emu.store.records("person")[5]["id"], {"title": "edited on the other machine"})
+    assert run_sync(connection_for(emu), other, probe_settings=_settings(), reconcile=False).records > 0
+    found = _probe(wh)  # the first machine trusts the note the other one wrote: it describes this warehouse
+    assert found.report is not None and found.report.records == 0
     assert_synced(emu, wh)

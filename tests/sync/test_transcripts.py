@@ -202,18 +202,19 @@ def _settings() -> dict[str, Any]:
     )
 
 
+@pytest.mark.parametrize("kind", WAREHOUSES)
 def test_nothing_changed_and_small_change_runs_stay_exact(
-    make_emu: Any, make_warehouse: Any, monkeypatch: pytest.MonkeyPatch
+    make_emu: Any, make_warehouse: Any, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     emu = make_emu(recordings=2)
     (later,) = emu.recordings.create(1, transcribed=False)
-    wh = make_warehouse("duckdb")
+    wh = make_warehouse(kind)
     monkeypatch.setenv("CLARIFY_API_KEY", emu.api_key)
     _sync(emu, wh, probe_settings=_settings())
     emu.clock.advance(3600)
 
     def probe() -> Any:
-        return noop_probe.probe(wh.duckdb_path, wh.dataset, run_settings=_settings())
+        return noop_probe.probe(wh, run_settings=_settings())
 
     assert probe().api is None  # a recording waits for its transcript: the probe leaves the run to the sync
     emu.recordings.transcribe([later])
