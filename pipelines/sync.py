@@ -39,6 +39,7 @@ from core.warehouse.pipeline import (
 from core.warehouse.sql import delete_where_in, drop_duplicate_keys, loaded_table, row_count, table_ids
 from core.warehouse.sync_note import SyncNote
 from pipelines import config_values, noop_probe
+from pipelines.allocators import lean_allocators
 from pipelines.gc_tuning import tuned_gc
 from pipelines.lists_sync import sync_lists
 from pipelines.run_records import note_schemas, recorded, watch_requests
@@ -137,7 +138,7 @@ def run_sync(
         controls.check(schemas, warehouse.destination)
         check_transcript_settings(controls, want_transcripts)
         destination = warehouse.make_destination()
-        with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc():
+        with warehouse_lock(warehouse, PIPELINE_NAME, lock_timeout), tuned_gc(), lean_allocators():
             store = _note_store(warehouse)
             note = noop_probe.take(store)  # from here until this run writes a new note, none is trusted
             with ExitStack() as held:

@@ -1,14 +1,16 @@
 """Process-level settings of a sync: load workers from dlt config with an in-code default, and the tuned
-garbage collector restoring what it changed."""
+garbage collector and the allocators restoring what they changed."""
 
 from __future__ import annotations
 
 import gc
 
+import pyarrow as pa
 import pytest
 
 from core.errors import ConfigError
 from core.warehouse.pipeline import DEFAULT_LOAD_WORKERS, load_workers
+from pipelines.allocators import lean_allocators
 from pipelines.gc_tuning import BULK_THRESHOLDS, tuned_gc
 
 
@@ -35,3 +37,11 @@ def test_tuned_gc_restores_thresholds_and_unfreezes() -> None:
         assert gc.get_freeze_count() > frozen_before
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen_before
+
+
+def test_lean_allocators_use_the_system_pool_and_restore_the_previous_one() -> None:
+    before = pa.default_memory_pool().backend_name
+    with lean_allocators():
+        assert pa.default_memory_pool().backend_name == "system"
+        assert pa.array(["a", "b"]).to_pylist() == ["a", "b"]
+    assert pa.default_memory_pool().backend_name == before
