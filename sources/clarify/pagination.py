@@ -130,6 +130,11 @@ class UpdatedAtWalk:
         self.done = False
         self.cursorless = False  # set when the listing cannot be walked by `_updated_at` (see FullWalk)
 
+    def resume(self, max_pages: int | None) -> None:
+        """Allow `max_pages` more pages (None: no limit); iterating again continues where the walk stopped, with
+        the ids it emitted still known (an appended first load goes on in the next chunk without copies)."""
+        self.max_pages = None if max_pages is None else self.pages_fetched + max_pages
+
     def __iter__(self) -> Iterator[Page]:
         while not self.done:
             if self.max_pages is not None and self.pages_fetched >= self.max_pages:

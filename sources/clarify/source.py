@@ -77,9 +77,11 @@ class SourceContext:
     # `child_batch_hook(table, primary_key, arrow_table) -> arrow_table` (see core/warehouse/lake.py).
     merge: dict[str, str] = field(default_factory=lambda: dict(MERGE))
     child_batch_hook: Callable[[str, list[str], Any], Any] | None = None
-    # Objects whose DuckDB tables do not exist yet and whose walk starts from nothing: this load appends their
-    # rows (no staging, no delete; a walk emits each id once) and drops the replace markers nothing needs yet.
+    # Objects whose tables do not exist yet and whose walk started from nothing in this run: the run's loads
+    # append their rows (no staging, no delete) and drop the replace markers nothing needs yet. Each keeps one
+    # walk in `walks` over all the run's chunks, so an id is emitted once however many loads the walk spans.
     appends: frozenset[str] = frozenset()
+    walks: dict[str, UpdatedAtWalk] = field(default_factory=dict)
     # One line a person should read (an object that falls back to full reads); a log warning by default.
     notice: Callable[[str], None] = field(default=logging.getLogger("clarify_sync").warning)
     # History mode, soft deletes, excluded and hashed fields (controls.py).
@@ -176,14 +178,7 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
             return
         emitted: set[str] = set()
         if not state.cursorless:
-            walk = start_walk(
-                state,
-                fetch,
-                since=ctx.since,
-                lag_seconds=ctx.lag_seconds,
-                page_limit=ctx.page_limit,
-                max_pages=ctx.max_pages,
-            )
+            walk = _walk(obj, state, fetch, ctx)
             yield from _emit_pages(obj, walk, converter, hints, ctx, functools.partial(_save_position, state, walk))
             if not walk.cursorless:
                 if walk.done:
@@ -199,6 +194,24 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
     finally:
         stats.seconds += time.perf_counter() - started
         _remember_page_size(ctx.api)
+
+
+def _walk(
+    obj: str, state: ObjectState, fetch: Callable[[dict[str, Any]], dict[str, Any]], ctx: SourceContext
+) -> UpdatedAtWalk:
+    """This load's walk of `obj`: an appended object's walk goes on from the run's previous chunk (so a record
+    updated while the run walks is not appended twice: the walk skips it and keeps the cursor before it, as
+    within one load); any other walk starts where the state says."""
+    walk = ctx.walks.get(obj) if obj in ctx.appends else None
+    if walk is not None:
+        walk.resume(ctx.max_pages)
+        return walk
+    walk = start_walk(
+        state, fetch, since=ctx.since, lag_seconds=ctx.lag_seconds, page_limit=ctx.page_limit, max_pages=ctx.max_pages
+    )
+    if obj in ctx.appends:
+        ctx.walks[obj] = walk
+    return walk
 
 
 def _remember_page_size(api: ClarifyApi) -> None:
