@@ -56,6 +56,7 @@ from sources.clarify.list_reading import split_objects
 from sources.clarify.records import drop_markers
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
+    APPEND_MAX_IDS,
     CRASH_ENV,
     DEFAULT_LAG_SECONDS,
     DEFAULT_RECONCILE_INTERVAL_SECONDS,
@@ -303,14 +304,15 @@ class _SyncRun:
             loads += 1
             states = object_states(self.pipeline.state)
             pending = [o for o in pending if o in states and not states[o].complete]
+            appends = _still_appending(appends, walks)
         return loads
 
     def fresh(self, objects: list[str]) -> frozenset[str]:
         """The objects whose first load may append (`SourceContext.appends`): on DuckDB and Postgres, with no
         table yet and a walk that starts from nothing. Every chunk of this run appends them (one walk spans the
-        chunks, so no id comes twice: at 1M records merging the later chunks cost ~7 of ~31 CPU-seconds); every
-        later run merges (on Postgres into the staging tables the first load's schema made,
-        `create_staging_tables`)."""
+        chunks, so no id comes twice: at 1M records merging the later chunks cost ~7 of ~31 CPU-seconds) until
+        the walk holds `APPEND_MAX_IDS` ids (`_still_appending`); every later run merges (on Postgres into the
+        staging tables the first load's schema made, `create_staging_tables`)."""
         if self.warehouse.destination not in APPEND_FIRST_LOADS:
             return frozenset()
         states = object_states(self.pipeline.state)
@@ -368,6 +370,16 @@ class _SyncRun:
             os._exit(98)
         normalize_and_load(self.pipeline, self.warehouse)
         apply_soft_deletes(self.pipeline, self.stats)
+
+
+def _still_appending(appends: frozenset[str], walks: dict[str, Any]) -> frozenset[str]:
+    """The appended objects whose next chunk may append too: a walk holding more than `APPEND_MAX_IDS` ids lets
+    them go and its object's later chunks merge (a fresh walk from the committed position, as a later run's),
+    so a first load's memory does not grow with the size of an object."""
+    over = {obj for obj, walk in walks.items() if len(walk.emitted) > APPEND_MAX_IDS}
+    for obj in over:
+        del walks[obj]
+    return appends - over
 
 
 def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:

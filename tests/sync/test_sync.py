@@ -112,6 +112,35 @@ def test_a_first_load_in_chunks_appends_each_record_once(make_emu: Any, make_war
     assert_synced(emu, wh, ["person"])
 
 
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_a_first_load_past_the_id_bound_merges_its_later_chunks(
+    make_emu: Any, make_warehouse: Any, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A walk that would hold more ids than `APPEND_MAX_IDS` lets them go: the object's later chunks merge, and the
+    record updated mid-walk is merged over its first copy instead of skipped."""
+    monkeypatch.setattr("pipelines.sync.APPEND_MAX_IDS", 150)  # 2 pages of 100 per chunk: over after the first
+    emu = make_emu(records=1500)
+    wh = make_warehouse(kind)
+    conn = connection_for(emu)
+    first = min(emu.store.records("person"), key=lambda r: (r["attributes"]["_updated_at"], r["id"]))
+    done: list[str] = []
+
+    def mutate(obj: str, records: int, pages: int, expected: int | None = None) -> None:
+        if obj == "person" and pages == 1 and not done:
+            done.append(obj)
+            emu.store.update("person", first["id"], {"title": "moved during sync", "tags": ["vip", "partner"]})
+
+    report = run_sync(
+        conn, wh, objects=["person"], progress=mutate, page_limit=100, max_pages_per_load=2, parallel=False
+    )
+    assert done and report.loads >= 3
+    assert query(wh, "SELECT count(*) - count(DISTINCT id) AS copies FROM {ds}.person") == [{"copies": 0}]
+    if kind == "duckdb":  # the later chunks merged through the staging dataset
+        staging = query(wh, "SELECT table_name FROM information_schema.tables WHERE table_schema = '{ds}_staging'")
+        assert {"table_name": "person"} in staging
+    assert_synced(emu, wh, ["person"])
+
+
 def test_one_instant_shared_by_more_records_than_a_page(make_emu: Any, make_warehouse: Any) -> None:
     emu = make_emu(records=50)
     wh = make_warehouse("duckdb")
