@@ -1,15 +1,22 @@
 """Process-level settings of a sync: load workers from dlt config with an in-code default, and the tuned
-garbage collector and the allocators restoring what they changed."""
+garbage collector and the allocators restoring what they changed, and uncompressed load files for Postgres."""
 
 from __future__ import annotations
 
 import gc
 
+import dlt
 import pyarrow as pa
 import pytest
 
 from core.errors import ConfigError
-from core.warehouse.pipeline import DEFAULT_LOAD_WORKERS, load_workers
+from core.warehouse.options import WarehouseOptions
+from core.warehouse.pipeline import (
+    DEFAULT_LOAD_WORKERS,
+    DISABLE_COMPRESSION_KEY,
+    load_workers,
+    uncompressed_load_files,
+)
 from pipelines.allocators import lean_allocators
 from pipelines.gc_tuning import BULK_THRESHOLDS, tuned_gc
 
@@ -45,3 +52,16 @@ def test_lean_allocators_use_the_system_pool_and_restore_the_previous_one() -> N
         assert pa.default_memory_pool().backend_name == "system"
         assert pa.array(["a", "b"]).to_pylist() == ["a", "b"]
     assert pa.default_memory_pool().backend_name == before
+
+
+def test_postgres_load_files_are_not_gzipped_unless_config_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", raising=False)
+    assert dlt.config.get(DISABLE_COMPRESSION_KEY) is None
+    with uncompressed_load_files(WarehouseOptions(destination="postgres")):
+        assert dlt.config.get(DISABLE_COMPRESSION_KEY) is True
+    assert dlt.config.get(DISABLE_COMPRESSION_KEY) is None
+    with uncompressed_load_files(WarehouseOptions(destination="duckdb")):  # parquet: nothing to gzip
+        assert dlt.config.get(DISABLE_COMPRESSION_KEY) is None
+    monkeypatch.setenv("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "false")  # the user's word stands
+    with uncompressed_load_files(WarehouseOptions(destination="postgres")):
+        assert dlt.config.get(DISABLE_COMPRESSION_KEY, bool) is False
