@@ -16,7 +16,7 @@ from pipelines.push import run_push
 from tests.push.conftest import DIALECTS
 from tests.push.test_push_core import by_email, make_people
 
-pytestmark = pytest.mark.parametrize("dialect", DIALECTS)
+EVERY_DIALECT = pytest.mark.parametrize("dialect", DIALECTS)
 
 Warehouse = Any  # tests/push/conftest.py: Warehouse
 CREATE = ("POST", "/objects/{object}/records/bulk")
@@ -62,6 +62,7 @@ def _dialect_row(warehouse: Warehouse) -> list[tuple[Any, ...]]:
     return warehouse.query(f"SELECT dialect FROM {warehouse.t('_clarify_push_dialects')}")
 
 
+@EVERY_DIALECT
 def test_150_existing_and_50_new_land_exactly(emu, conn, writes, warehouse: Warehouse, dialect: str) -> None:
     ids = _existing_people(emu, warehouse, 150)
     make_people(warehouse, 200)
@@ -82,6 +83,7 @@ def test_150_existing_and_50_new_land_exactly(emu, conn, writes, warehouse: Ware
     assert (again.unchanged, again.sent, again.requests) == (200, 0, 0) and writes(emu) == before
 
 
+@EVERY_DIALECT
 def test_37_changed_rows_in_one_or_two_requests(emu, conn, writes, warehouse: Warehouse) -> None:
     make_people(warehouse, 1_000)
     run_push(conn, warehouse.options, object="person", from_table="scores")
@@ -98,6 +100,7 @@ def test_37_changed_rows_in_one_or_two_requests(emu, conn, writes, warehouse: Wa
     assert {e for e, p in people.items() if p["lead_score"] >= 1000} == changed and len(people) == 1_000
 
 
+@EVERY_DIALECT
 def test_refused_property_is_learnt_once_and_never_a_reject(emu, conn, warehouse: Warehouse, dialect: str) -> None:
     make_people(warehouse, 100)
     first = run_push(conn, warehouse.options, object="person", from_table="scores", batch_size=25, concurrency=4)
@@ -112,6 +115,7 @@ def test_refused_property_is_learnt_once_and_never_a_reject(emu, conn, warehouse
     assert len(by_email(emu)) == 250
 
 
+@EVERY_DIALECT
 def test_duplicate_create_is_looked_up_and_updated(emu, conn, warehouse: Warehouse, dialect: str) -> None:
     """People made in Clarify since the last sync (no synced copy, no push state): their creates are duplicates
     where creates do not upsert; each is found by its email and updated, none is a reject or a twin."""
@@ -126,6 +130,7 @@ def test_duplicate_create_is_looked_up_and_updated(emu, conn, warehouse: Warehou
     assert all(state[f"u{i}@x.com"] == ids[f"u{i}@x.com"] for i in range(30))
 
 
+@EVERY_DIALECT
 def test_record_gone_since_is_created_again(emu, conn, warehouse: Warehouse) -> None:
     make_people(warehouse, 20)
     run_push(conn, warehouse.options, object="person", from_table="scores")
@@ -137,6 +142,7 @@ def test_record_gone_since_is_created_again(emu, conn, warehouse: Warehouse) -> 
     assert len(_records(emu)) == 20 and {p["title"] for p in by_email(emu).values()} == {"again"}
 
 
+@EVERY_DIALECT
 def test_429s_and_502s_are_survived(emu, conn, warehouse: Warehouse) -> None:
     """429s on creates and PATCHes are waited out; a 502 after a create committed is resent: upserted again, or
     refused as duplicates that are looked up and updated. Every row lands once."""
@@ -154,9 +160,28 @@ def test_429s_and_502s_are_survived(emu, conn, warehouse: Warehouse) -> None:
     assert all(records[ids[f"u{i}@x.com"]]["title"] == f"Title {i}" for i in range(50))
 
 
+@EVERY_DIALECT
 def test_lost_answers_make_no_twin(emu, conn, warehouse: Warehouse) -> None:
     make_people(warehouse, 120)
     emu.faults.set(commit_then_drop=2, only_paths=["/objects/person/records/bulk"])
     report = run_push(conn, warehouse.options, object="person", from_table="scores", batch_size=50, concurrency=1)
     assert report.ok and report.sent == 120 and emu.faults.current().commit_then_drop == 0
     assert len(_records(emu)) == 120 and len(by_email(emu)) == 120
+
+
+@pytest.mark.parametrize("dialect", ["strict"])
+def test_synced_copy_from_the_sync_is_matched(emu, conn, duck: Warehouse, tmp_path) -> None:
+    """The synced copy as `clarify-sync sync` loads it (not one made by hand): its people are PATCHed, not sent as
+    creates the strict dialect would refuse as duplicates."""
+    from dataclasses import replace
+
+    from pipelines.sync import run_sync
+
+    ids = _existing_people(emu, duck, 40, synced=False)
+    run_sync(conn, replace(duck.options, pipelines_dir=str(tmp_path / "pipelines")), objects=["person"])
+    make_people(duck, 60)
+    report = run_push(conn, duck.options, object="person", from_table="scores")
+    assert report.ok and report.sent == 60
+    assert _count(emu, PATCH) == 1 and _count(emu, CREATE, range(422, 423)) == 0  # no duplicate refused
+    records = _records(emu)
+    assert len(records) == 60 and all(records[ids[f"u{i}@x.com"]]["title"] == f"Title {i}" for i in range(40))
