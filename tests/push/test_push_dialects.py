@@ -185,3 +185,20 @@ def test_synced_copy_from_the_sync_is_matched(emu, conn, duck: Warehouse, tmp_pa
     assert _count(emu, PATCH) == 1 and _count(emu, CREATE, range(422, 423)) == 0  # no duplicate refused
     records = _records(emu)
     assert len(records) == 60 and all(records[ids[f"u{i}@x.com"]]["title"] == f"Title {i}" for i in range(40))
+
+
+@pytest.mark.parametrize("dialect", ["strict"])
+def test_duplicate_deal_name_is_found_whatever_its_characters(emu, conn, duck: Warehouse) -> None:
+    """A scalar unique field is looked up with `filter[name]=<value>`, or `[Is]` where the bare value would read as
+    a shorthand (`a,b` is one-of, `*v` ends-with): a deal named "Acme, Inc." is found, not created twice."""
+    names = ["Acme, Inc.", "*Star*", "Plain deal"]
+    ids = {n: emu.store.create("deal", {"name": n})["id"] for n in names}
+    duck.execute(
+        f"CREATE TABLE {duck.t('deals')} AS SELECT * FROM (VALUES ('Acme, Inc.', 5.0), ('*Star*', 6.0), "
+        "('Plain deal', 7.0), ('New deal', 8.0)) AS t(name, amount)"
+    )
+    report = run_push(conn, duck.options, object="deal", from_table="deals")
+    assert report.ok and report.sent == 4
+    deals = {r["attributes"]["name"]: r for r in emu.store.records("deal")}
+    assert len(deals) == 4 and all(deals[n]["id"] == ids[n] for n in names)
+    assert [deals[n]["attributes"]["amount"] for n in [*names, "New deal"]] == [5.0, 6.0, 7.0, 8.0]
