@@ -190,11 +190,11 @@ def test_synced_copy_from_the_sync_is_matched(emu, conn, duck: Warehouse, tmp_pa
 @pytest.mark.parametrize("dialect", ["strict"])
 def test_duplicate_deal_name_is_found_whatever_its_characters(emu, conn, duck: Warehouse) -> None:
     """A scalar unique field is looked up with `filter[name]=<value>`, or `[Is]` where the bare value would read as
-    a shorthand (`a,b` is one-of, `*v` ends-with): a deal named "Acme, Inc." is found, not created twice."""
-    names = ["Acme, Inc.", "*Star*", "Plain deal"]
+    a shorthand (`a,b` is one-of, `>v` greater than): a deal named "Acme, Inc." is found, not created twice."""
+    names = ["Acme, Inc.", ">5 seats", "Plain deal"]
     ids = {n: emu.store.create("deal", {"name": n})["id"] for n in names}
     duck.execute(
-        f"CREATE TABLE {duck.t('deals')} AS SELECT * FROM (VALUES ('Acme, Inc.', 5.0), ('*Star*', 6.0), "
+        f"CREATE TABLE {duck.t('deals')} AS SELECT * FROM (VALUES ('Acme, Inc.', 5.0), ('>5 seats', 6.0), "
         "('Plain deal', 7.0), ('New deal', 8.0)) AS t(name, amount)"
     )
     report = run_push(conn, duck.options, object="deal", from_table="deals")
