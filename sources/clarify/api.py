@@ -2,8 +2,9 @@
 origin only) and error messages that name the fix.
 
 The sync reads through it and the push writes through it. For writes, `idempotent` says what may be resent
-after a 5xx: a bulk create with `match_on` is an upsert (safe), a plain bulk create (objects without a unique
-field) is not, a PATCH always is.
+after a 5xx: a bulk create with `match_on` is an upsert (safe), so is a plain one of an object with a unique field
+(it upserts, or a resent row is refused as a duplicate), a plain bulk create of an object without one is not, a
+PATCH always is.
 """
 
 from __future__ import annotations
