@@ -202,3 +202,19 @@ def test_duplicate_deal_name_is_found_whatever_its_characters(emu, conn, duck: W
     deals = {r["attributes"]["name"]: r for r in emu.store.records("deal")}
     assert len(deals) == 4 and all(deals[n]["id"] == ids[n] for n in names)
     assert [deals[n]["attributes"]["amount"] for n in [*names, "New deal"]] == [5.0, 6.0, 7.0, 8.0]
+
+
+@EVERY_DIALECT
+def test_sigkill_after_commit_then_rerun(emu, conn, warehouse: Warehouse) -> None:
+    """Killed (SIGKILL) once the 2nd bulk create is committed, before its answer is read: the rerun sends that
+    batch again, which upserts or is refused as duplicates that are looked up and updated. No twin."""
+    from tests.push.test_push_exactly_once import _killed_child
+
+    make_people(warehouse, 300)
+    warehouse.execute(f"ALTER TABLE {warehouse.t('scores')} RENAME TO src")
+    _killed_child(emu, warehouse, "person", 2)
+    recorded = warehouse.query(f"SELECT count(*) FROM {warehouse.t('_clarify_push__person')}")[0][0]
+    assert recorded < 200 <= len(_records(emu))  # the killed batch (and any in flight) landed unrecorded
+    report = run_push(conn, warehouse.options, object="person", from_table="src", batch_size=100)
+    assert report.ok and report.new == report.sent == 300 - recorded
+    assert len(_records(emu)) == 300 and len(by_email(emu)) == 300
