@@ -12,7 +12,7 @@ names no row is split like any other (batching.py) until the row stands alone.
 A refusal names one row at a time where the API quotes only the first duplicate, and a batch resent after a lost
 answer is all duplicates: three requests a row. So when rows already refused once are refused again, every row of
 the batch is looked up at once: a lost batch of 100 then costs about 105 requests, not 300, and a lone duplicate
-among new rows still costs three.
+among new rows still costs three. The lookups of one refusal run `LOOKUPS` at a time (each is a small GET).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from core.errors import ApiError
@@ -28,6 +29,7 @@ from destinations.clarify.match import unique_values
 from sources.clarify.api import ClarifyApi
 from sources.clarify.schema import FieldSpec
 
+LOOKUPS = 4  # lookups of one refusal in flight at once
 _DUPLICATE = re.compile(
     r"duplicate|already (exists|belongs|taken|in use|used)|(must be|not) unique|unique (constraint|value)", re.I
 )
@@ -64,11 +66,11 @@ class Duplicates:
         with self._lock:
             again = any(it.key in self._refused for it in batch)
             self._refused.update(it.key for it in batch)
-        found = []
-        for item in batch if again else self._named(err, batch):
-            rid = self._holder(item)
-            if rid is not None:
-                found.append(replace(item, clarify_id=rid, matched=False))
+        suspects = batch if again else self._named(err, batch)
+        with ThreadPoolExecutor(min(LOOKUPS, max(1, len(suspects))), "clarify-lookup") as pool:
+            holders = list(pool.map(self._holder, suspects))
+        pairs = zip(suspects, holders, strict=True)
+        found = [replace(it, clarify_id=rid, matched=False) for it, rid in pairs if rid is not None]
         if not found:
             return None  # split as usual; alone, the row is rejected with the API's reason
         keys = {it.key for it in found}
