@@ -22,7 +22,7 @@ import sources.clarify_timeseries.settings as s
 from core.errors import ClarifySyncError, ConfigError, WarehouseError
 from core.timefmt import parse_us
 from core.warehouse.options import WarehouseOptions
-from core.warehouse.pipeline import open_pipeline
+from core.warehouse.pipeline import open_pipeline, uncompressed_load_files
 from core.warehouse.sql import PipelineSQL, pipeline_sql
 from destinations.clarify_timeseries import TimeseriesPushReport, push_timeseries
 from pipelines.run_records import recorded, watch_requests
@@ -118,7 +118,7 @@ def run_timeseries_sync(
     report = TimeseriesReport()
     pipeline = make_pipeline(warehouse)
     window = data_window(since_us, o.until_us, o.lag_seconds, o.rollup)  # one "now" for every part
-    parts = _Parts(pipeline, client, report, window, o, progress)
+    parts = _Parts(pipeline, warehouse, client, report, window, o, progress)
     while report.loads == 0 or report.more_data:
         parts.load(metadata=report.loads == 0)
     if interval is not None and reconcile_due(pipeline, o.reconcile, interval, window.now):
@@ -153,6 +153,7 @@ class _Parts:
     normalize and load, which commit its rows and the items' marks together."""
 
     pipeline: dlt.Pipeline
+    warehouse: WarehouseOptions
     client: RpcClient
     report: TimeseriesReport
     window: DataWindow
@@ -184,7 +185,8 @@ class _Parts:
             delete_windows(self.pipeline, rereads.replaced)
             assert report.reconcile is not None
             report.reconcile.replaced += len(rereads.replaced)
-        self.pipeline.normalize()
+        with uncompressed_load_files(self.warehouse):  # Postgres `COPY`s them: gzip would only cost CPU
+            self.pipeline.normalize()
         self.pipeline.load()
         report.loads += 1
 
