@@ -304,7 +304,7 @@ class _SyncRun:
             loads += 1
             states = object_states(self.pipeline.state)
             pending = [o for o in pending if o in states and not states[o].complete]
-            appends = _still_appending(appends, walks)
+            appends = _still_appending(appends, walks, pending)
         return loads
 
     def fresh(self, objects: list[str]) -> frozenset[str]:
@@ -372,11 +372,11 @@ class _SyncRun:
         apply_soft_deletes(self.pipeline, self.stats)
 
 
-def _still_appending(appends: frozenset[str], walks: dict[str, Any]) -> frozenset[str]:
-    """The appended objects whose next chunk may append too: a walk holding more than `APPEND_MAX_IDS` ids lets
+def _still_appending(appends: frozenset[str], walks: dict[str, Any], pending: list[str]) -> frozenset[str]:
+    """The appended objects whose next chunk may append too. A walk holding more than `APPEND_MAX_IDS` ids lets
     them go and its object's later chunks merge (a fresh walk from the committed position, as a later run's),
-    so a first load's memory does not grow with the size of an object."""
-    over = {obj for obj, walk in walks.items() if len(walk.emitted) > APPEND_MAX_IDS}
+    so a first load's memory does not grow with the size of an object; a finished object's walk goes too."""
+    over = {obj for obj, walk in walks.items() if obj not in pending or len(walk.emitted) > APPEND_MAX_IDS}
     for obj in over:
         del walks[obj]
     return appends - over
