@@ -160,6 +160,7 @@ def run_sync(
                 interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
                 report.reconciled = run.reconcile_if_due(selected, reconcile, interval)
                 report.loads += int(bool(report.reconciled))
+                run.drop_dangling_links()
                 if want_transcripts:
                     report.transcripts = run.transcripts(notice, reread=full_refresh)
                 states = object_states(pipeline.state)
@@ -291,6 +292,7 @@ class _SyncRun:
                 lag_seconds=self.lag_seconds,
                 max_pages=chunk_pages,
                 appends=appends if first else frozenset(),
+                warehouse_ids=self._mirrored_ids(pending),
                 **({"notice": notice} if notice is not None else {}),
             )
             source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
@@ -314,17 +316,33 @@ class _SyncRun:
         )
 
     def reconcile_if_due(self, selected: list[str], reconcile: bool | None, interval: float) -> list[str]:
-        """The deletion pass for the objects it is due for (`reconcile` as for `run_sync`); returns them."""
+        """The deletion pass for the objects it is due for (`reconcile` as for `run_sync`), and for mirrors whose
+        deletions this run deferred (unless refused: the next run's mirror applies them); returns them."""
         due = reconcile_due(selected, object_states(self.pipeline.state), reconcile, interval)
+        if reconcile is not False:
+            due += [o for o in selected if o not in due and self.stats.get(o, ObjectStats()).deletions_deferred]
         if due:
             self.reconcile(due)
         return due
 
     def reconcile(self, due: list[str]) -> None:
-        """Delete the rows of records gone from Clarify, and link rows pointing at them."""
-        ctx = self._context(mode="reconcile")
+        """Delete the rows of records gone from Clarify (`drop_dangling_links` then drops the links to them)."""
+        ctx = self._context(mode="reconcile", warehouse_ids={o: table_ids(self.pipeline, o) for o in due})
         self._load(clarify_source(objects=due, context=ctx, parallel=False))
-        _drop_dangling_links(self.pipeline, self.schemas, {o: self.stats[o].deleted_ids for o in due})
+
+    def drop_dangling_links(self) -> None:
+        """Link rows pointing at records this run deleted (by a mirror or the reconcile) go too."""
+        _drop_dangling_links(self.pipeline, self.schemas, {o: s.deleted_ids for o, s in self.stats.items()})
+
+    def _mirrored_ids(self, pending: list[str]) -> dict[str, set[str]]:
+        """The stored ids of the objects this load may mirror (cursorless ones, and those with no table yet, which
+        cost nothing), read here, before extraction, through our SQL layer."""
+        states = object_states(self.pipeline.state)
+        return {
+            o: table_ids(self.pipeline, o)
+            for o in pending
+            if (o in states and states[o].cursorless) or loaded_table(self.pipeline, o) is None
+        }
 
     def _context(self, **options: Any) -> SourceContext:
         return SourceContext(
@@ -334,7 +352,6 @@ class _SyncRun:
             progress=self.progress,
             stats=self.stats,
             **_lake_context(self.pipeline, self.warehouse),
-            warehouse_ids=lambda obj: table_ids(self.pipeline, obj),  # objects without a cursor
             controls=self.controls,
             **options,
         )
@@ -433,7 +450,7 @@ def _drop_dangling_links(
     for obj, schema in schemas.items():
         for rel, target in schema.relationships.items():
             ids = deleted.get(target)
-            table = loaded_table(pipeline, child_table(obj, rel))
+            table = loaded_table(pipeline, child_table(obj, rel), child=True)
             if ids and table is not None:
                 work.append((table, naming.normalize_identifier(link_target_column(obj, target)), ids))
     delete_where_in(pipeline, work)

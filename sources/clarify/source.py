@@ -15,7 +15,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +69,10 @@ class SourceContext:
     lag_seconds: float = DEFAULT_LAG_SECONDS
     page_limit: int = PAGE_LIMIT
     max_pages: int | None = None
-    warehouse_ids: Callable[[str], set[str]] | None = None
+    # The ids each object's table holds, read by the wiring before extraction starts (a dlt client opened inside
+    # dlt's extraction threads corrupts its injected context), for the objects whose deletion step may run. An
+    # object missing here has its deletions deferred (`ObjectStats.deletions_deferred`: the wiring reconciles it).
+    warehouse_ids: Mapping[str, set[str]] = field(default_factory=dict)
     # progress(object, records so far, pages so far, records expected or None), after each page
     progress: Callable[..., None] | None = None
     stats: dict[str, ObjectStats] = field(default_factory=dict)
@@ -271,16 +274,19 @@ def _mirror(
     yield from _emit_pages(obj, walk, converter, hints, ctx)
     if not walk.done:
         return
-    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
-    state.finish_mirror(datetime.now(UTC))
+    reconciled = obj in ctx.warehouse_ids
+    if reconciled:
+        yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
+    else:
+        ctx.stats[obj].deletions_deferred = True
+    state.finish_mirror(datetime.now(UTC), reconciled=reconciled)
 
 
 def _delete_missing(
     obj: str, ctx: SourceContext, converter: PageConverter, hints: dict[str, Any], live: set[str]
 ) -> Iterator[Any]:
     stats = ctx.stats[obj]
-    stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
-    gone = sorted(stored - live)
+    gone = sorted(ctx.warehouse_ids.get(obj, set()) - live)
     soft = obj in ctx.controls.soft_delete
     for i in range(0, len(gone), DELETE_BATCH):
         chunk = gone[i : i + DELETE_BATCH]

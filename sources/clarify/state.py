@@ -148,10 +148,13 @@ class ObjectState:
     def mark_cursorless(self) -> None:
         self.stored["cursorless"] = True
 
-    def finish_mirror(self, now: datetime) -> None:
-        """A full read of a cursorless object finished: an exact copy, so also a reconcile."""
+    def finish_mirror(self, now: datetime, *, reconciled: bool = True) -> None:
+        """A full read of a cursorless object finished: with its deletions applied an exact copy, so also a
+        reconcile."""
         at = format_state_ts(now)
-        self.stored.update(cursor=None, offset=0, complete=True, last_run_at=at, last_reconcile_at=at)
+        self.stored.update(cursor=None, offset=0, complete=True, last_run_at=at)
+        if reconciled:
+            self.stored["last_reconcile_at"] = at
         for stale in ("window", "full_walk", "rewind_to"):  # left by the cursor walk this one replaced
             self.stored.pop(stale, None)
 
