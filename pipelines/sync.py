@@ -128,7 +128,7 @@ def run_sync(
     with ClarifyApi(connection, retry=retry) if api is None else api as api:
         watch_requests(api.http.stats)
         schemas_body = api.schemas()  # validates key, workspace and URL before anything else
-        schemas = parse_schemas(schemas_body)
+        schemas = parse_schemas(schemas_body, api.listable)
         want_lists, objects = split_objects(objects)
         want_transcripts, objects = transcripts_wanted(transcripts, schemas, warehouse, objects, notice)
         selected = select_objects(schemas, objects or None) if objects != [] else []

@@ -112,7 +112,7 @@ def clarify_source(
     if context is None:
         conn = connection if isinstance(connection, ClarifyConnection) else resolve_connection()
         api = ClarifyApi(conn)
-        schemas = parse_schemas(api.schemas())
+        schemas = parse_schemas(api.schemas(), api.listable)
         ctx = SourceContext(
             api, schemas, since=since, lag_seconds=lag_seconds, page_limit=page_limit, controls=load_controls(schemas)
         )
