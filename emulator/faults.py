@@ -15,6 +15,7 @@ COUNTED = (
     "commit_then_drop",
     "commit_then_5xx",
     "hold_answer",
+    "odd_page",
 )
 
 
@@ -40,6 +41,10 @@ class FaultSettings:
     # committed: a crash of the pusher between the server's commit and the answer, at a chosen request.
     kill_on_commit: int = 0
     kill_pid: int = 0
+    # Record listings with an `_updated_at` filter: `odd_page` answers the next N as if the filter were not there
+    # (one glitch: a replica behind); `ignore_cursor_filter` does so for every one until switched off.
+    odd_page: int = 0
+    ignore_cursor_filter: bool = False
     http_next_links: bool = False
     stray_next_on_last_page: bool = False
     next_on_empty_page: bool = False

@@ -88,7 +88,7 @@ async def list_records(call: Call, slug: str, within: Where | None = None) -> Re
     """A page of `slug`'s records; `within` narrows the listing to a subset (a list's members)."""
     obj = require_object(slug)
     cfg = call.emu.config
-    query = listing_query(cfg, slug, call.request.query_params.multi_items())
+    query = _faulty_query(call, listing_query(cfg, slug, call.request.query_params.multi_items()))
     where = parse_filters(obj, query, bracket_parts)
     if within is not None:
         where.add(within.render(), within.params)
@@ -126,6 +126,15 @@ async def list_records(call: Call, slug: str, within: Where | None = None) -> Re
     if includes:
         body["included"] = _included(call, obj, data, includes)
     return JSONResponse(shape_body(cfg, body))
+
+
+def _faulty_query(call: Call, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The query without its `_updated_at` filter under the `odd_page` (once) and `ignore_cursor_filter` faults."""
+    kept = [(key, value) for key, value in query if not key.startswith("filter[_updated_at]")]
+    if len(kept) == len(query):
+        return query
+    path, faults = call.request.url.path, call.emu.faults
+    return kept if faults.flag("ignore_cursor_filter", path) or faults.take("odd_page", path) else query
 
 
 async def get_record(call: Call, slug: str, rid: str) -> Response:

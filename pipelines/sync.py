@@ -6,8 +6,11 @@ Order of a run (nothing touches the warehouse before the API and the warehouse h
 3. finish load packages a crashed run left behind, restore state from the warehouse if the local pipeline
    folder is gone or belongs to another warehouse.
 4. load in chunks of at most `max_pages_per_load` pages per object (a crash costs at most one chunk);
-   each chunk commits data and cursor together.
-5. reconcile (delete rows whose record is gone) when asked, or when the last one is older than the interval.
+   each chunk commits data and cursor together. The warehouse ids a cursorless object's mirror deletes against
+   are read before each load's extraction starts (never from dlt's extraction threads).
+5. reconcile (delete rows whose record is gone) when asked, or when the last one is older than the interval;
+   it re-checks each cursorless object's listing and returns it to incremental reads when it behaves.
+6. drop link rows pointing at records this run deleted.
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ class StatusRow:
     last_run: str | None
     last_reconcile: str | None
     complete: bool
+    mode: str  # `incremental` or `cursorless` (`ObjectState.mode`)
+    mode_since: str | None
 
 
 @recorded("sync")
@@ -150,14 +155,25 @@ def run_sync(
                 _adopt_page_size(pipeline, api)
                 _install_crash_hooks()
                 run = _SyncRun(
-                    api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel, controls=controls
+                    api,
+                    schemas,
+                    pipeline,
+                    warehouse,
+                    _seconds(lag),
+                    page_limit,
+                    progress,
+                    parallel,
+                    controls=controls,
+                    notice=notice,
                 )
+                interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
                 pending = selected if full_refresh or since is not None else run.stale(selected)
-                report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
+                if not full_refresh:
+                    pending = run.without_rechecks(pending, reconcile, interval)
+                report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh)
                 if want_lists:
                     report.lists = run.lists(list(schemas), force=full_refresh)
                     report.loads += int(report.lists.loaded)
-                interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
                 report.reconciled = run.reconcile_if_due(selected, reconcile, interval)
                 report.loads += int(bool(report.reconciled))
                 run.drop_dangling_links()
@@ -258,6 +274,7 @@ class _SyncRun:
     progress: Progress | None
     parallel: bool
     controls: Controls = field(default_factory=Controls)
+    notice: Callable[[str], None] | None = None  # `run_sync`'s: lines a person should read (a log warning if None)
     stats: dict[str, ObjectStats] = field(default_factory=dict)
 
     def stale(self, selected: list[str]) -> list[str]:
@@ -280,7 +297,6 @@ class _SyncRun:
         since: str | datetime | None,
         chunk_pages: int | None,
         full_refresh: bool,
-        notice: Callable[[str], None] | None,
     ) -> int:
         """Load until every object's walk is complete, at most `chunk_pages` pages per object a load."""
         loads = 0
@@ -293,7 +309,6 @@ class _SyncRun:
                 max_pages=chunk_pages,
                 appends=appends if first else frozenset(),
                 warehouse_ids=self._mirrored_ids(pending),
-                **({"notice": notice} if notice is not None else {}),
             )
             source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
             self._load(source, refresh="drop_resources" if full_refresh and first else None)
@@ -315,12 +330,20 @@ class _SyncRun:
             o for o in objects if loaded_table(self.pipeline, o) is None and (o not in states or states[o].unstarted)
         )
 
+    def without_rechecks(self, pending: list[str], reconcile: bool | None, interval: float) -> list[str]:
+        """`pending` less the cursorless objects the reconcile pass will re-check: that reads them in full anyway."""
+        states = object_states(self.pipeline.state)
+        rechecked = {
+            o for o in reconcile_due(pending, states, reconcile, interval) if o in states and states[o].cursorless
+        }
+        return [o for o in pending if o not in rechecked]
+
     def reconcile_if_due(self, selected: list[str], reconcile: bool | None, interval: float) -> list[str]:
         """The deletion pass for the objects it is due for (`reconcile` as for `run_sync`), and for mirrors whose
         deletions this run deferred (unless refused: the next run's mirror applies them); returns them."""
         due = reconcile_due(selected, object_states(self.pipeline.state), reconcile, interval)
         if reconcile is not False:
-            due += [o for o in selected if o not in due and self.stats.get(o, ObjectStats()).deletions_deferred]
+            due += [o for o in selected if o not in due and self.stats.get(o, ObjectStats()).live_ids is not None]
         if due:
             self.reconcile(due)
         return due
@@ -353,6 +376,7 @@ class _SyncRun:
             stats=self.stats,
             **_lake_context(self.pipeline, self.warehouse),
             controls=self.controls,
+            **({"notice": self.notice} if self.notice is not None else {}),
             **options,
         )
 
@@ -400,6 +424,8 @@ def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
                 state.last_run_at,
                 state.last_reconcile_at,
                 state.complete,
+                state.mode,
+                state.mode_since,
             )
         )
     return rows

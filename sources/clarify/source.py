@@ -29,7 +29,7 @@ from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import Position
-from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
+from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk, filter_honoured
 from sources.clarify.records import PageConverter, drop_markers
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
@@ -193,7 +193,7 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
                     finish_walk(state, walk, ctx.lag_seconds)
                 return
             emitted = walk.emitted
-            state.mark_cursorless()
+            state.mark_cursorless(datetime.now(UTC))
             ctx.notice(
                 f"{obj}: its records carry no usable _updated_at (or the listing ignores the filter): "
                 "it is read in full and mirrored on every run"
@@ -278,7 +278,7 @@ def _mirror(
     if reconciled:
         yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
     else:
-        ctx.stats[obj].deletions_deferred = True
+        ctx.stats[obj].live_ids = walk.emitted
     state.finish_mirror(datetime.now(UTC), reconciled=reconciled)
 
 
@@ -309,8 +309,17 @@ def _save_position(state: ObjectState, walk: UpdatedAtWalk, page: Page) -> None:
 def _reconcile(
     obj: str, ctx: SourceContext, state: ObjectState, converter: PageConverter, hints: dict[str, Any]
 ) -> Iterator[Any]:
-    """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
+    """List every id the API has, delete the warehouse rows it no longer has, refresh link tables. A mirror of this
+    run already listed them (`ObjectStats.live_ids`); a cursorless object is re-checked (`_recheck`)."""
     stats = ctx.stats[obj]
+    if stats.live_ids is not None:
+        yield from _delete_missing(obj, ctx, converter, hints, stats.live_ids)
+        stats.live_ids = None
+        state.mark_reconciled(datetime.now(UTC))
+        return
+    if state.cursorless:
+        yield from _recheck(obj, ctx, state, converter, hints)
+        return
     fetch = ctx.controls.fetcher(obj, ctx.api.list_page)
     walk = UpdatedAtWalk(fetch, Position(), limit=ctx.page_limit)
     links = {t for t in converter.child_tables() if t.split("__", 1)[1] in ctx.schemas[obj].relationships}
@@ -325,6 +334,29 @@ def _reconcile(
             ctx.progress(obj, stats.records, stats.pages)
     yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
     state.mark_reconciled(datetime.now(UTC))
+
+
+def _recheck(
+    obj: str, ctx: SourceContext, state: ObjectState, converter: PageConverter, hints: dict[str, Any]
+) -> Iterator[Any]:
+    """A cursorless object's reconcile: walk its listing by `_updated_at` from the start, loading every record. A
+    clean walk (`filter_honoured`) returns the object to incremental reads, its cursor where the walk got; else the
+    rest is read in full as before. Deletions are applied either way, and one line says which way it went."""
+    fetch = ctx.controls.fetcher(obj, ctx.api.list_page)
+    walk = UpdatedAtWalk(fetch, Position(), limit=ctx.page_limit, recent_seconds=ctx.lag_seconds)
+    yield from _emit_pages(obj, walk, converter, hints, ctx)
+    if not filter_honoured(walk):
+        ctx.notice(f"{obj}: its listing still cannot be walked by _updated_at: it stays read in full")
+        yield from _mirror(
+            obj, ctx, state, converter, hints, FullWalk(fetch, limit=ctx.page_limit, emitted=walk.emitted)
+        )
+        return
+    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
+    now = datetime.now(UTC)
+    state.mark_incremental(now)
+    finish_walk(state, walk, ctx.lag_seconds)
+    state.mark_reconciled(now)
+    ctx.notice(f"{obj}: its listing honours the _updated_at filter again: back to incremental reads")
 
 
 def _then_full(walk: UpdatedAtWalk, fetch: Callable[[dict[str, Any]], dict[str, Any]], limit: int) -> Iterator[Page]:
