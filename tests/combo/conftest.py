@@ -19,7 +19,9 @@ def combo_seeds() -> list[int]:
     if os.environ.get("CLARIFY_COMBO_SEEDS"):
         return [int(s) for s in os.environ["CLARIFY_COMBO_SEEDS"].split(",")]
     if os.environ.get("CLARIFY_COMBO_COUNT"):
-        draw = random.SystemRandom()
+        # Every xdist worker must collect the same seeds: drawn from the run's shared id (else a fresh draw).
+        shared = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+        draw = random.Random(shared) if shared else random.SystemRandom()
         return [draw.randrange(1_000_000_000) for _ in range(int(os.environ["CLARIFY_COMBO_COUNT"]))]
     return list(FIXED_SEEDS)
 
