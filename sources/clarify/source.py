@@ -71,7 +71,7 @@ class SourceContext:
     max_pages: int | None = None
     # The ids each object's table holds, read by the wiring before extraction starts (a dlt client opened inside
     # dlt's extraction threads corrupts its injected context), for the objects whose deletion step may run. An
-    # object missing here has its deletions deferred (`ObjectStats.deletions_deferred`: the wiring reconciles it).
+    # object missing here has its deletions deferred (`ObjectStats.live_ids`: the wiring reconciles it).
     warehouse_ids: Mapping[str, set[str]] = field(default_factory=dict)
     # progress(object, records so far, pages so far, records expected or None), after each page
     progress: Callable[..., None] | None = None

@@ -42,7 +42,7 @@ def draw(seed: int) -> Combo:
         combo.retry["rate_window"] = 1.0
     combo.kill_on_page = rng.randint(1, 14) if rng.random() < 0.8 else None
     combo.warehouse = "postgres" if PG_OK and rng.random() < 0.25 else "duckdb"
-    combo.page_limit = rng.choice((25, 60, 500))
+    combo.page_limit = rng.choice((10, 25, 60, 500))
     combo.prior_sync = rng.random() < 0.5
     combo.rerun_reconcile = rng.choice((None, True, False))
     combo.untranscribed = rng.randint(0, 2) if combo.transcripts else 0
@@ -51,11 +51,12 @@ def draw(seed: int) -> Combo:
 
 def _config(rng: random.Random, transcripts: bool) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "records": rng.choice((40, 80, 150)),
+        "records": rng.choice((60, 150, 300)),
         "seed": rng.randrange(1000),
         "bare_objects": frozenset(rng.sample(BARE_CANDIDATES, rng.randint(0, 3))),
         "schemas_shape": rng.choice(("entities", "docs", "keyed")),
-        "page_cap": rng.choice((50, 100, 500)),
+        # Not below 25: every source's smallest default page; a refusal naming no size is tried down to 25 only.
+        "page_cap": rng.choice((25, 50, 500)),
         "over_page_cap": rng.choice(("refuse", "refuse-unnamed", "clamp")),
         "ignore_page_limit": rng.random() < 0.15,
         "links": rng.choice(("full", "null", "absent")),
@@ -98,6 +99,6 @@ def _faults(rng: random.Random, transcripts: bool) -> dict[str, Any]:
         "stray_next_on_last_page": rng.random() < 0.3,
         "next_on_empty_page": rng.random() < 0.3,
         "http_next_links": rng.random() < 0.3,
-        "churn_every": rng.choice((0, 3, 5)),
-        "churn_objects": rng.sample(churned, rng.randint(1, 3)),
+        "churn_every": rng.choice((0, 1, 2, 4)),
+        "churn_objects": rng.sample(churned, rng.randint(2, 5)),
     }

@@ -65,9 +65,9 @@ def _sync(emu: Any, wh: Any, combo: Combo, reconcile: bool | None = None) -> Non
     )
 
 
-def _killed_sync(emu: Any, wh: Any, combo: Combo) -> None:
+def _killed_sync(emu: Any, wh: Any, combo: Combo) -> int:
     """A sync in a child process, killed -9 by the emulator once it has answered `kill_on_page` pages (a walk of
-    fewer pages finishes: exit 0)."""
+    fewer pages finishes: exit 0); returns its exit status."""
     args = {
         "base_url": emu.base_url,
         "workspace": emu.workspace,
@@ -96,3 +96,4 @@ def _killed_sync(emu: Any, wh: Any, combo: Combo) -> None:
             child.kill()
     emu.faults.set(kill_on_page=0, kill_pid=0)
     assert child.returncode in (0, -9), f"the child sync exited {child.returncode}: {(out + err)[-1500:]}"
+    return child.returncode
