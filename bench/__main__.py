@@ -8,7 +8,8 @@ Sizes and scenarios come from flags or the environment:
     BENCH_ONLY=ours make bench        (skip the baseline)
     BENCH_DESTINATION=postgres make bench   (both variants into Postgres, each its own schema; full, noop,
                                              changed and ratelimit; BENCH_POSTGRES_DSN, default the local server)
-Scenarios: full, noop, changed, ratelimit, bare429, transcripts, push, diff, creates, lost, timeseries (default:
+    BENCH_PUSH_DIALECT=strict make bench    (the emulator's push dialect: match_on, upsert or strict)
+Scenarios: full, noop, changed, ratelimit, bare429, transcripts, push, diff, creates, lost, first, timeseries (default:
 all, run in that order), and ts_reconcile on request (what `timeseries sync --reconcile` costs when nothing
 changed). The time-series scenarios' size: BENCH_TS_ITEMS (default 300) items x BENCH_TS_DAYS (default 365) days;
 the transcripts scenario's: BENCH_RECORDINGS (default 1000) recordings.
@@ -74,6 +75,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="results file; the entry for this size is replaced",
     )
     parser.add_argument("--timeout", type=float, default=None, help="kill a measured run after this many seconds")
+    parser.add_argument(
+        "--push-dialect",
+        choices=("match_on", "upsert", "strict"),
+        default=os.environ.get("BENCH_PUSH_DIALECT", "match_on"),
+        help="what the emulator's bulk creates accept: match_on, or refused with creates that upsert (upsert) or "
+        "fail on a duplicate (strict) [env: BENCH_PUSH_DIALECT; default match_on]",
+    )
     args = parser.parse_args(argv)
     args.scenario_list = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [s for s in args.scenario_list if s not in ALL_SCENARIOS]
@@ -121,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         f"working folder {size_dir}"
     )
     with EmulatorProcess(args.records, args.seed, size_dir / "logs") as emu:
-        console.print(f"emulator at {emu.base_url}")
+        console.print(f"emulator at {emu.base_url}, push dialect {args.push_dialect}")
+        emu.configure(push_dialect=args.push_dialect)
         bench = Bench(
             emu,
             size_dir,
@@ -131,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             only=args.only,
             repeats=args.repeats,
             warehouse=BenchWarehouse(args.destination, size_dir, args.postgres_dsn, args.postgres_prefix),
+            push_dialect=args.push_dialect,
         )
         if bench.ours_note:
             console.print(f"[yellow]ours skipped[/yellow]: {bench.ours_note}")

@@ -9,6 +9,11 @@
   create that goes one batch at a time behind its committed intent (exactly-once creates).
 - `lost`: the same, but the emulator drops the connection after committing every bulk create, so each batch
   is resolved by listing the records created since its intent and matching them: the lookup's cost.
+- `first`: person rows pushed for the first time (new emails every repeat): bulk creates of an object with a
+  unique field, in the emulator's push dialect (`--push-dialect`): with `match_on`, or plain creates where the
+  workspace refuses it (the first run learns that with one refused request and keeps it in the push state).
+
+The push scenarios' rows carry the emulator's push dialect in `extra.push_dialect`.
 
 All skip with a note when `clarify-sync push --help` fails.
 """
@@ -35,6 +40,7 @@ class PushBench(Protocol):
     out: Path
     timeout_s: float | None
     repeats: int
+    push_dialect: str
     primed: set[str]
     emu: Any
 
@@ -67,14 +73,14 @@ def table_name(rows: int) -> str:
     return f"bench_push_{rows}"
 
 
-def create_table(db: Path, rows: int) -> str:
-    """`rows` person rows with unique emails, in the dataset of the push DuckDB file."""
-    name = table_name(rows)
+def create_table(db: Path, rows: int, name: str | None = None) -> str:
+    """`rows` person rows with emails unique to the table `name`, in the dataset of the push DuckDB file."""
+    name = name or table_name(rows)
     with duckdb.connect(str(db)) as con:
         con.execute(f"create schema if not exists {DATASET}")
         con.execute(
             f"""create or replace table {DATASET}.{name} as
-            select 'bench.push.' || i || '@example.com' as email_addresses,
+            select '{name}.' || i || '@example.com' as email_addresses,
                    'Bench title ' || i || ' v1' as title,
                    (i % 1000)::double as lead_score
             from range({rows}) t(i)"""
@@ -129,7 +135,7 @@ def scenario_push(bench: PushBench) -> None:
     for _ in range(bench.repeats):
         change_every_row(db, name)
         row, m = bench.measure("push", "ours", push_command(bench, name), rows)
-    row.extra["changed_rows"] = rows
+    row.extra |= {"changed_rows": rows, "push_dialect": bench.push_dialect}
     bench.primed.add(name)
 
 
@@ -189,3 +195,15 @@ def scenario_creates(bench: PushBench, scenario: str = "creates", lose_answers: 
 
 def scenario_lost(bench: PushBench) -> None:
     scenario_creates(bench, "lost", lose_answers=True)
+
+
+def scenario_first(bench: PushBench) -> None:
+    reason = push_unavailable_reason()
+    if reason:
+        bench.skip("first", "ours", reason)
+        return
+    rows = min(CREATE_ROWS, bench.records)
+    for repeat in range(1, bench.repeats + 1):
+        name = create_table(bench.out / PUSH_DB, rows, f"bench_first_{rows}_{repeat}")  # new emails: all creates
+        row, _ = bench.measure("first", "ours", push_command(bench, name), rows)
+    row.extra |= {"new_rows": rows, "push_dialect": bench.push_dialect}

@@ -29,6 +29,7 @@ ALL_SCENARIOS = (
     "diff",
     "creates",
     "lost",
+    "first",
     "timeseries",
     "ts_reconcile",
 )
@@ -177,8 +178,10 @@ class Bench:
         only: str | None = None,
         repeats: int = DEFAULT_REPEATS,
         warehouse: BenchWarehouse | None = None,
+        push_dialect: str = "match_on",
     ) -> None:
         self.emu = emu
+        self.push_dialect = push_dialect  # the emulator's, set by `python -m bench --push-dialect`
         self.warehouse = warehouse or BenchWarehouse("duckdb", out_dir)
         self.only = only
         self.repeats = max(1, repeats)
@@ -424,6 +427,9 @@ class Bench:
 
     def scenario_lost(self) -> None:
         push.scenario_lost(self)
+
+    def scenario_first(self) -> None:
+        push.scenario_first(self)
 
     def scenario_timeseries(self) -> None:
         from bench import timeseries

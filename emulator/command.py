@@ -35,6 +35,14 @@ def emulator(
         ),
     ] = "refuse",
     bulk_max: Annotated[int, typer.Option("--bulk-max", help="Largest bulk write accepted", min=1)] = 100,
+    push_dialect: Annotated[
+        str,
+        typer.Option(
+            "--push-dialect",
+            help="Bulk creates: match_on (accepted), upsert (refused; creates upsert) or strict (refused; "
+            "a duplicate fails the batch)",
+        ),
+    ] = "match_on",
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug to serve")] = "demo",
     api_key: Annotated[str, typer.Option("--api-key", help="API key to accept")] = "demo-key",
     host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
@@ -100,6 +108,7 @@ def emulator(
             page_cap=page_cap,
             over_page_cap=over_page_cap,  # type: ignore[arg-type]
             bulk_max=bulk_max,
+            push_dialect=push_dialect,  # type: ignore[arg-type]
             schemas_shape=schemas_shape,  # type: ignore[arg-type]
             cache_dir=cache_dir,
             log_level=log_level,

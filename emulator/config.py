@@ -14,6 +14,7 @@ NotTranscribed = Literal["404", "null"]
 RecordingMeeting = Literal["attribute", "relationship"]
 OverPageCap = Literal["refuse", "refuse-unnamed", "clamp"]
 RateLimitScope = Literal["endpoint", "workspace"]
+PushDialect = Literal["match_on", "upsert", "strict"]
 
 # What `python -m emulator` and the demo use; in-process servers default to a free port instead.
 DEMO_PORT = 8765
@@ -45,6 +46,10 @@ class EmulatorConfig:
     seed: int = 0
     page_cap: int = 500
     bulk_max: int = 100
+    # What bulk creates accept (`emulator/writes.py`): a top-level `match_on` (the newer guide), or no property
+    # beside `data` with creates that upsert on the unique field by themselves (the seed), or none with a
+    # duplicate unique value failing the whole batch (the reference site).
+    push_dialect: PushDialect = "match_on"
     rate_limit: int | None = 3000
     rate_window: float = 60.0
     # One budget per endpoint (the guide) or one for the whole workspace (an independent server's "100 API
@@ -112,6 +117,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "recording_meeting": ("attribute", "relationship"),
     "over_page_cap": ("refuse", "refuse-unnamed", "clamp"),
     "rate_limit_scope": ("endpoint", "workspace"),
+    "push_dialect": ("match_on", "upsert", "strict"),
 }
 
 C = TypeVar("C")

@@ -45,6 +45,7 @@ class ApiError(Exception):
     pointer: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     items: list[ErrorItem] = field(default_factory=list)
+    nest_shape: bool = False  # answered in class-validator's shape whatever the fault switch says
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)
@@ -60,3 +61,10 @@ class ApiError(Exception):
             "message": [item.detail for item in self.items],
             "error": TITLES.get(self.status, "Error"),
         }
+
+
+@dataclass
+class TakenError(ApiError):
+    """A unique value (`key`) already held by another record: each push dialect words it its own way."""
+
+    key: str = ""

@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,14 +47,16 @@ class Decision:
 
 
 class RateLimiter:
-    """Real (monotonic) time on purpose: the emulator's test clock must not refill budgets."""
+    """Real (monotonic) time by default, on purpose: the emulator's test clock, which bends record stamps, must
+    not refill budgets. A test that drives client and server on one manual clock passes its own `clock`."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = {}
+        self.clock = clock
 
     def hit(self, key: str, limit: int, window: float) -> Decision:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - window:

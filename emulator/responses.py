@@ -30,4 +30,5 @@ class CutResponse(Response):
 
 
 def error_response(err: ApiError, nest: bool) -> Response:
-    return JSONResponse(err.nest() if nest else err.jsonapi(), status_code=err.status, headers=err.headers)
+    body = err.nest() if nest or err.nest_shape else err.jsonapi()
+    return JSONResponse(body, status_code=err.status, headers=err.headers)

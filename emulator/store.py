@@ -16,7 +16,7 @@ import orjson
 
 from emulator.clock import Clock
 from emulator.demo_data import prepare
-from emulator.errors import ApiError, ErrorItem
+from emulator.errors import ApiError, ErrorItem, TakenError
 from emulator.filters import Floor, Where
 from emulator.schemas import OBJECTS, ObjectDef, RelDef
 from emulator.tables import DDL, INDEXES, connect, unique_values
@@ -353,12 +353,13 @@ def _link_ends(obj: ObjectDef) -> set[tuple[str, str]]:
     return ends
 
 
-def _taken(obj: ObjectDef, key: str, holder: str, pointer: str) -> ApiError:
-    return ApiError(
+def _taken(obj: ObjectDef, key: str, holder: str, pointer: str) -> TakenError:
+    return TakenError(
         400,
         f"{obj.unique_field}: {key!r} already belongs to {obj.slug} {holder}; "
         f'send "match_on": "{obj.unique_field}" to update it instead',
         pointer=f"{pointer}/{obj.unique_field}",
+        key=key,
     )
 
 

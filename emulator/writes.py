@@ -1,4 +1,14 @@
-"""Write handlers: create/upsert, update, delete (single and bulk), relationships."""
+"""Write handlers: create/upsert, update, delete (single and bulk), relationships.
+
+Creates speak the configured push dialect (`EmulatorConfig.push_dialect`), one per source we have:
+- `match_on`: a top-level `"match_on": "<field>"` beside `data` upserts on that field; without it a taken unique
+  value refuses the batch with 400 naming the field and the record holding it (the newer guide);
+- `upsert`: any property beside `data` is refused as a validating framework does (400, class-validator's
+  `property match_on should not exist`); creates upsert on the object's unique field by themselves (the seed);
+- `strict`: the same refusal; a taken unique value fails the whole batch with 422 "Duplicate record found for
+  email: x@y", no pointer (the reference site's error example).
+The batch cap and the faults are the same in every dialect.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +19,7 @@ import signal
 from starlette.responses import Response
 
 from emulator.calls import Call
-from emulator.errors import ApiError
+from emulator.errors import ApiError, ErrorItem, TakenError
 from emulator.responses import CutResponse, JSONResponse
 from emulator.schemas import ObjectDef
 from emulator.store import RecordStore, WriteItem, require_object
@@ -38,11 +48,32 @@ def _item(obj: ObjectDef, raw: object, base: str, need_id: bool) -> WriteItem:
     return WriteItem(raw["attributes"], f"{base}/attributes", rid if need_id else None)
 
 
-def _match_on(body: dict[str, object]) -> str | None:
+def _match_on(call: Call, obj: ObjectDef, body: dict[str, object]) -> str | None:
+    """The field a create upserts on, as the dialect decides (None: plain creates)."""
+    dialect = call.emu.config.push_dialect
+    if dialect != "match_on":
+        extra = sorted(k for k in body if k != "data")
+        if extra:
+            items = [ErrorItem(400, f"property {k} should not exist") for k in extra]
+            raise ApiError(400, items[0].detail, items=items, nest_shape=True)
+        return obj.unique_field if dialect == "upsert" else None
     value = body.get("match_on")
     if value is not None and not isinstance(value, str):
         raise ApiError(400, "match_on must be a field name", pointer="/match_on")
     return value
+
+
+_LABELS = {"email_addresses": "email", "domains": "domain"}  # how the reference site's example names the field
+
+
+def _create(call: Call, obj: ObjectDef, items: list[WriteItem], match_on: str | None) -> list[dict[str, object]]:
+    try:
+        return call.emu.store.write(obj.slug, items, call.actor, match_on)
+    except TakenError as err:
+        if call.emu.config.push_dialect != "strict":
+            raise
+        field = obj.unique_field or ""
+        raise ApiError(422, f"Duplicate record found for {_LABELS.get(field, field)}: {err.key}") from None
 
 
 def _batch(body: dict[str, object], cfg_max: int) -> list[object]:
@@ -58,16 +89,17 @@ async def h_create(call: Call) -> Response:
     obj = _writable(call)
     body = await call.body()
     item = _item(obj, body.get("data"), "/data", need_id=False)
-    record = call.emu.store.write(obj.slug, [item], call.actor, _match_on(body))[0]
+    record = _create(call, obj, [item], _match_on(call, obj, body))[0]
     return JSONResponse({"data": record}, status_code=201)
 
 
 async def h_bulk_create(call: Call) -> Response:
     obj = _writable(call)
     body = await call.body()
+    match_on = _match_on(call, obj, body)
     data = _batch(body, call.emu.config.bulk_max)
     items = [_item(obj, raw, f"/data/{i}", need_id=False) for i, raw in enumerate(data)]
-    response = JSONResponse({"data": call.emu.store.write(obj.slug, items, call.actor, _match_on(body))})
+    response = JSONResponse({"data": _create(call, obj, items, match_on)})
     return await _after_commit(call, response)
 
 

@@ -16,7 +16,10 @@ Contract:
 - rows: `from_table` (a table of the dataset, or `schema.table`) or `sql`, run in the warehouse.
 - columns map to attributes by name; `mapping={column: attribute}` renames; a `_key` column (never sent)
   names rows of objects without a unique field; `mode="update"` needs an `id` column (bulk PATCH).
-- `mode="upsert"` sends bulk creates with `match_on` = the object's unique field (from GET /schemas).
+- `mode="upsert"` on an object with a unique field (from GET /schemas): rows of known records (push state, or
+  the synced copy of the object) are bulk PATCHes by id; the rest are bulk creates, with `match_on` unless the
+  workspace refuses it (learnt once, kept in `_clarify_push_dialects`); a create refused as a duplicate is
+  looked up and PATCHed (destinations/clarify/dialect.py, match.py, duplicates.py).
 - `relationship="people"` reads a link table with `id`, `target_id` columns and PATCHes each record's set.
 - change detection: state table `_clarify_push__<object>` in the dataset; `full=True` resends everything;
   `dry_run=True` writes nothing anywhere (the warehouse is opened read-only) and returns samples.

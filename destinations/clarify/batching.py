@@ -5,9 +5,12 @@ Bulk batches are atomic: one invalid record rejects the whole request. On a row-
 - when the error pointers name rows (`/data/<i>/...`), the unnamed rows are resent together and each named
   row alone (one extra request for the good rows in the common case);
 - otherwise it is bisected, recursively, until each bad row stands alone and is rejected with its error.
-Good rows land in the same run. A refusal of the batch *size* (413, or 400 saying too large / too many /
-at most) halves the batch size for the rest of the run instead. Anything else (401, 5xx after the client's
-retries, unreachable) stops the push: state already committed stays, the rest is sent on the next run.
+Good rows land in the same run. Before splitting, the sender's `rescue` (if any) may land some rows another
+way (a create refused as a duplicate is looked up and updated, duplicates.py; a PATCH of a matched record
+that is gone becomes a create): those land, the rest is sent again. A refusal of the batch *size* (413, or
+400 saying too large / too many / at most) halves the batch size for the rest of the run instead. Anything
+else (401, 5xx after the client's retries, unreachable) stops the push: state already committed stays, the
+rest is sent on the next run.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Item:
     attributes: dict[str, Any]
     clarify_id: str | None = None  # the record to PATCH, when known
     identity: str | None = None  # the key as the API compares it (rejects are kept under it); None: `key`
+    matched: bool = False  # `clarify_id` was found by its unique value, not given: a create if it is gone
 
     @property
     def reject_key(self) -> str:
@@ -106,16 +110,30 @@ class Outcome:
         return sum(len(items) for items, _ in self.landed) + len(self.rejected)
 
 
+@dataclass
+class Rescued:
+    """Rows of a refused batch that landed (or were refused) another way, and the rest, to be sent again."""
+
+    outcome: Outcome
+    rest: list[Item]
+
+
+# (the refusal, the batch) → what was rescued, or None to split the batch as usual. It must rescue at least one
+# row when it answers, so that a batch shrinks every round.
+Rescue = Callable[[ApiError, list[Item]], Rescued | None]
+
+
 class BatchSender:
     """Sends one batch through `send` (splitting it as needed) and returns its `Outcome`.
 
-    `run` touches nothing but the HTTP call, so several batches can run on worker threads; the caller
+    `run` touches nothing but the HTTP calls, so several batches can run on worker threads; the caller
     records outcomes. The batch size is shared: a refusal of the size shrinks it for every later batch.
     """
 
-    def __init__(self, send: Send, batch_size: int):
+    def __init__(self, send: Send, batch_size: int, rescue: Rescue | None = None):
         self.send = send
         self.batch_size = max(1, batch_size)
+        self.rescue = rescue
         self._lock = threading.Lock()
 
     def run(self, batch: list[Item]) -> Outcome:
@@ -142,7 +160,16 @@ class BatchSender:
                 return
             if err.status not in ROW_LEVEL:
                 raise
-            self._isolate(batch, err, out)
+            rescued = self.rescue(err, batch) if self.rescue is not None else None
+            if rescued is None:
+                self._isolate(batch, err, out)
+                return
+            out.landed += rescued.outcome.landed
+            out.rejected += rescued.outcome.rejected
+            if rescued.outcome.error is not None:
+                raise rescued.outcome.error from None
+            if rescued.rest:
+                self._send(rescued.rest, out)
             return
         out.landed.append((batch, ids))
 

@@ -104,8 +104,8 @@ class Classifier:
         if plan.id_column:
             item = Item(key, fp, attributes, str(data[plan.id_column][i]), identity)
             out.patch.append(item)
-        elif not plan.unique and known_id:  # created by an earlier push: update that record
-            item = Item(key, fp, attributes, known_id, identity)
+        elif known_id:  # landed by an earlier push: update that record (a unique object's, if gone, is created)
+            item = Item(key, fp, attributes, known_id, identity, matched=plan.unique)
             out.patch.append(item)
         else:
             item = Item(key, fp, attributes, known_id, identity)

@@ -21,6 +21,10 @@ without a unique field (task, meeting) are not safe to resend: they go one reque
 committed intent, and a lost answer or a crash is resolved by asking the server (exactly_once.py).
 
 Rows are read, checked and converted a chunk at a time, column-wise (convert.convert_columns).
+
+Objects with a unique field: a row the push state knows the record of, or whose unique value a record of the
+synced copy holds (match.py), is a bulk PATCH of that record; only the rest are creates, sent in the dialect the
+workspace speaks (dialect.py: with `match_on` until refused; learnt once, kept in `_clarify_push_dialects`).
 """
 
 from __future__ import annotations
@@ -31,14 +35,22 @@ from typing import Any
 
 from core.errors import ConfigError, WarehouseError, first_line
 from core.warehouse.sql import WarehouseSQL
-from destinations.clarify.batching import record_ids
 from destinations.clarify.classify import Classifier
+from destinations.clarify.dialect import Dialect, UniqueCreates
 from destinations.clarify.diff import Diff, DiffCounts, relationship_source, salt
 from destinations.clarify.exactly_once import CreateOnce
+from destinations.clarify.match import SyncedRecords
 from destinations.clarify.plan import Plan, check_relationship, plan_records, source_sql
 from destinations.clarify.report import Progress, PushReport, Recorder
 from destinations.clarify.sending import Sending
-from destinations.clarify.state import PushState, load_schema, save_schema, state_table_name
+from destinations.clarify.state import (
+    PushState,
+    load_dialect,
+    load_schema,
+    save_dialect,
+    save_schema,
+    state_table_name,
+)
 from sources.clarify.api import ClarifyApi
 from sources.clarify.schema import ObjectSchema, parse_schemas
 
@@ -93,11 +105,17 @@ def push(
         target.state.clear_rejudged()
     recorder = Recorder(target.state, report, progress)
     classifier = Classifier(target.obj.slug, target.plan, bool(request.relationship), recorder.invalid)
-    sending = _sending(api, request, target, recorder)
+    unique = target.plan.match_on
+    synced = SyncedRecords(wh, target.obj.slug, target.obj.fields[unique]) if unique and total else None
+    workspace = api.connection.workspace_url
+    dialect = Dialect(load_dialect(wh, workspace) if unique and total else None)
+    sending = _sending(api, request, target, recorder, dialect)
     failed = True
     try:
         for size, data in _changed_rows(wh, target.diff, request.full, total, request.batch_size):
             rows = classifier.chunk(size, data)
+            if synced is not None:
+                synced.route(rows)
             if request.dry_run:
                 for item in rows.create + rows.patch + rows.links:
                     recorder.sample(item, rows.new[item.key])
@@ -107,6 +125,8 @@ def push(
         failed = False
     finally:
         sending.close(failed=failed)
+        if dialect.learnt and dialect.known and not request.dry_run:
+            save_dialect(wh, workspace, dialect.known)
     report.batch_size = sending.batch_size
     if not request.dry_run:
         report.rejects_gone = target.state.clear_gone(classifier.live)
@@ -185,13 +205,13 @@ def _count(wh: WarehouseSQL, target: _Target) -> DiffCounts:
     return _read(diff.counts, "the diff query")
 
 
-def _sending(api: ClarifyApi, request: PushRequest, target: _Target, recorder: Recorder) -> Sending:
+def _sending(api: ClarifyApi, request: PushRequest, target: _Target, recorder: Recorder, dialect: Dialect) -> Sending:
     plan, slug = target.plan, target.obj.slug
-    if plan.match_on is None and not plan.id_column:
-        once = CreateOnce(api, target.state, slug, recorder.report)
-        send_create = once.send
-    else:
-        send_create = lambda b: record_ids(api.bulk_create(slug, [i.attributes for i in b], plan.match_on))  # noqa: E731
+    unique = target.obj.fields[plan.match_on] if plan.match_on else None
+    if plan.match_on:
+        send_create = UniqueCreates(api, slug, plan.match_on, dialect).send
+    else:  # plain creates (update mode makes none)
+        send_create = CreateOnce(api, target.state, slug, recorder.report).send
     return Sending(
         api,
         slug,
@@ -200,6 +220,8 @@ def _sending(api: ClarifyApi, request: PushRequest, target: _Target, recorder: R
         concurrency=1 if request.dry_run else request.concurrency,
         send_create=send_create,
         serial_create=plan.match_on is None,
+        unique=unique,
+        dialect=dialect if unique else None,
         relationship=(request.relationship, target.rel_target or "") if request.relationship else None,
     )
 

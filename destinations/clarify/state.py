@@ -16,6 +16,8 @@
 `_clarify_push_intents` (one per dataset): object, key, fingerprint, payload, sent_at (no primary key)
     plain creates (objects without a unique field) about to be sent; a row leaves when its outcome is known
     (see exactly_once.py), so a row still here after a crash may or may not exist in Clarify.
+`_clarify_push_dialects` (one per dataset): workspace TEXT PRIMARY KEY (its URL), dialect TEXT, learnt_at
+    what the workspace's bulk create accepted (dialect.py: `match_on` or `plain`), so a run goes straight to it.
 A rejected row never gets its new fingerprint in the state table, so the next run sends it again; when it
 lands its rejects row is deleted in the same transaction that records its state.
 """
@@ -37,6 +39,7 @@ from sources.clarify.schema import FieldSpec, ObjectSchema
 REJECTS_TABLE = "_clarify_push_rejects"
 SCHEMAS_TABLE = "_clarify_push_schemas"
 INTENTS_TABLE = "_clarify_push_intents"
+DIALECTS_TABLE = "_clarify_push_dialects"
 STATE_COLUMNS = ("key", "fingerprint", "clarify_id", "pushed_at")
 REJECT_COLUMNS = (
     "object",
@@ -295,4 +298,24 @@ def save_schema(wh: WarehouseSQL, obj: ObjectSchema) -> None:
             [(obj.slug, text, dt.datetime.now(dt.UTC))],
             conflict=("object",),
             update=("schema", "fetched_at"),
+        )
+
+
+def load_dialect(wh: WarehouseSQL, workspace: str) -> str | None:
+    """The dialect a push into this dataset learnt for `workspace` (dialect.py), or None."""
+    if not (wh.schema_exists() and wh.table_exists(DIALECTS_TABLE)):
+        return None
+    rows = wh.fetchall(f"SELECT dialect FROM {wh.table(DIALECTS_TABLE)} WHERE workspace = {wh.param}", (workspace,))
+    return str(rows[0][0]) if rows else None
+
+
+def save_dialect(wh: WarehouseSQL, workspace: str, dialect: str) -> None:
+    ensure_tables(wh, {DIALECTS_TABLE: "workspace TEXT PRIMARY KEY, dialect TEXT NOT NULL, learnt_at {ts} NOT NULL"})
+    with wh.transaction():
+        wh.upsert(
+            DIALECTS_TABLE,
+            ("workspace", "dialect", "learnt_at"),
+            [(workspace, dialect, dt.datetime.now(dt.UTC))],
+            conflict=("workspace",),
+            update=("dialect", "learnt_at"),
         )

@@ -2,8 +2,9 @@
 origin only) and error messages that name the fix.
 
 The sync reads through it and the push writes through it. For writes, `idempotent` says what may be resent
-after a 5xx: a bulk create with `match_on` is an upsert (safe), a plain bulk create (objects without a unique
-field) is not, a PATCH always is.
+after a 5xx: a bulk create with `match_on` is an upsert (safe), so is a plain one of an object with a unique field
+(it upserts, or a resent row is refused as a duplicate), a plain bulk create of an object without one is not, a
+PATCH always is.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ _RECORD_PATH = re.compile(r"/workspaces/[^/]+/objects/([^/]+)/records/([^/]+)")
 # of an object share one endpoint budget, as the API counts them. `records/bulk` is its own endpoint.
 _ID_AFTER = frozenset({"records", "users", "meetings", "recordings"})
 _NOT_IDS = frozenset({"bulk"})
+# A bare filter value the API reads as an operator: `>v`, `!=v`, `*v*`, `v*`, `a,b`, `null`, `!null`.
+_SHORTHAND = re.compile(r"^[<>!*]|\*$|,|^!?null$")
 
 
 def endpoint_key(method: str, path: str) -> str:
@@ -151,13 +154,29 @@ class ClarifyApi:
         data = answer.get("data") if isinstance(answer, dict) else None
         return data if isinstance(data, dict) else {}
 
-    def bulk_create(self, obj: str, attributes: list[dict[str, Any]], match_on: str | None) -> list[dict[str, Any]]:
-        """`POST /objects/{obj}/records/bulk`: an upsert on `match_on` when given, else plain creates."""
+    def bulk_create(
+        self, obj: str, attributes: list[dict[str, Any]], match_on: str | None, *, idempotent: bool | None = None
+    ) -> list[dict[str, Any]]:
+        """`POST /objects/{obj}/records/bulk`: an upsert on `match_on` when given, else plain creates.
+
+        `idempotent` (default: whether `match_on` is sent) says whether a 5xx may be resent: creates of an object
+        with a unique field are, where creates upsert by themselves or a resent row is refused as a duplicate."""
         body: dict[str, Any] = {"data": [{"type": obj, "attributes": a} for a in attributes]}
         if match_on:
             body["match_on"] = match_on
         url = self.url(f"objects/{obj}/records/bulk")
-        return _records(self.http.request_json("POST", url, json=body, tag=obj, idempotent=bool(match_on)))
+        safe = bool(match_on) if idempotent is None else idempotent
+        return _records(self.http.request_json("POST", url, json=body, tag=obj, idempotent=safe))
+
+    def find(self, obj: str, field: str, value: str, *, collection: bool) -> list[dict[str, Any]]:
+        """The records whose `field` holds `value`: `filter[field][Contains]` for a collection (an item's substring,
+        so the caller checks the items), `filter[field]=value` otherwise (`[Is]` when the bare value would read as a
+        shorthand such as `a,b` or `*v`). One page: a unique value has one holder."""
+        if collection:
+            key = f"filter[{field}][Contains]"
+        else:
+            key = f"filter[{field}][Is]" if _SHORTHAND.search(value) else f"filter[{field}]"
+        return _records(self.list_page(obj, {key: value, "page[limit]": 100}))
 
     def bulk_update(self, obj: str, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """`PATCH /objects/{obj}/records` for (record id, attributes) pairs."""

@@ -48,9 +48,18 @@ def make_emulator(request: pytest.FixtureRequest) -> Any:
     return make
 
 
+DIALECTS = ("match_on", "upsert", "strict")  # emulator/writes.py: what bulk creates accept
+
+
 @pytest.fixture
-def emu(make_emulator: Any) -> Any:
-    return make_emulator(records=0, rate_limit=None)
+def dialect() -> str:
+    """The emulator's push dialect; tests for every dialect parametrize `dialect` with `DIALECTS`."""
+    return "match_on"
+
+
+@pytest.fixture
+def emu(make_emulator: Any, dialect: str) -> Any:
+    return make_emulator(records=0, rate_limit=None, push_dialect=dialect)
 
 
 @pytest.fixture

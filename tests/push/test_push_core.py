@@ -1,10 +1,14 @@
-"""The push's done-when list, against the emulator over HTTP, on DuckDB and on Postgres."""
+"""The push's done-when list, against the emulator over HTTP, on DuckDB and on Postgres (in every push dialect
+where parametrized; more in test_push_dialects.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from pipelines.push import run_push
+from tests.push.conftest import DIALECTS
 
 Warehouse = Any  # tests/push/conftest.py: Warehouse
 
@@ -64,26 +68,7 @@ def test_push_10k_then_nothing(emu, conn, writes, warehouse: Warehouse) -> None:
     assert (again.unchanged, again.new, again.changed, again.sent) == (10_000, 0, 0, 0)
 
 
-def test_change_37_rows_sends_exactly_37(emu, conn, warehouse: Warehouse) -> None:
-    make_people(warehouse, 1_000)
-    run_push(conn, warehouse.options, object="person", from_table="scores")
-    changed = {f"u{i}@x.com" for i in range(7, 1000, 27)[:37]}
-    assert len(changed) == 37
-    warehouse.execute(
-        f"UPDATE {warehouse.t('scores')} SET lead_score = lead_score + 1000 "
-        "WHERE email_addresses IN (" + ", ".join(f"'{e}'" for e in sorted(changed)) + ")"
-    )
-    before = emu.stats.snapshot()
-    report = run_push(conn, warehouse.options, object="person", from_table="scores")
-    assert (report.changed, report.new, report.sent, report.unchanged) == (37, 0, 37, 963)
-    after = emu.stats.snapshot()
-    bulk = ("POST", "/objects/{object}/records/bulk", 200)
-    assert after.get(bulk, 0) - before.get(bulk, 0) == 1
-    people = by_email(emu)
-    assert {e for e, p in people.items() if p["lead_score"] >= 1000} == changed
-    assert len(people) == 1_000
-
-
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_invalid_rows_isolated_then_retried(emu, conn, warehouse: Warehouse) -> None:
     """3 rows the API refuses (unknown company) among 100: 97 land, 3 wait in rejects; fixed, they land."""
     make_people(warehouse, 100)
@@ -124,6 +109,7 @@ def test_invalid_rows_isolated_then_retried(emu, conn, warehouse: Warehouse) -> 
     assert set(by_email(emu)) == {f"u{i}@x.com" for i in range(100)}
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
 def test_dry_run_writes_nothing(emu, conn, writes, warehouse: Warehouse) -> None:
     make_people(warehouse, 200)
     warehouse.execute(f"UPDATE {warehouse.t('scores')} SET tier = 'gold' WHERE email_addresses = 'u3@x.com'")

@@ -4,7 +4,8 @@ The kill is deterministic: the push runs in a subprocess whose progress callback
 `KILL_AFTER` rows have landed (no cleanup, no `finally`, DuckDB left with its WAL), exactly where a real
 crash after a committed batch would leave things. An in-process variant raises from the callback instead.
 With `CONCURRENCY` requests in flight, the server may hold up to that many batches the state does not know
-yet (person: upserts, resent once on the rerun, no duplicate); plain creates (task) go one at a time.
+yet (person: upserts, or creates refused as duplicates and then looked up and updated, resent once on the rerun,
+no duplicate); plain creates (task) go one at a time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipelines.push import run_push
-from tests.push.conftest import child_command
+from tests.push.conftest import DIALECTS, child_command
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 1_000
@@ -60,7 +61,8 @@ def _titles(emu: Any, obj: str) -> list[str]:
     return sorted(str(r["attributes"]["title"]) for r in emu.store.records(obj))
 
 
-@pytest.mark.parametrize("obj", ["person", "task"])
+# Plain creates of a task never carry match_on: the dialect matters for person only.
+@pytest.mark.parametrize(("obj", "dialect"), [("person", d) for d in DIALECTS] + [("task", "match_on")])
 def test_killed_push_reruns_without_duplicates(emu, conn, warehouse: Any, obj: str) -> None:
     warehouse.execute(SOURCES[obj].format(t=warehouse.t("src"), series=warehouse.series(N)))
     _run_child(emu, warehouse, obj)

@@ -8,6 +8,7 @@ import pytest
 
 from pipelines.push import run_push
 from sources.clarify.connection import ClarifyConnection
+from tests.push.conftest import DIALECTS
 
 
 def test_update_mode_patches_by_id(emu, conn, warehouse: Any) -> None:
@@ -63,8 +64,9 @@ def test_relationship_sets(emu, conn, duck: Any) -> None:
     assert people  # (people exist for a richer emulator state)
 
 
-def test_custom_object_upserts_on_its_unique_field(make_emulator, duck: Any) -> None:
-    emu = make_emulator(records=0, rate_limit=None, schemas_shape="docs")
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_custom_object_upserts_on_its_unique_field(make_emulator, duck: Any, dialect: str) -> None:
+    emu = make_emulator(records=0, rate_limit=None, schemas_shape="docs", push_dialect=dialect)
     conn = ClarifyConnection(emu.base_url, emu.workspace, emu.api_key)
     duck.execute(
         f"CREATE TABLE {duck.t('orders')} AS SELECT 'SO-' || i AS order_number, i * 10.5 AS amount, "
@@ -79,8 +81,9 @@ def test_custom_object_upserts_on_its_unique_field(make_emulator, duck: Any) -> 
     assert {r["attributes"]["order_number"]: r["attributes"]["amount"] for r in records}["SO-3"] == 32.5
 
 
-def test_batch_size_shrinks_when_refused(make_emulator, duck: Any) -> None:
-    emu = make_emulator(records=0, rate_limit=None, bulk_max=25)
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_batch_size_shrinks_when_refused(make_emulator, duck: Any, dialect: str) -> None:
+    emu = make_emulator(records=0, rate_limit=None, bulk_max=25, push_dialect=dialect)
     conn = ClarifyConnection(emu.base_url, emu.workspace, emu.api_key)
     duck.execute(f"CREATE TABLE {duck.t('s')} AS SELECT 'b' || i || '@x.com' AS email_addresses FROM range(300) t(i)")
     report = run_push(conn, duck.options, object="person", from_table="s", batch_size=100)

@@ -185,28 +185,39 @@ def test_secrets_never_logged(make_emu: Any, caplog: pytest.LogCaptureFixture) -
     assert emu.api_key not in caplog.text
 
 
+class _ManualClock:
+    """Seconds that pass only when someone sleeps: the client and the emulator's rate limiter share it, so a
+    paced run takes the same time however loaded the machine is."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
 def test_pacer_uses_the_whole_budget_of_a_long_running_endpoint(make_emu: Any) -> None:
     """One endpoint, sequential pages, many windows of a 10-per-second rolling budget whose Reset the server
-    rounds up to whole seconds (here: a whole window). The client knows when its own slots free, so it uses
-    at least 90% of the allowed rate (the bench's formula: requests in complete busy windows / limit x windows)
-    with under 1% answered 429."""
-    from bench.scenarios import rate_limit_usage
-
+    rounds up to whole seconds (here: a whole window). The client knows when its own slots free, so 61 requests
+    take exactly six windows (ten per window, the 61st at the start of the seventh), none answered 429."""
     emu = make_emu(records=50)
     limit, window = 10, 1.0
+    clock = _ManualClock()
+    emu.emulator.limiter.clock = clock.now
     emu.config_update(rate_limit=limit, rate_window=window)
-    emu.stats.reset()
-    api = ClarifyApi(connection_for(emu), retry=RetryPolicy(backoff_base=0.05, backoff_max=0.5))
+    conn = connection_for(emu)
+    http = HttpClient(conn.base_url, auth=conn.auth(), clock=clock.now, sleep=clock.sleep)
     try:
         for _ in range(limit * 6 + 1):
-            api.list_page("person", {"page[limit]": 1})
+            http.request("GET", f"{conn.workspace_url}/objects/person/resources", params={"page[limit]": 1})
     finally:
         emu.config_update(rate_limit=None, rate_window=60.0)
-    usage = rate_limit_usage(emu.stats.as_json(), limit, window)
-    person = usage["per_endpoint"]["GET /objects/person/resources"]
-    assert person["complete_windows"] >= 5
-    assert person["share_used"] >= 0.9
-    assert person["share_429"] < 0.01
+        http.close()
+    assert (http.stats.requests, http.stats.retries) == (limit * 6 + 1, 0)  # a 429 would have been retried
+    assert clock.t == pytest.approx(6 * window)
 
 
 def test_responses_are_freed_without_the_cyclic_collector(make_emu: Any) -> None:
