@@ -25,6 +25,7 @@ class FaultSettings:
 
     error_rate: float = 0.0
     error_status: int = 500
+    html_errors: bool = False  # those 5xx answer with an HTML page, as a proxy in front of the API does
     burst_429: int = 0
     burst_retry_after: bool = True
     retry_after_seconds: int = 1  # the Retry-After a burst 429 asks for
@@ -41,7 +42,7 @@ class FaultSettings:
     # committed: a crash of the pusher between the server's commit and the answer, at a chosen request.
     kill_on_commit: int = 0
     kill_pid: int = 0
-    # The same kill once the `kill_on_page`-th record listing page (counting from when it is set) is answered: a
+    # The same kill once the `kill_on_page`-th record listing page (counting from when it is set) is built: a
     # sync killed -9 in the middle of its walk.
     kill_on_page: int = 0
     # Writes while a sync pages: every `churn_every`-th record listing request of an object (of `churn_objects`,

@@ -99,6 +99,7 @@ def _faults(rng: random.Random, transcripts: bool) -> dict[str, Any]:
         "retry_after_seconds": 0,
         "error_rate": rng.choice((0.0, 0.0, 0.03)),
         "error_status": rng.choice((500, 502, 503)),
+        "html_errors": rng.random() < 0.5,
         "drop_connection": rng.randint(0, 2),
         "stray_next_on_last_page": rng.random() < 0.3,
         "next_on_empty_page": rng.random() < 0.3,
