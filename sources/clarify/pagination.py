@@ -12,7 +12,7 @@ in the params it is given, to the size the API accepts: `page_size.py`); `links.
 live API sends stray ones, on empty pages too, with a scheme that does not answer).
 
 Without `meta.limit` a short page may be the server's own page size (one that ignores `page[limit]`), so the
-walk then ends only on a page that brings nothing new.
+walk then ends only on a page that brings nothing new, or on one shorter than the longest page it met.
 
 A record without `_updated_at` is emitted but cannot move the filter. When the listing cannot be walked this
 way at all (no record on the first page has `_updated_at`, or the server ignored the filter or the sort, in the
@@ -131,6 +131,7 @@ class UpdatedAtWalk:
         self.done = False
         self.cursorless = False  # set when the listing cannot be walked by `_updated_at` (see FullWalk)
         self.rereads = 0  # pages asked twice because the first answer broke the cursor's rules
+        self._longest = 0  # the most records a page of this walk held
 
     def __iter__(self) -> Iterator[Page]:
         while not self.done:
@@ -201,12 +202,15 @@ class UpdatedAtWalk:
 
     def _last_page(self, body: Any, data: list[dict[str, Any]], new: list[Any], stamps: list[datetime]) -> bool:
         """A short page ends the walk; without `meta.limit` a short page may be the server's own page size, so
-        only a page that brings nothing new does (one more request per walk)."""
+        only a page that brings nothing new does (one more request per walk), or one shorter than the longest page
+        this walk met (the server's size is at least that: records written before every answer, which make each
+        page bring something new, cannot keep the walk going)."""
+        longest, self._longest = self._longest, max(self._longest, len(data))
         if not data or not stamps:
             return True
         if meta_limit(body):
             return len(data) < min(self.limit, meta_limit(body))
-        return not new if len(data) < self.limit else False
+        return not new or len(data) < longest if len(data) < self.limit else False
 
     def recent(self) -> list[tuple[str, datetime]]:
         """(id, `_updated_at`) of the emitted records within `recent_seconds` of the newest one."""

@@ -37,10 +37,6 @@ def draw(seed: int) -> Combo:
     combo.transcripts = rng.random() < 0.3
     combo.config = _config(rng, combo.transcripts)
     combo.faults = _faults(rng, combo.transcripts)
-    if not combo.config["meta"]:
-        # Known limit (issue 19 report): without `meta` a walk ends only on a page with nothing new, and a record
-        # created before every single listing answer means there never is one.
-        combo.faults["churn_every"] = max(combo.faults["churn_every"], 2) if combo.faults["churn_every"] else 0
     combo.retry = {"backoff_base": 0.005, "backoff_max": 0.02, "retry_after_max": 1.0, "max_attempts": 10}
     if combo.config.get("rate_limit") is not None and combo.config.get("rate_window") == 1.0:
         combo.retry["rate_window"] = 1.0
