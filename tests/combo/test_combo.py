@@ -18,8 +18,7 @@ from typing import Any
 from core.http import RetryPolicy
 from pipelines.sync import run_sync
 from tests.combo.draws import Combo, draw
-from tests.sync.conftest import assert_synced, connection_for
-from tests.sync.test_transcripts import _expected, _stored
+from tests.sync.conftest import assert_synced, connection_for, expected_segments, stored_segments
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +45,7 @@ def test_a_combination_converges_exactly(make_emu: Any, make_warehouse: Any, com
         step = "comparison"
         assert_synced(emu, wh)
         if combo.transcripts:
-            assert _stored(wh) == _expected(emu), "transcripts differ"
+            assert stored_segments(wh) == expected_segments(emu), "transcripts differ"
     except Exception as exc:
         raise AssertionError(
             f"combination failed at the {step} ({type(exc).__name__}: {exc}); {combo.describe()}; "
