@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CLI    := $(BIN)/clarify-sync
 
-.PHONY: help install test demo sync push status emulator bench lint clean
+.PHONY: help install test soak demo sync push status emulator bench lint clean
 
 help:
 	@echo "make test      run the test suite (emulator over HTTP, DuckDB, Postgres)"
+	@echo "make soak      the combination test over many random seeds: make soak SEEDS=1000"
 	@echo "make demo      start a local emulator with demo data and sync it into clarify_sync.duckdb"
 	@echo "make sync      sync the real Clarify workspace named by CLARIFY_* settings"
 	@echo "make push      push warehouse changes back: make push ARGS='--object person --from-table scores'"
@@ -27,6 +28,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q -n 4
+
+SEEDS ?= 1000
+soak: $(STAMP)
+	CLARIFY_COMBO_COUNT=$(SEEDS) $(BIN)/pytest -q -n 4 tests/combo
 
 demo: $(STAMP)
 	$(CLI) demo

@@ -131,6 +131,8 @@ async def _with_faults(emu: Emulator, path: str, call: Callable[[], Awaitable[Re
         raise ApiError(429, "too many requests", headers=headers)
     status = faults.server_error(path)
     if status is not None:
+        if faults.flag("html_errors", path):  # as a proxy or load balancer in front of the API answers
+            return Response(f"<html><body><h1>{status} Server Error</h1></body></html>", status, media_type="text/html")
         raise ApiError(status, "injected server error; retry with backoff")
     response = await call()
     # Only a handled request is cut short (the write happened), so each fault costs a request of its own.

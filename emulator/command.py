@@ -47,7 +47,11 @@ def emulator(
     api_key: Annotated[str, typer.Option("--api-key", help="API key to accept")] = "demo-key",
     host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
     schemas_shape: Annotated[
-        str, typer.Option("--schemas-shape", help="GET /schemas as 'entities' (bare array) or 'docs' (JSON:API)")
+        str,
+        typer.Option(
+            "--schemas-shape",
+            help="GET /schemas as 'entities' (bare array), 'docs' (JSON:API) or 'keyed' (by schema id)",
+        ),
     ] = "entities",
     bare_objects: Annotated[
         str, typer.Option("--bare-objects", help="Comma-separated objects served without system fields, e.g. user")

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-SchemasShape = Literal["entities", "docs"]
+SchemasShape = Literal["entities", "docs", "keyed"]
 LinksShape = Literal["full", "null", "absent"]
 ArtifactKeys = Literal["camel", "snake"]
 TranscriptFormat = Literal["vtt", "json", "mixed"]
@@ -92,8 +92,6 @@ class EmulatorConfig:
         for name, allowed in _CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.schemas_shape not in ("entities", "docs"):
-            raise ValueError(f"schemas_shape must be 'entities' or 'docs', not {self.schemas_shape!r}")
         for name in ("page_cap", "bulk_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -112,6 +110,7 @@ class EmulatorConfig:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
+    "schemas_shape": ("entities", "docs", "keyed"),
     "artifact_keys": ("camel", "snake"),
     "transcript_format": ("vtt", "json", "mixed"),
     "not_transcribed": ("404", "null"),

@@ -15,6 +15,7 @@ COUNTED = (
     "commit_then_drop",
     "commit_then_5xx",
     "hold_answer",
+    "odd_page",
 )
 
 
@@ -24,6 +25,7 @@ class FaultSettings:
 
     error_rate: float = 0.0
     error_status: int = 500
+    html_errors: bool = False  # those 5xx answer with an HTML page, as a proxy in front of the API does
     burst_429: int = 0
     burst_retry_after: bool = True
     retry_after_seconds: int = 1  # the Retry-After a burst 429 asks for
@@ -40,6 +42,17 @@ class FaultSettings:
     # committed: a crash of the pusher between the server's commit and the answer, at a chosen request.
     kill_on_commit: int = 0
     kill_pid: int = 0
+    # The same kill once the `kill_on_page`-th record listing page (counting from when it is set) is built: a
+    # sync killed -9 in the middle of its walk.
+    kill_on_page: int = 0
+    # Writes while a sync pages: every `churn_every`-th record listing request of an object (of `churn_objects`,
+    # None: any) first updates every 20th of its records, creates one and deletes one (`Emulator.mutate`).
+    churn_every: int = 0
+    churn_objects: list[str] | None = None
+    # Record listings with an `_updated_at` filter: `odd_page` answers the next N as if the filter were not there
+    # (one glitch: a replica behind); `ignore_cursor_filter` does so for every one until switched off.
+    odd_page: int = 0
+    ignore_cursor_filter: bool = False
     http_next_links: bool = False
     stray_next_on_last_page: bool = False
     next_on_empty_page: bool = False
@@ -53,6 +66,7 @@ class Faults:
         self._lock = threading.Lock()
         self._settings = FaultSettings()
         self._rng = random.Random(0)
+        self._ticks: dict[str, int] = {}  # matching requests seen by each every-N fault
 
     def set(self, **changes: object) -> None:
         """Update some settings, keeping the others; unknown names are refused."""
@@ -71,6 +85,7 @@ class Faults:
         with self._lock:
             self._settings = FaultSettings()
             self._rng = random.Random(0)
+            self._ticks = {}
 
     def current(self) -> FaultSettings:
         with self._lock:
@@ -88,14 +103,25 @@ class Faults:
             setattr(self._settings, name, getattr(self._settings, name) - 1)
             return True
 
-    def kill_due(self, path: str) -> int | None:
-        """The pid to kill if this committed bulk create is the `kill_on_commit`-th, else None."""
+    def kill_due(self, path: str, counter: str = "kill_on_commit") -> int | None:
+        """The pid to kill if this request is the `counter`-th (`kill_on_commit`: committed bulk creates,
+        `kill_on_page`: answered listing pages), else None."""
         with self._lock:
             s = self._settings
-            if s.kill_on_commit <= 0 or not self.applies(path):
+            left = getattr(s, counter)
+            if left <= 0 or not self.applies(path):
                 return None
-            s.kill_on_commit -= 1
-            return s.kill_pid if s.kill_on_commit == 0 and s.kill_pid else None
+            setattr(s, counter, left - 1)
+            return s.kill_pid if left == 1 and s.kill_pid else None
+
+    def every(self, name: str, path: str) -> bool:
+        """For an every-N fault (`churn_every`): whether this matching request is the N-th since the last."""
+        with self._lock:
+            n = getattr(self._settings, name)
+            if n <= 0 or not self.applies(path):
+                return False
+            self._ticks[name] = self._ticks.get(name, 0) + 1
+            return self._ticks[name] % n == 0
 
     def server_error(self, path: str) -> int | None:
         """The 5xx status to answer with, drawn from `error_rate`, or None."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -88,7 +90,8 @@ async def list_records(call: Call, slug: str, within: Where | None = None) -> Re
     """A page of `slug`'s records; `within` narrows the listing to a subset (a list's members)."""
     obj = require_object(slug)
     cfg = call.emu.config
-    query = listing_query(cfg, slug, call.request.query_params.multi_items())
+    _churn(call, slug)
+    query = _faulty_query(call, listing_query(cfg, slug, call.request.query_params.multi_items()))
     where = parse_filters(obj, query, bracket_parts)
     if within is not None:
         where.add(within.render(), within.params)
@@ -125,7 +128,28 @@ async def list_records(call: Call, slug: str, within: Where | None = None) -> Re
     }
     if includes:
         body["included"] = _included(call, obj, data, includes)
-    return JSONResponse(shape_body(cfg, body))
+    response = JSONResponse(shape_body(cfg, body))
+    pid = faults.kill_due(path, "kill_on_page")
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+    return response
+
+
+def _churn(call: Call, slug: str) -> None:
+    """The `churn_every` fault: records change between the pages of a walk."""
+    faults = call.emu.faults
+    churned = faults.current().churn_objects
+    if (churned is None or slug in churned) and faults.every("churn_every", call.request.url.path):
+        call.emu.mutate(slug, update_share=0.05, create=1, delete=1)
+
+
+def _faulty_query(call: Call, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The query without its `_updated_at` filter under the `odd_page` (once) and `ignore_cursor_filter` faults."""
+    kept = [(key, value) for key, value in query if not key.startswith("filter[_updated_at]")]
+    if len(kept) == len(query):
+        return query
+    path, faults = call.request.url.path, call.emu.faults
+    return kept if faults.flag("ignore_cursor_filter", path) or faults.take("odd_page", path) else query
 
 
 async def get_record(call: Call, slug: str, rid: str) -> Response:

@@ -1,7 +1,7 @@
 """Object definitions (the one source of truth for validation, filters and demo data) and `GET /schemas`.
 
-`GET /schemas` answers in one of two shapes, chosen by `EmulatorConfig.schemas_shape`,
-because the sources disagree on what the live API sends. A client must accept both.
+`GET /schemas` answers in one of three shapes, chosen by `EmulatorConfig.schemas_shape`,
+because the sources disagree on what the live API sends. A client must accept all of them.
 
 Shape "entities" (the seed's reading) — a bare JSON array at the top level::
 
@@ -37,6 +37,18 @@ Shape "docs" (the newer guide's reading) — a JSON:API document::
 
   Here `core/<slug>` are the built-in objects and `entities/<name>` the custom ones; the URL
   slug is always `attributes.slug`. There are no sub-schema entries in this shape.
+
+Shape "keyed" (the public reference site's example) — an object keyed by schema id::
+
+    {"data": {
+      "core/person": {"properties": {...}, "relationships": {...}},
+      "core/name": {"type": "object", "properties": {"first_name": ..., ...}},
+      "entities/sales_order": {"properties": {...}, "relationships": {}}
+    }}
+
+  Nothing names the URL slug: `core/<slug>` holds the built-in objects and the shared value
+  shapes alike (a client tells them apart by whether the slug can be listed), and the custom
+  object `c_sales_order` is keyed `entities/sales_order`.
 
 Property objects are identical in both shapes: `{"type": T}` with T one of `text`, `number`,
 `currency`, `date` (`YYYY-MM-DD`), `datetime` (ISO-8601 UTC), `select` (+ `enum`),
@@ -302,14 +314,31 @@ def render_schemas(shape: str, properties: PropertiesHook | None = None) -> obje
             }
             for o in OBJECTS.values()
         ]
+    if shape == "keyed":
+        return {
+            "data": {
+                **{
+                    str(sub["$id"]): {k: v for k, v in sub.items() if k not in ("$id", "title")} for sub in _SUB_SCHEMAS
+                },
+                **{
+                    _docs_id(o): {"properties": _properties(o, properties), "relationships": _relationships(o)}
+                    for o in OBJECTS.values()
+                },
+            }
+        }
     return {
         "data": [
             {
                 "type": "schema",
-                "id": f"entities/{o.slug[2:]}" if o.custom else f"core/{o.slug}",
+                "id": _docs_id(o),
                 "attributes": {"slug": o.slug, "properties": _properties(o, properties)},
                 "relationships": _relationships(o),
             }
             for o in OBJECTS.values()
         ]
     }
+
+
+def _docs_id(obj: ObjectDef) -> str:
+    """The schema id of the "docs" and "keyed" shapes: `core/<slug>` built in, `entities/<name>` custom."""
+    return f"entities/{obj.slug[2:]}" if obj.custom else f"core/{obj.slug}"

@@ -276,8 +276,8 @@ class RecordStore:
                 self.fetch(slug, rid)
                 self._conn.execute("DELETE FROM records WHERE object = ? AND id = ?", (slug, rid))
                 self._conn.execute("DELETE FROM unique_keys WHERE id = ?", (rid,))
-                for rel in obj.relationships.values():
-                    self._conn.execute(f"DELETE FROM links WHERE link = ? AND {rel.side} = ?", (rel.link, rid))
+                for link, column in _link_ends(obj):
+                    self._conn.execute(f"DELETE FROM links WHERE link = ? AND {column} = ?", (link, rid))
 
     def set_links(self, slug: str, rid: str, name: str, targets: Sequence[str], mode: str, actor: str) -> list[str]:
         """Replace, append to or remove from a relationship; touches the record's `_updated_at`."""
@@ -339,6 +339,18 @@ class RecordStore:
                     "INSERT INTO records VALUES (?, ?, ?, ?, ?)",
                     (rid, slug, attrs["_created_at"], attrs["_updated_at"], orjson.dumps(attrs).decode()),
                 )
+
+
+def _link_ends(obj: ObjectDef) -> set[tuple[str, str]]:
+    """(link, column) of every stored link a record of `obj` can sit in: its own relationships, and those of other
+    objects that point at it: a deleted record leaves no link behind on either side (undocumented for the live API;
+    the sync drops such links too, `pipelines/sync.py::_drop_dangling_links`)."""
+    ends = {(rel.link, rel.side) for rel in obj.relationships.values()}
+    for other in OBJECTS.values():
+        for rel in other.relationships.values():
+            if rel.target == obj.slug:
+                ends.add((rel.link, "dst" if rel.side == "src" else "src"))
+    return ends
 
 
 def _taken(obj: ObjectDef, key: str, holder: str, pointer: str) -> TakenError:

@@ -266,7 +266,7 @@ def _lists_unchanged(api: ClarifyApi, schemas: Any, digest: str | None, run_sett
     """Lists have no cursor: a run that syncs them reads them all, and is a no-op only if they read the same."""
     if not split_objects(run_settings["objects"])[0]:
         return True
-    snapshot = read_lists(api, list(parse_schemas(schemas)), run_settings["page_limit"], keep=True)
+    snapshot = read_lists(api, list(parse_schemas(schemas, api.listable)), run_settings["page_limit"], keep=True)
     return (snapshot.digest() if snapshot is not None else UNAVAILABLE) == digest
 
 

@@ -67,7 +67,7 @@ def load_small_changes(
     states = {obj: ObjectState(copy.deepcopy(note["states"][obj])) for obj in found.changed}
     if any(s.cursorless or not s.complete or s.cursor is None for s in states.values()):
         return None
-    schemas = parse_schemas(api.schemas(keep=True))
+    schemas = parse_schemas(api.schemas(keep=True), api.listable)
     settings = note["settings"]
     with ThreadPoolExecutor(max_workers=len(states)) as pool:
         walked = dict(zip(states, pool.map(lambda o: _walk(api, schemas[o], states[o], settings), states), strict=True))

@@ -6,8 +6,11 @@ Order of a run (nothing touches the warehouse before the API and the warehouse h
 3. finish load packages a crashed run left behind, restore state from the warehouse if the local pipeline
    folder is gone or belongs to another warehouse.
 4. load in chunks of at most `max_pages_per_load` pages per object (a crash costs at most one chunk);
-   each chunk commits data and cursor together.
-5. reconcile (delete rows whose record is gone) when asked, or when the last one is older than the interval.
+   each chunk commits data and cursor together. The warehouse ids a cursorless object's mirror deletes against
+   are read before each load's extraction starts (never from dlt's extraction threads).
+5. reconcile (delete rows whose record is gone) when asked, or when the last one is older than the interval;
+   it re-checks each cursorless object's listing and returns it to incremental reads when it behaves.
+6. drop link rows pointing at records this run deleted.
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ class StatusRow:
     last_run: str | None
     last_reconcile: str | None
     complete: bool
+    mode: str  # `incremental` or `cursorless` (`ObjectState.mode`)
+    mode_since: str | None
 
 
 @recorded("sync")
@@ -130,7 +135,7 @@ def run_sync(
     with ClarifyApi(connection, retry=retry) if api is None else api as api:
         watch_requests(api.http.stats)
         schemas_body = api.schemas()  # validates key, workspace and URL before anything else
-        schemas = parse_schemas(schemas_body)
+        schemas = parse_schemas(schemas_body, api.listable)
         want_lists, objects = split_objects(objects)
         want_transcripts, objects = transcripts_wanted(transcripts, schemas, warehouse, objects, notice)
         selected = select_objects(schemas, objects or None) if objects != [] else []
@@ -152,16 +157,28 @@ def run_sync(
                 _adopt_page_size(pipeline, api)
                 _install_crash_hooks()
                 run = _SyncRun(
-                    api, schemas, pipeline, warehouse, _seconds(lag), page_limit, progress, parallel, controls=controls
+                    api,
+                    schemas,
+                    pipeline,
+                    warehouse,
+                    _seconds(lag),
+                    page_limit,
+                    progress,
+                    parallel,
+                    controls=controls,
+                    notice=notice,
                 )
+                interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
                 pending = selected if full_refresh or since is not None else run.stale(selected)
-                report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh, notice)
+                if not full_refresh:
+                    pending = run.without_rechecks(pending, reconcile, interval)
+                report.loads += run.load_in_chunks(pending, since, chunk_pages, full_refresh)
                 if want_lists:
                     report.lists = run.lists(list(schemas), force=full_refresh)
                     report.loads += int(report.lists.loaded)
-                interval = _reconcile_interval() if reconcile_interval is None else _seconds(reconcile_interval)
                 report.reconciled = run.reconcile_if_due(selected, reconcile, interval)
                 report.loads += int(bool(report.reconciled))
+                run.drop_dangling_links()
                 if want_transcripts:
                     report.transcripts = run.transcripts(notice, reread=full_refresh)
                 states = object_states(pipeline.state)
@@ -259,6 +276,7 @@ class _SyncRun:
     progress: Progress | None
     parallel: bool
     controls: Controls = field(default_factory=Controls)
+    notice: Callable[[str], None] | None = None  # `run_sync`'s: lines a person should read (a log warning if None)
     stats: dict[str, ObjectStats] = field(default_factory=dict)
 
     def stale(self, selected: list[str]) -> list[str]:
@@ -281,7 +299,6 @@ class _SyncRun:
         since: str | datetime | None,
         chunk_pages: int | None,
         full_refresh: bool,
-        notice: Callable[[str], None] | None,
     ) -> int:
         """Load until every object's walk is complete, at most `chunk_pages` pages per object a load."""
         loads = 0
@@ -295,7 +312,7 @@ class _SyncRun:
                 max_pages=chunk_pages,
                 appends=appends,
                 walks=walks,
-                **({"notice": notice} if notice is not None else {}),
+                warehouse_ids=self._mirrored_ids(pending),
             )
             source = clarify_source(objects=pending, context=ctx, parallel=self.parallel)
             self._load(source, refresh="drop_resources" if full_refresh and first else None)
@@ -320,18 +337,42 @@ class _SyncRun:
             o for o in objects if loaded_table(self.pipeline, o) is None and (o not in states or states[o].unstarted)
         )
 
+    def without_rechecks(self, pending: list[str], reconcile: bool | None, interval: float) -> list[str]:
+        """`pending` less the cursorless objects the reconcile pass will re-check: that reads them in full anyway."""
+        states = object_states(self.pipeline.state)
+        rechecked = {
+            o for o in reconcile_due(pending, states, reconcile, interval) if o in states and states[o].cursorless
+        }
+        return [o for o in pending if o not in rechecked]
+
     def reconcile_if_due(self, selected: list[str], reconcile: bool | None, interval: float) -> list[str]:
-        """The deletion pass for the objects it is due for (`reconcile` as for `run_sync`); returns them."""
+        """The deletion pass for the objects it is due for (`reconcile` as for `run_sync`), and for mirrors whose
+        deletions this run deferred (unless refused: the next run's mirror applies them); returns them."""
         due = reconcile_due(selected, object_states(self.pipeline.state), reconcile, interval)
+        if reconcile is not False:
+            due += [o for o in selected if o not in due and self.stats.get(o, ObjectStats()).live_ids is not None]
         if due:
             self.reconcile(due)
         return due
 
     def reconcile(self, due: list[str]) -> None:
-        """Delete the rows of records gone from Clarify, and link rows pointing at them."""
-        ctx = self._context(mode="reconcile")
+        """Delete the rows of records gone from Clarify (`drop_dangling_links` then drops the links to them)."""
+        ctx = self._context(mode="reconcile", warehouse_ids={o: table_ids(self.pipeline, o) for o in due})
         self._load(clarify_source(objects=due, context=ctx, parallel=False))
-        _drop_dangling_links(self.pipeline, self.schemas, {o: self.stats[o].deleted_ids for o in due})
+
+    def drop_dangling_links(self) -> None:
+        """Link rows pointing at records this run deleted (by a mirror or the reconcile) go too."""
+        _drop_dangling_links(self.pipeline, self.schemas, {o: s.deleted_ids for o, s in self.stats.items()})
+
+    def _mirrored_ids(self, pending: list[str]) -> dict[str, set[str]]:
+        """The stored ids of the objects this load may mirror (cursorless ones, and those with no table yet, which
+        cost nothing), read here, before extraction, through our SQL layer."""
+        states = object_states(self.pipeline.state)
+        return {
+            o: table_ids(self.pipeline, o)
+            for o in pending
+            if (o in states and states[o].cursorless) or loaded_table(self.pipeline, o) is None
+        }
 
     def _context(self, **options: Any) -> SourceContext:
         return SourceContext(
@@ -341,8 +382,8 @@ class _SyncRun:
             progress=self.progress,
             stats=self.stats,
             **_lake_context(self.pipeline, self.warehouse),
-            warehouse_ids=lambda obj: table_ids(self.pipeline, obj),  # objects without a cursor
             controls=self.controls,
+            **({"notice": self.notice} if self.notice is not None else {}),
             **options,
         )
 
@@ -400,6 +441,8 @@ def sync_status(warehouse: WarehouseOptions) -> list[StatusRow]:
                 state.last_run_at,
                 state.last_reconcile_at,
                 state.complete,
+                state.mode,
+                state.mode_since,
             )
         )
     return rows
@@ -450,7 +493,7 @@ def _drop_dangling_links(
     for obj, schema in schemas.items():
         for rel, target in schema.relationships.items():
             ids = deleted.get(target)
-            table = loaded_table(pipeline, child_table(obj, rel))
+            table = loaded_table(pipeline, child_table(obj, rel), child=True)
             if ids and table is not None:
                 work.append((table, naming.normalize_identifier(link_target_column(obj, target)), ids))
     delete_where_in(pipeline, work)

@@ -165,7 +165,7 @@ def _diff_against_state(
         counts = _count(wh, target)
         if not (counts.total if request.full else counts.new + counts.changed):
             return target, counts
-    objects = parse_schemas(api.schemas())
+    objects = parse_schemas(api.schemas(), api.listable)
     obj = objects.get(request.object)
     if obj is None:
         raise ConfigError(f"unknown object {request.object!r}: use one of {', '.join(sorted(objects))}")

@@ -306,7 +306,8 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
 @reports_errors
 @warehouse_options()
 def status(warehouse: WarehouseOptions, base_url: BaseUrl = None, workspace: Workspace = None) -> None:
-    """How runs authenticate (and until when a stored login holds), and each object's cursor, rows and last run."""
+    """How runs authenticate (and until when a stored login holds), and each object's cursor mode (incremental or
+    cursorless) and since when, cursor, rows and last run."""
     from pipelines.login import describe_auth
     from pipelines.sync import sync_status
 
@@ -314,8 +315,8 @@ def status(warehouse: WarehouseOptions, base_url: BaseUrl = None, workspace: Wor
     rows = sync_status(warehouse)
     print_table(
         "clarify-sync status",
-        ["object", "cursor", "rows", "last run"],
-        [(row.object, row.cursor, row.rows, row.last_run) for row in rows],
+        ["object", "mode", "since", "cursor", "rows", "last run"],
+        [(row.object, row.mode, row.mode_since, row.cursor, row.rows, row.last_run) for row in rows],
     )
 
 

@@ -75,6 +75,7 @@ class ClarifyApi:
         self._users_endpoint = False  # set once `/objects/user/resources` answers 404
         # Answers fetched with `keep=True`, served to the next identical request (see `list_page`).
         self._kept: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        self._listable: dict[str, bool] = {}  # `listable` answers, by slug
 
     def close(self) -> None:
         self.http.close()
@@ -91,6 +92,18 @@ class ClarifyApi:
     def schemas(self, *, keep: bool = False) -> Any:
         """`GET /schemas`; `keep=True`: the nothing-changed probe keeps it for the sync it may hand over to."""
         return self._remembered("schemas", {}, keep, lambda: self.http.get_json(self.url("schemas"), tag="schemas"))
+
+    def listable(self, obj: str) -> bool:
+        """Whether `GET /objects/{obj}/resources` answers (404: no such object); asked once per slug."""
+        if obj not in self._listable:
+            try:
+                self._get_page(obj, {"page[limit]": 1})
+                self._listable[obj] = True
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                self._listable[obj] = False
+        return self._listable[obj]
 
     def list_page(self, obj: str, params: dict[str, Any], *, keep: bool = False) -> dict[str, Any]:
         """One page of `GET /objects/{obj}/resources`; `user` falls back to `GET /users`.

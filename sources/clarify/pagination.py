@@ -12,12 +12,13 @@ in the params it is given, to the size the API accepts: `page_size.py`); `links.
 live API sends stray ones, on empty pages too, with a scheme that does not answer).
 
 Without `meta.limit` a short page may be the server's own page size (one that ignores `page[limit]`), so the
-walk then ends only on a page that brings nothing new.
+walk then ends only on a page that brings nothing new, or on one shorter than the longest page it met.
 
 A record without `_updated_at` is emitted but cannot move the filter. When the listing cannot be walked this
-way at all (no record on the first page has `_updated_at`, or the server ignored the filter or the sort), the
-walk stops with `cursorless` set, before handing out the page that showed it; `FullWalk` reads such an object
-in full instead.
+way at all (no record on the first page has `_updated_at`, or the server ignored the filter or the sort, in the
+same way when the page is asked again), the walk stops with `cursorless` set, before handing out the page that
+showed it; `FullWalk` reads such an object in full instead. `filter_honoured` is the reconcile pass's re-check of
+such an object: one clean walk, and a filtered page that keeps to the filter, return it to incremental reads.
 
 A record met again with a newer `_updated_at` was updated while we walked. It is not emitted twice in one
 load (child tables would get both versions' items); instead `rewind_to` remembers the oldest such instant
@@ -129,6 +130,8 @@ class UpdatedAtWalk:
         self.pages_fetched = 0
         self.done = False
         self.cursorless = False  # set when the listing cannot be walked by `_updated_at` (see FullWalk)
+        self.rereads = 0  # pages asked twice because the first answer broke the cursor's rules
+        self._longest = 0  # the most records a page of this walk held
 
     def resume(self, max_pages: int | None) -> None:
         """Allow `max_pages` more pages (None: no limit); iterating again continues where the walk stopped, with
@@ -140,14 +143,19 @@ class UpdatedAtWalk:
             if self.max_pages is not None and self.pages_fetched >= self.max_pages:
                 return
             asked_offset = self.position.offset
-            params = page_params(self.position, self.limit)
-            body = self.fetch(params)
-            self.limit = params["page[limit]"]  # `fetch` lowers it to a size the API accepts (page_size.py)
             self.pages_fetched += 1
-            data = page_records(body)
+            body, data, stamps = self._read()
+            if self._cursor_unusable(data, stamps, self._page_size(body)) and stamps:
+                # A stamp below the filter or out of order may be one glitch (a replica behind, a page serialised
+                # while a record changed): only the same answer twice marks the object. (A page without stamps
+                # needs no second look: a glitch does not remove fields.)
+                self.rereads += 1
+                body, data, stamps = self._read()
             page_size = self._page_size(body)
+            if self._cursor_unusable(data, stamps, page_size):
+                self.cursorless = True
+                return
             new: list[dict[str, Any]] = []
-            stamps: list[datetime] = []
             for record in data:
                 ts = cursor_stamp(record)
                 rid = str(record.get("id"))
@@ -156,7 +164,6 @@ class UpdatedAtWalk:
                         self.emitted.add(rid)
                         new.append(record)
                     continue
-                stamps.append(ts)
                 if rid not in self.emitted:
                     self.emitted.add(rid)
                     self._readable[rid] = ts
@@ -169,10 +176,6 @@ class UpdatedAtWalk:
                 seen = self._readable.get(rid)  # None: emitted below the filter, so this is a newer version
                 if (seen is None or ts > seen) and (self.rewind_to is None or ts < self.rewind_to):
                     self.rewind_to = ts
-            if self._cursor_unusable(data, stamps, page_size):
-                self.cursorless = True
-                self.emitted.difference_update(str(r.get("id")) for r in new)  # this page was never handed out
-                return
             if self._last_page(body, data, new, stamps):
                 self.done = True
             else:
@@ -180,6 +183,14 @@ class UpdatedAtWalk:
                 self._forget_unreadable()
             position = Position(self.position.after, self.position.offset)
             yield Page(new, len(data), position, self.done, remaining(body, asked_offset))
+
+    def _read(self) -> tuple[Any, list[dict[str, Any]], list[datetime]]:
+        """The page at the current position: the answer, its records and their `_updated_at` stamps in order."""
+        params = page_params(self.position, self.limit)
+        body = self.fetch(params)
+        self.limit = params["page[limit]"]  # `fetch` lowers it to a size the API accepts (page_size.py)
+        data = page_records(body)
+        return body, data, [ts for ts in map(cursor_stamp, data) if ts is not None]
 
     def _cursor_unusable(self, data: list[dict[str, Any]], stamps: list[datetime], page_size: int) -> bool:
         """The listing cannot be walked by `_updated_at`: its records carry none (on the first page, or a whole
@@ -196,12 +207,15 @@ class UpdatedAtWalk:
 
     def _last_page(self, body: Any, data: list[dict[str, Any]], new: list[Any], stamps: list[datetime]) -> bool:
         """A short page ends the walk; without `meta.limit` a short page may be the server's own page size, so
-        only a page that brings nothing new does (one more request per walk)."""
+        only a page that brings nothing new does (one more request per walk), or one shorter than the longest page
+        this walk met (the server's size is at least that: records written before every answer, which make each
+        page bring something new, cannot keep the walk going)."""
+        longest, self._longest = self._longest, max(self._longest, len(data))
         if not data or not stamps:
             return True
         if meta_limit(body):
             return len(data) < min(self.limit, meta_limit(body))
-        return not new if len(data) < self.limit else False
+        return not new or len(data) < longest if len(data) < self.limit else False
 
     def recent(self) -> list[tuple[str, datetime]]:
         """(id, `_updated_at`) of the emitted records within `recent_seconds` of the newest one."""
@@ -236,6 +250,20 @@ class UpdatedAtWalk:
         if here is not None and nxt.after == here.after and nxt.offset <= here.offset:
             nxt = Position(here.after, here.offset + step)  # never stand still
         return nxt
+
+
+def filter_honoured(walk: UpdatedAtWalk) -> bool:
+    """After a walk from the start: whether the listing can be walked by `_updated_at`. A walk of several pages has
+    moved the filter already; one of a single page asks once more, filtered at the newest stamp it saw (a listing
+    that ignores the filter answers with older records)."""
+    if walk.cursorless or not walk.done:
+        return False
+    if walk.pages_fetched > 1 or walk.max_seen is None:
+        return True
+    probe = UpdatedAtWalk(walk.fetch, Position(walk.max_seen), limit=walk.limit, max_pages=1)
+    for _ in probe:
+        pass
+    return not probe.cursorless
 
 
 class FullWalk:

@@ -1,9 +1,15 @@
-"""Discover objects and their fields from `GET /schemas`, in either shape the API is known to send.
+"""Discover objects and their fields from `GET /schemas`, in each shape the API is known to send.
 
-Shape "entities": a bare array; `entities/<slug>` entries are objects (`title` is the slug, fields under
-`attributes.properties`), `core/*` entries are shared value shapes. Shape "docs": a JSON:API document whose
-`data[*].attributes.slug` is the object slug (`core/<slug>` built-in, `entities/<name>` custom) with fields
-under `attributes.properties`. Both carry `relationships: {name: {target, cardinality}}`.
+Shape "entities" (the seed): a bare array; `entities/<slug>` entries are objects (`title` is the slug, fields
+under `attributes.properties`), `core/*` entries are shared value shapes. Shape "docs" (the newer guide): a
+JSON:API document whose `data[*].attributes.slug` is the object slug (`core/<slug>` built-in, `entities/<name>`
+custom) with fields under `attributes.properties`. Shape "keyed" (the public reference site): `data` is an object
+keyed by schema id, each value carrying `properties` and nothing that names the slug. All carry
+`relationships: {name: {target, cardinality}}`.
+
+Where only the schema id names an entry (the keyed shape), `core/<built-in>` is that object, and any other entry
+with properties is an object when its slug can be listed (`listable`: `core/*` holds value shapes in one source
+and built-in objects in another; `entities/<name>` is listed as `<name>` or as the custom slug `c_<name>`).
 One parser serves the sync (field types → columns) and the push (`unique: true` marks the upsert key, with
 the documented built-in keys as fallback; `readOnly` and system fields are not writable; enums and
 collection item types are checked before sending).
@@ -13,6 +19,7 @@ Anything the schema does not describe is typed from the values the records carry
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +128,8 @@ def _entries(body: Any) -> list[dict[str, Any]]:
         for key in ("data", "schemas", "items"):
             if isinstance(body.get(key), list):
                 return [e for e in body[key] if isinstance(e, dict)]
+            if isinstance(body.get(key), dict):  # keyed by schema id
+                return [{**e, "$id": k} for k, e in body[key].items() if isinstance(e, dict)]
         return []
     if isinstance(body, list):
         return [e for e in body if isinstance(e, dict)]
@@ -150,23 +159,19 @@ def _field(name: str, prop: dict[str, Any]) -> FieldSpec:
     )
 
 
-def parse_schemas(body: Any) -> dict[str, ObjectSchema]:
-    """Objects by slug, in the order the API lists them."""
+def parse_schemas(body: Any, listable: Callable[[str], bool] | None = None) -> dict[str, ObjectSchema]:
+    """Objects by slug, in the order the API lists them. `listable(slug)` (one request, `ClarifyApi.listable`)
+    decides entries only a schema id names; without it those are read as in the other shapes."""
     objects: dict[str, ObjectSchema] = {}
     for entry in _entries(body):
         attrs = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
-        schema_id = str(entry.get("$id") or entry.get("id") or "")
-        prefix, _, tail = schema_id.rpartition("/")
-        slug = attrs.get("slug") or entry.get("slug") or entry.get("title") or tail
-        if not isinstance(slug, str) or not slug:
-            continue
-        is_object = "slug" in attrs or prefix.endswith("entities") or slug in BUILTIN_OBJECTS or slug.startswith("c_")
-        if not is_object:
-            continue  # a shared value shape such as core/name
         nested = attrs.get("schema") if isinstance(attrs.get("schema"), dict) else {}
         props = attrs.get("properties") or nested.get("properties") or entry.get("properties") or {}
         if not isinstance(props, dict):
             props = {}
+        slug = _object_slug(entry, attrs, bool(props), listable)
+        if slug is None:
+            continue  # a shared value shape such as core/name
         obj = ObjectSchema(slug)
         for name, prop in props.items():
             obj.fields[name] = _field(name, prop if isinstance(prop, dict) else {"type": prop})
@@ -178,6 +183,25 @@ def parse_schemas(body: Any) -> dict[str, ObjectSchema]:
     if not objects:
         raise ApiError("GET /schemas listed no objects: check CLARIFY_BASE_URL points at the Clarify API")
     return objects
+
+
+def _object_slug(
+    entry: dict[str, Any], attrs: dict[str, Any], has_props: bool, listable: Callable[[str], bool] | None
+) -> str | None:
+    """The URL slug of an entry that is an object, None for anything else."""
+    prefix, _, tail = str(entry.get("$id") or entry.get("id") or "").rpartition("/")
+    named = attrs.get("slug") or entry.get("slug") or entry.get("title")
+    slug = named or tail
+    if not isinstance(slug, str) or not slug:
+        return None
+    if slug in BUILTIN_OBJECTS or slug.startswith("c_") or "slug" in attrs:
+        return slug
+    if named or listable is None:
+        return slug if prefix.endswith("entities") else None
+    if not has_props:
+        return None
+    candidates = [tail, f"c_{tail}"] if prefix.endswith("entities") else [tail]
+    return next((c for c in candidates if listable(c)), None)
 
 
 def select_objects(available: dict[str, ObjectSchema], wanted: list[str] | tuple[str, ...] | None) -> list[str]:

@@ -15,7 +15,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ from sources.clarify.api import ClarifyApi
 from sources.clarify.connection import ClarifyConnection, resolve_connection
 from sources.clarify.controls import Controls, load_controls
 from sources.clarify.cursor import Position
-from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk
+from sources.clarify.pagination import FullWalk, Page, UpdatedAtWalk, filter_honoured
 from sources.clarify.records import PageConverter, drop_markers
 from sources.clarify.schema import ObjectSchema, parse_schemas, select_objects
 from sources.clarify.settings import (
@@ -69,7 +69,10 @@ class SourceContext:
     lag_seconds: float = DEFAULT_LAG_SECONDS
     page_limit: int = PAGE_LIMIT
     max_pages: int | None = None
-    warehouse_ids: Callable[[str], set[str]] | None = None
+    # The ids each object's table holds, read by the wiring before extraction starts (a dlt client opened inside
+    # dlt's extraction threads corrupts its injected context), for the objects whose deletion step may run. An
+    # object missing here has its deletions deferred (`ObjectStats.live_ids`: the wiring reconciles it).
+    warehouse_ids: Mapping[str, set[str]] = field(default_factory=dict)
     # progress(object, records so far, pages so far, records expected or None), after each page
     progress: Callable[..., None] | None = None
     stats: dict[str, ObjectStats] = field(default_factory=dict)
@@ -111,7 +114,7 @@ def clarify_source(
     if context is None:
         conn = connection if isinstance(connection, ClarifyConnection) else resolve_connection()
         api = ClarifyApi(conn)
-        schemas = parse_schemas(api.schemas())
+        schemas = parse_schemas(api.schemas(), api.listable)
         ctx = SourceContext(
             api, schemas, since=since, lag_seconds=lag_seconds, page_limit=page_limit, controls=load_controls(schemas)
         )
@@ -185,7 +188,7 @@ def _object_rows(obj: str, ctx: SourceContext) -> Iterator[Any]:
                     finish_walk(state, walk, ctx.lag_seconds)
                 return
             emitted = walk.emitted
-            state.mark_cursorless()
+            state.mark_cursorless(datetime.now(UTC))
             ctx.notice(
                 f"{obj}: its records carry no usable _updated_at (or the listing ignores the filter): "
                 "it is read in full and mirrored on every run"
@@ -284,16 +287,19 @@ def _mirror(
     yield from _emit_pages(obj, walk, converter, hints, ctx)
     if not walk.done:
         return
-    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
-    state.finish_mirror(datetime.now(UTC))
+    reconciled = obj in ctx.warehouse_ids
+    if reconciled:
+        yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
+    else:
+        ctx.stats[obj].live_ids = walk.emitted
+    state.finish_mirror(datetime.now(UTC), reconciled=reconciled)
 
 
 def _delete_missing(
     obj: str, ctx: SourceContext, converter: PageConverter, hints: dict[str, Any], live: set[str]
 ) -> Iterator[Any]:
     stats = ctx.stats[obj]
-    stored = ctx.warehouse_ids(obj) if ctx.warehouse_ids is not None else set()
-    gone = sorted(stored - live)
+    gone = sorted(ctx.warehouse_ids.get(obj, set()) - live)
     soft = obj in ctx.controls.soft_delete
     for i in range(0, len(gone), DELETE_BATCH):
         chunk = gone[i : i + DELETE_BATCH]
@@ -316,8 +322,17 @@ def _save_position(state: ObjectState, walk: UpdatedAtWalk, page: Page) -> None:
 def _reconcile(
     obj: str, ctx: SourceContext, state: ObjectState, converter: PageConverter, hints: dict[str, Any]
 ) -> Iterator[Any]:
-    """List every id the API has, delete the warehouse rows it no longer has, refresh link tables."""
+    """List every id the API has, delete the warehouse rows it no longer has, refresh link tables. A mirror of this
+    run already listed them (`ObjectStats.live_ids`); a cursorless object is re-checked (`_recheck`)."""
     stats = ctx.stats[obj]
+    if stats.live_ids is not None:
+        yield from _delete_missing(obj, ctx, converter, hints, stats.live_ids)
+        stats.live_ids = None
+        state.mark_reconciled(datetime.now(UTC))
+        return
+    if state.cursorless:
+        yield from _recheck(obj, ctx, state, converter, hints)
+        return
     fetch = ctx.controls.fetcher(obj, ctx.api.list_page)
     walk = UpdatedAtWalk(fetch, Position(), limit=ctx.page_limit)
     links = {t for t in converter.child_tables() if t.split("__", 1)[1] in ctx.schemas[obj].relationships}
@@ -332,6 +347,29 @@ def _reconcile(
             ctx.progress(obj, stats.records, stats.pages)
     yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
     state.mark_reconciled(datetime.now(UTC))
+
+
+def _recheck(
+    obj: str, ctx: SourceContext, state: ObjectState, converter: PageConverter, hints: dict[str, Any]
+) -> Iterator[Any]:
+    """A cursorless object's reconcile: walk its listing by `_updated_at` from the start, loading every record. A
+    clean walk (`filter_honoured`) returns the object to incremental reads, its cursor where the walk got; else the
+    rest is read in full as before. Deletions are applied either way, and one line says which way it went."""
+    fetch = ctx.controls.fetcher(obj, ctx.api.list_page)
+    walk = UpdatedAtWalk(fetch, Position(), limit=ctx.page_limit, recent_seconds=ctx.lag_seconds)
+    yield from _emit_pages(obj, walk, converter, hints, ctx)
+    if not filter_honoured(walk):
+        ctx.notice(f"{obj}: its listing still cannot be walked by _updated_at: it stays read in full")
+        yield from _mirror(
+            obj, ctx, state, converter, hints, FullWalk(fetch, limit=ctx.page_limit, emitted=walk.emitted)
+        )
+        return
+    yield from _delete_missing(obj, ctx, converter, hints, walk.emitted)
+    now = datetime.now(UTC)
+    state.mark_incremental(now)
+    finish_walk(state, walk, ctx.lag_seconds)
+    state.mark_reconciled(now)
+    ctx.notice(f"{obj}: its listing honours the _updated_at filter again: back to incremental reads")
 
 
 def _then_full(walk: UpdatedAtWalk, fetch: Callable[[dict[str, Any]], dict[str, Any]], limit: int) -> Iterator[Page]:

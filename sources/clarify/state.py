@@ -9,7 +9,9 @@ form stays exactly what dlt persists) and names each key and each change. The ke
 - `rewind_to`: the oldest `_updated_at` of a newer version an unfinished walk had to skip; the cursor stops there;
 - `full_walk`: the walk under way started from the beginning, so finishing it also counts as a reconcile;
 - `window`: the fingerprint of the last finished walk's newest records (`freshness.py`);
-- `cursorless`: the listing has no usable `_updated_at`; the object is read in full and mirrored on every run;
+- `cursorless`: the listing has no usable `_updated_at`; the object is read in full and mirrored on every run,
+  until a reconcile pass finds the listing walkable again (`mark_incremental`);
+- `mode_since`: ISO timestamp from which the object has been read the way it is (incrementally or in full);
 - `last_run_at`, `last_reconcile_at`: ISO timestamps of the last finished walk and of the last reconcile;
 - `inferred`: field types learned from values (fields the schema does not describe).
 Nothing here grows with the number of records.
@@ -60,6 +62,15 @@ class ObjectState:
     @property
     def cursorless(self) -> bool:
         return bool(self.stored.get("cursorless"))
+
+    @property
+    def mode(self) -> str:
+        """How the object is read: `incremental` (by `_updated_at`) or `cursorless` (in full, mirrored)."""
+        return "cursorless" if self.cursorless else "incremental"
+
+    @property
+    def mode_since(self) -> str | None:
+        return self.stored.get("mode_since")
 
     @property
     def unstarted(self) -> bool:
@@ -122,6 +133,7 @@ class ObjectState:
         self.stored["offset"] = 0
         self.stored["complete"] = True
         self.stored["last_run_at"] = format_state_ts(now)
+        self.stored.setdefault("mode_since", self.stored["last_run_at"])
         if self.stored.pop("full_walk", False):
             self.stored.setdefault("last_reconcile_at", self.stored["last_run_at"])
 
@@ -145,13 +157,23 @@ class ObjectState:
         else:
             self.stored["window"] = window
 
-    def mark_cursorless(self) -> None:
-        self.stored["cursorless"] = True
+    def mark_cursorless(self, now: datetime) -> None:
+        self.stored.update(cursorless=True, mode_since=format_state_ts(now))
 
-    def finish_mirror(self, now: datetime) -> None:
-        """A full read of a cursorless object finished: an exact copy, so also a reconcile."""
+    def mark_incremental(self, now: datetime) -> None:
+        """A cursorless object's listing walked cleanly by `_updated_at` again: back to incremental reads (the
+        caller then finishes the walk, which sets the cursor)."""
+        self.stored.pop("cursorless", None)
+        self.stored["mode_since"] = format_state_ts(now)
+
+    def finish_mirror(self, now: datetime, *, reconciled: bool = True) -> None:
+        """A full read of a cursorless object finished: with its deletions applied an exact copy, so also a
+        reconcile."""
         at = format_state_ts(now)
-        self.stored.update(cursor=None, offset=0, complete=True, last_run_at=at, last_reconcile_at=at)
+        self.stored.update(cursor=None, offset=0, complete=True, last_run_at=at)
+        self.stored.setdefault("mode_since", at)
+        if reconciled:
+            self.stored["last_reconcile_at"] = at
         for stale in ("window", "full_walk", "rewind_to"):  # left by the cursor walk this one replaced
             self.stored.pop(stale, None)
 

@@ -17,3 +17,7 @@ class ObjectStats:
     deleted_ids: list[str] = field(default_factory=list, repr=False)
     # Soft-delete objects: ids no longer listed, for the pipeline to mark `_deleted_at` after the load.
     soft_gone: list[str] | None = field(default=None, repr=False)
+    # The ids a mirror listed when the warehouse ids were not read before extraction (the object turned out
+    # cursorless during this walk): its deletions wait for the reconcile pass the wiring runs next, which needs
+    # no listing of its own.
+    live_ids: set[str] | None = field(default=None, repr=False)

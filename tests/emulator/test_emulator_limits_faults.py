@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import httpx
@@ -199,3 +201,47 @@ def test_frozen_clock_makes_many_records_share_updated_at(fresh: RunningEmulator
     assert [d["id"] for d in page["data"]] == sorted(c["id"] for c in created)[:50]
     fresh.clock.resume()
     assert fresh.store.create("task", {"title": "now"})["attributes"]["_updated_at"] > "2026-11"
+
+
+def test_html_server_errors(fresh: RunningEmulator, api: httpx.Client) -> None:
+    fresh.faults.set(error_rate=1.0, error_status=502, html_errors=True)
+    r = api.get("objects/person/resources")
+    assert r.status_code == 502 and r.headers["content-type"].startswith("text/html") and "<html>" in r.text
+
+
+def test_cursor_filter_faults(fresh: RunningEmulator, api: httpx.Client) -> None:
+    """`odd_page` answers the next filtered listings as if unfiltered, once each; `ignore_cursor_filter` always."""
+    stamps = sorted(r["attributes"]["_updated_at"] for r in fresh.store.records("person"))
+    params = {"filter[_updated_at][Is on or after]": stamps[-1], "page[limit]": "500"}
+    honoured = len(api.get("objects/person/resources", params=params).json()["data"])
+    fresh.faults.set(odd_page=1)
+    assert len(api.get("objects/person/resources", params=params).json()["data"]) == len(stamps)
+    assert len(api.get("objects/person/resources", params=params).json()["data"]) == honoured < len(stamps)
+    fresh.faults.set(ignore_cursor_filter=True)
+    for _ in range(2):
+        assert len(api.get("objects/person/resources", params=params).json()["data"]) == len(stamps)
+
+
+def test_churn_between_pages(fresh: RunningEmulator, api: httpx.Client) -> None:
+    before = {r["id"] for r in fresh.store.records("task")}
+    fresh.faults.set(churn_every=2, churn_objects=["task"])
+    api.get("objects/person/resources")
+    api.get("objects/task/resources")
+    assert {r["id"] for r in fresh.store.records("task")} == before  # the first task listing: no change yet
+    api.get("objects/task/resources")
+    after = {r["id"] for r in fresh.store.records("task")}
+    assert len(after - before) == 1 and len(before - after) == 1
+
+
+def test_kill_on_page(fresh: RunningEmulator, api: httpx.Client) -> None:
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        fresh.faults.set(kill_on_page=2, kill_pid=victim.pid)
+        api.get("objects/person/resources")
+        api.get("schemas")  # not a listing page
+        assert victim.poll() is None
+        assert api.get("objects/task/resources").status_code == 200  # its answer is built, then the kill
+        assert victim.wait(timeout=10) == -9
+    finally:
+        if victim.poll() is None:
+            victim.kill()

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from destinations.clarify.convert import Invalid, convert_columns, convert_row, convert_value
-from emulator.schemas import render_schemas
+from emulator.schemas import OBJECTS, render_schemas
 from sources.clarify.schema import FieldSpec, parse_schemas
 
 
@@ -86,10 +86,14 @@ def test_column_wise_conversion_matches_row_by_row() -> None:
     assert set(errors) == {2, 3, 8}
 
 
-@pytest.mark.parametrize("shape", ["entities", "docs"])
-def test_parse_both_schema_shapes(shape: str) -> None:
-    objects = parse_schemas(render_schemas(shape))
-    assert {"person", "company", "deal", "meeting", "task", "c_sales_order"} <= set(objects)
+@pytest.mark.parametrize("shape", ["entities", "docs", "keyed"])
+def test_parse_every_schema_shape(shape: str) -> None:
+    asked: list[str] = []
+    objects = parse_schemas(render_schemas(shape), lambda slug: asked.append(slug) or slug in OBJECTS)
+    assert set(objects) == set(OBJECTS)
+    # Only the keyed shape leaves an entry's slug to a listing: its value shapes and its custom object.
+    keyed = ["name", "location", "collection", "rich-text", "meeting_recording", "sales_order", "c_sales_order"]
+    assert asked == ([] if shape != "keyed" else keyed)
     assert "name" not in objects and "collection" not in objects  # core sub-schemas are not objects
     assert objects["person"].unique_field == "email_addresses"
     assert objects["company"].unique_field == "domains"

@@ -6,6 +6,7 @@ import json
 import sys
 
 from core.errors import ClarifySyncError
+from core.http import RetryPolicy
 from core.warehouse.options import WarehouseOptions
 from pipelines.sync import run_sync
 from sources.clarify.connection import ClarifyConnection
@@ -20,9 +21,11 @@ def main() -> int:
             conn,
             wh,
             lock_timeout=args.get("lock_timeout", 10.0),
-            reconcile=False,
+            reconcile=args.get("reconcile", False),
             page_limit=args.get("page_limit", 500),
-            parallel=False,
+            parallel=args.get("parallel", False),
+            retry=RetryPolicy(**args["retry"]) if "retry" in args else None,
+            transcripts=args.get("transcripts"),
         )
     except ClarifySyncError as exc:
         print(f"error: {exc}", flush=True)

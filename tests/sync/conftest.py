@@ -264,6 +264,8 @@ def assert_synced(emu: Any, wh: WarehouseOptions, objects: list[str] | None = No
     from emulator.schemas import OBJECTS
 
     config = emu.emulator.config
+    # Fields described with a type no client knows are kept as text (`unknown_field_types`).
+    as_text = set(variants.UNKNOWN_TYPES) if config.unknown_field_types else set()
     for slug in objects or list(OBJECTS):
         obj_def = OBJECTS[slug]
         records = variants.shape_records(config, slug, emu.store.records(slug))
@@ -272,6 +274,8 @@ def assert_synced(emu: Any, wh: WarehouseOptions, objects: list[str] | None = No
         assert set(rows) == {r["id"] for r in records}, f"{slug}: ids differ"
         for rec in records:
             expected = _expected_columns(obj_def, rec["attributes"])
+            for name in as_text & set(expected):
+                expected[name] = None if rec["attributes"][name] is None else str(rec["attributes"][name])
             assert _normalise_row(rows[rec["id"]], expected) == expected, f"{slug} {rec['id']}"
         for name, f in obj_def.fields.items():
             if f.type not in ("collection", "multi-select"):
@@ -295,3 +299,25 @@ def assert_synced(emu: Any, wh: WarehouseOptions, objects: list[str] | None = No
             target_col = f"related_{rel.target}_id" if rel.target == slug else f"{rel.target}_id"
             got_links = sorted((r[f"{slug}_id"], r[target_col]) for r in table(wh, f"{slug}__{rel_name}"))
             assert got_links == want_links, f"{slug}__{rel_name} differs"
+
+
+# -- transcripts ----------------------------------------------------------------------------------------------
+def expected_segments(emu: Any) -> list[tuple[Any, ...]]:
+    """Every transcribed recording's segments, from the emulator's own transcript data (never a parse)."""
+    rows = []
+    for rec in emu.store.records("meeting_recording"):
+        if not emu.recordings.transcribed(rec["id"]):
+            continue
+        t = emu.recordings.transcript(rec["id"])
+        for i, s in enumerate(t.segments):
+            name = None if s.speaker is None else t.speakers[s.speaker][0]
+            rows.append((rec["id"], i, name, s.start_ms / 1000, s.end_ms / 1000, s.text))
+    return sorted(rows, key=str)
+
+
+def stored_segments(wh: Any) -> list[tuple[Any, ...]]:
+    rows = table(wh, "meeting_transcript__segments")
+    got = [
+        (r["recording_id"], r["position"], r["speaker"], r["start_seconds"], r["end_seconds"], r["text"]) for r in rows
+    ]
+    return sorted(got, key=str)

@@ -193,3 +193,20 @@ def test_without_meta_a_short_page_of_a_server_default_size_does_not_end_the_wal
 
     walk = UpdatedAtWalk(fetch, Position(), limit=100)
     assert sorted(r["id"] for page in walk for r in page.records) == sorted(listing.stamps)
+
+
+def test_without_meta_records_written_before_every_answer_do_not_keep_the_walk_going() -> None:
+    """Each answer brings a record created just before it, so no page is without something new: the walk ends on
+    a page shorter than the longest it met (the server's page size is at least that)."""
+    listing = Listing({f"r{i:03d}": T0 + timedelta(seconds=i) for i in range(30)})
+    plain = listing.fetch
+
+    def fetch(params: dict[str, Any]) -> dict[str, Any]:
+        listing.stamps[f"new{listing.calls:03d}"] = T0 + timedelta(hours=1, seconds=listing.calls)
+        body = plain(params)
+        del body["meta"]
+        return body
+
+    walk = UpdatedAtWalk(fetch, Position(), limit=100, max_pages=50)
+    ids = {r["id"] for page in walk for r in page.records}
+    assert walk.done and listing.calls == 2 and {f"r{i:03d}" for i in range(30)} <= ids

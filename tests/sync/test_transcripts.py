@@ -14,7 +14,7 @@ from pipelines import noop_probe
 from pipelines.small_changes import load_small_changes
 from pipelines.sync import run_sync
 from sources.clarify.connection import ClarifyConnection
-from tests.sync.conftest import WAREHOUSES, connection_for, cursors, query, table
+from tests.sync.conftest import WAREHOUSES, connection_for, cursors, expected_segments, query, stored_segments, table
 
 ARTIFACTS = "/meetings/{meeting}/recordings/{id}/artifacts"
 
@@ -26,27 +26,6 @@ def _calls(emu: Any) -> tuple[int, int]:
         sum(n for (_, route, _), n in snap.items() if route == ARTIFACTS),
         sum(n for (_, route, _), n in snap.items() if route == STORAGE_ROUTE),
     )
-
-
-def _expected(emu: Any) -> list[tuple[Any, ...]]:
-    """Every transcribed recording's segments, from the emulator's own transcript data (never a parse)."""
-    rows = []
-    for rec in emu.store.records("meeting_recording"):
-        if not emu.recordings.transcribed(rec["id"]):
-            continue
-        t = emu.recordings.transcript(rec["id"])
-        for i, s in enumerate(t.segments):
-            name = None if s.speaker is None else t.speakers[s.speaker][0]
-            rows.append((rec["id"], i, name, s.start_ms / 1000, s.end_ms / 1000, s.text))
-    return sorted(rows, key=str)
-
-
-def _stored(wh: Any) -> list[tuple[Any, ...]]:
-    rows = table(wh, "meeting_transcript__segments")
-    got = [
-        (r["recording_id"], r["position"], r["speaker"], r["start_seconds"], r["end_seconds"], r["text"]) for r in rows
-    ]
-    return sorted(got, key=str)
 
 
 def _statuses(wh: Any) -> dict[str, str]:
@@ -62,13 +41,15 @@ def test_segments_land_once_and_an_unchanged_rerun_asks_nothing(make_emu: Any, m
     emu = make_emu(recordings=6, transcript_format="mixed")
     wh = make_warehouse(kind)
     report = _sync(emu, wh).transcripts
-    assert report.transcribed == 6 and _stored(wh) == _expected(emu) and len(_expected(emu)) > 30
+    assert (
+        report.transcribed == 6 and stored_segments(wh) == expected_segments(emu) and len(expected_segments(emu)) > 30
+    )
     formats = {r["format"] for r in table(wh, "meeting_transcript")}
     assert formats == {"webvtt", "json"} and set(_statuses(wh).values()) == {"transcribed"}
     assert _calls(emu) == (6, 6)  # one artifacts call and one download each; the video never
     emu.clock.advance(3600)
     again = _sync(emu, wh)
-    assert _calls(emu) == (6, 6) and again.transcripts.requests == 0 and _stored(wh) == _expected(emu)
+    assert _calls(emu) == (6, 6) and again.transcripts.requests == 0 and stored_segments(wh) == expected_segments(emu)
     runs = query(wh, "SELECT records, requests FROM {ds}._clarify_sync_runs WHERE object = 'meeting_transcript'")
     assert sorted((r["records"], r["requests"]) for r in runs) == [(0, 0), (6, 12)]
 
@@ -86,7 +67,7 @@ def test_key_spellings_formats_and_recording_variants(make_emu: Any, make_wareho
     emu = make_emu(recordings=3, **variant)
     wh = make_warehouse("duckdb")
     assert _sync(emu, wh).transcripts.transcribed == 3
-    assert _stored(wh) == _expected(emu)
+    assert stored_segments(wh) == expected_segments(emu)
     meetings = {r["recording_id"]: r["meeting_id"] for r in table(wh, "meeting_transcript")}
     assert meetings == {r["id"]: r["attributes"]["meeting_id"] for r in emu.store.records("meeting_recording")}
     emu.clock.advance(3600)
@@ -101,10 +82,12 @@ def test_not_transcribed_yet_arrives_on_a_later_run(make_emu: Any, make_warehous
     wh = make_warehouse("duckdb")
     first = _sync(emu, wh).transcripts
     assert first.pending == 2 and first.waiting == 2 and _statuses(wh) == dict.fromkeys(later, "pending")
-    assert _stored(wh) == []
+    assert stored_segments(wh) == []
     emu.recordings.transcribe(later[:1])
     _sync(emu, wh)
-    assert _statuses(wh) == {later[0]: "transcribed", later[1]: "pending"} and _stored(wh) == _expected(emu)
+    assert _statuses(wh) == {later[0]: "transcribed", later[1]: "pending"} and stored_segments(wh) == expected_segments(
+        emu
+    )
     assert _calls(emu)[0] == 4  # the pending one is asked on every run
 
 
@@ -121,7 +104,7 @@ def test_a_recording_never_transcribed_is_asked_again_when_it_changes(
     emu.clock.advance(10)
     emu.recordings.retranscribe([rid])  # the recording changes
     _sync(emu, wh)
-    assert _statuses(wh) == {rid: "transcribed"} and _stored(wh) == _expected(emu)
+    assert _statuses(wh) == {rid: "transcribed"} and stored_segments(wh) == expected_segments(emu)
 
 
 def test_a_retranscribed_recording_is_replaced_and_a_deleted_one_goes(make_emu: Any, make_warehouse: Any) -> None:
@@ -133,7 +116,7 @@ def test_a_retranscribed_recording_is_replaced_and_a_deleted_one_goes(make_emu: 
     emu.recordings.retranscribe([first])
     emu.store.delete("meeting_recording", second)
     _sync(emu, wh, reconcile=True)
-    assert _stored(wh) == _expected(emu) and any("(take 2)" in row[5] for row in _stored(wh))
+    assert stored_segments(wh) == expected_segments(emu) and any("(take 2)" in row[5] for row in stored_segments(wh))
     assert set(_statuses(wh)) == {first, third}
     assert not [r for r in table(wh, "meeting_transcript__participants") if r["recording_id"] == second]
     assert _calls(emu) == (4, 4)
@@ -150,7 +133,7 @@ def test_an_expired_url_is_asked_for_again_once(make_emu: Any, make_warehouse: A
     report = _sync(emu, wh, notice=notes.append).transcripts
     assert (report.failed, report.waiting) == (1, 1) and rid not in _statuses(wh) and _calls(emu) == (4, 4)
     assert any(rid in n and "refused twice" in n for n in notes)
-    assert _sync(emu, wh).transcripts.transcribed == 1 and _stored(wh) == _expected(emu)
+    assert _sync(emu, wh).transcripts.transcribed == 1 and stored_segments(wh) == expected_segments(emu)
 
 
 def test_no_credential_reaches_storage_and_no_signed_url_is_kept(
@@ -225,4 +208,4 @@ def test_nothing_changed_and_small_change_runs_stay_exact(
     found = probe()
     assert found.changed == ["meeting_recording"] and load_small_changes(wh, found) is None  # declined
     _sync(emu, wh, probe_settings=_settings(), api=found.api)
-    assert _stored(wh) == _expected(emu) and any("(take 2)" in row[5] for row in _stored(wh))
+    assert stored_segments(wh) == expected_segments(emu) and any("(take 2)" in row[5] for row in stored_segments(wh))
