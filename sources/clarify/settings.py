@@ -8,7 +8,7 @@ DEFAULT_RECONCILE_INTERVAL_SECONDS = 24 * 3600.0
 BATCH_ROWS = 2_000  # records per arrow batch handed to dlt: per-item overhead is per batch; raw records of every
 # parallel object are buffered until converted (5,000 cost ~60 MB more peak RSS at 100k for no CPU gain)
 MAX_PAGES_PER_LOAD = 200  # pages per object per load package: bounds memory and what a crash costs
-APPEND_MAX_IDS = 400_000  # ids one appended first load's walk may hold across chunks (~90 bytes each); past it
+APPEND_MAX_IDS = 400_000  # ids one appended first load's walk may hold across chunks (~120 bytes each); past it
 # the object's later chunks merge, so memory is bounded by this, not by the object's size
 SMALL_CHANGE_PAGES = 100  # pages per changed object a sync may load without dlt (pipelines/small_changes.py)
 # Test hook: "extract" exits the process after the 2nd page, "normalize"/"load" inside a dlt load,
