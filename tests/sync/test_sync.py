@@ -80,6 +80,30 @@ def test_changes_during_a_sync_converge_after_the_next_run(make_emu: Any, make_w
     assert_synced(emu, wh)
 
 
+def _first_load_updating_the_first_person(emu: Any, wh: Any) -> Any:
+    """A first load of `person` in chunks of 2 pages of 100 that updates the first person read while its first page
+    is handled (driven by the walk, not by time): the newer version lands at the end of the listing."""
+    first = min(emu.store.records("person"), key=lambda r: (r["attributes"]["_updated_at"], r["id"]))
+    done: list[str] = []
+
+    def mutate(obj: str, records: int, pages: int, expected: int | None = None) -> None:
+        if obj == "person" and pages == 1 and not done:
+            done.append(obj)
+            emu.store.update("person", first["id"], {"title": "moved during sync", "tags": ["vip", "partner"]})
+
+    report = run_sync(
+        connection_for(emu),
+        wh,
+        objects=["person"],
+        progress=mutate,
+        page_limit=100,
+        max_pages_per_load=2,
+        parallel=False,
+    )
+    assert done
+    return report
+
+
 @pytest.mark.parametrize("kind", WAREHOUSES)
 def test_a_first_load_in_chunks_appends_each_record_once(make_emu: Any, make_warehouse: Any, kind: str) -> None:
     """Every chunk of a first load appends. A record updated while the walk runs comes again at the end of the
@@ -88,18 +112,8 @@ def test_a_first_load_in_chunks_appends_each_record_once(make_emu: Any, make_war
     emu = make_emu(records=1500)
     wh = make_warehouse(kind)
     conn = connection_for(emu)
-    people = sorted(emu.store.records("person"), key=lambda r: (r["attributes"]["_updated_at"], r["id"]))
-    done: list[str] = []
-
-    def mutate(obj: str, records: int, pages: int, expected: int | None = None) -> None:
-        if obj == "person" and pages == 1 and not done:  # driven by the walk, not by time
-            done.append(obj)
-            emu.store.update("person", people[0]["id"], {"title": "moved during sync", "tags": ["vip", "partner"]})
-
-    report = run_sync(
-        conn, wh, objects=["person"], progress=mutate, page_limit=100, max_pages_per_load=2, parallel=False
-    )
-    assert done and report.loads >= 3
+    report = _first_load_updating_the_first_person(emu, wh)
+    assert report.loads >= 3
     assert query(wh, "SELECT count(*) - count(DISTINCT id) AS copies FROM {ds}.person") == [{"copies": 0}]
     for child in ("person__tags", "person__email_addresses"):
         sql = f"SELECT count(*) - count(DISTINCT (person_id, position)) AS copies FROM {{ds}}.{child}"
@@ -124,19 +138,8 @@ def test_a_first_load_past_the_id_bound_merges_its_later_chunks(
     monkeypatch.setattr("pipelines.sync.APPEND_MAX_IDS", 150)  # 2 pages of 100 per chunk: over after the first
     emu = make_emu(records=1500)
     wh = make_warehouse(kind)
-    conn = connection_for(emu)
-    first = min(emu.store.records("person"), key=lambda r: (r["attributes"]["_updated_at"], r["id"]))
-    done: list[str] = []
-
-    def mutate(obj: str, records: int, pages: int, expected: int | None = None) -> None:
-        if obj == "person" and pages == 1 and not done:
-            done.append(obj)
-            emu.store.update("person", first["id"], {"title": "moved during sync", "tags": ["vip", "partner"]})
-
-    report = run_sync(
-        conn, wh, objects=["person"], progress=mutate, page_limit=100, max_pages_per_load=2, parallel=False
-    )
-    assert done and report.loads >= 3
+    report = _first_load_updating_the_first_person(emu, wh)
+    assert report.loads >= 3
     assert query(wh, "SELECT count(*) - count(DISTINCT id) AS copies FROM {ds}.person") == [{"copies": 0}]
     if kind == "duckdb":  # the later chunks merged through the staging dataset
         staging = query(wh, "SELECT table_name FROM information_schema.tables WHERE table_schema = '{ds}_staging'")
