@@ -53,6 +53,9 @@ class FaultSettings:
     # (one glitch: a replica behind); `ignore_cursor_filter` does so for every one until switched off.
     odd_page: int = 0
     ignore_cursor_filter: bool = False
+    # Record listings answered in the store's own order whatever `sortOrder[...]` asks (a server that ignores
+    # the sort): a walk by `_updated_at` then meets stamps out of order.
+    ignore_sort: bool = False
     http_next_links: bool = False
     stray_next_on_last_page: bool = False
     next_on_empty_page: bool = False

@@ -144,11 +144,14 @@ def _churn(call: Call, slug: str) -> None:
 
 
 def _faulty_query(call: Call, query: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The query without its `_updated_at` filter under the `odd_page` (once) and `ignore_cursor_filter` faults."""
+    """The query without its `_updated_at` filter under the `odd_page` (once) and `ignore_cursor_filter` faults,
+    and without its sort order under `ignore_sort`."""
+    path, faults = call.request.url.path, call.emu.faults
+    if faults.flag("ignore_sort", path):
+        query = [(key, value) for key, value in query if not key.startswith("sortOrder[")]
     kept = [(key, value) for key, value in query if not key.startswith("filter[_updated_at]")]
     if len(kept) == len(query):
         return query
-    path, faults = call.request.url.path, call.emu.faults
     return kept if faults.flag("ignore_cursor_filter", path) or faults.take("odd_page", path) else query
 
 
