@@ -68,3 +68,21 @@ def test_a_listing_ignoring_the_filter_goes_cursorless_and_back(make_emu: Any, m
     report = run_sync(conn, wh, objects=PERSON, page_limit=40, reconcile=False, notice=notices.append)
     assert_synced(emu, wh, PERSON)
     assert report.objects["person"].requests <= 2 and len(notices) == 3  # read from the cursor again
+
+
+def test_a_listing_ignoring_the_sort_is_read_in_full_and_stays_exact(make_emu: Any, make_warehouse: Any) -> None:
+    """A server that answers in its own order whatever the sort asks: the walk meets stamps out of order on every
+    answer (asked twice), so the object is read in full, deletions included."""
+    emu = make_emu()
+    wh = make_warehouse("duckdb")
+    conn = connection_for(emu)
+    emu.faults.set(ignore_sort=True, only_paths=[LISTING])
+    emu.store.update("person", emu.store.records("person")[0]["id"], {"title": "Newest"})  # first id, newest stamp
+    notices: list[str] = []
+
+    run_sync(conn, wh, objects=PERSON, page_limit=40, notice=notices.append)
+    _change(emu)
+    run_sync(conn, wh, objects=PERSON, page_limit=40, notice=notices.append)
+
+    assert_synced(emu, wh, PERSON)
+    assert _mode(wh)[0] == "cursorless" and len(notices) == 1 and "read in full" in notices[0]
