@@ -84,14 +84,18 @@ def flagged_rows(err: ApiError, size: int) -> set[int]:
     return rows
 
 
+def error_details(err: ApiError) -> list[str]:
+    """Each error's `detail` (else its `title`), in order: the words a refusal's meaning is read from."""
+    return [str(e.get("detail") or e.get("title") or "") for e in err.errors if isinstance(e, dict)]
+
+
 def failure_of(err: ApiError) -> Failure:
     """The first error of a single-row refusal, pointer made row-relative (`/data/attributes/x`)."""
     first = err.errors[0] if err.errors else {}
     pointer = _pointer(first)
     if pointer:
         pointer = _ROW_POINTER.sub(lambda m: "/data" + m.group(2), pointer, count=1).rstrip("/") or "/data"
-    details = [str(e.get("detail") or e.get("title") or "") for e in err.errors if isinstance(e, dict)]
-    detail = "; ".join(d for d in details if d) or str(err)
+    detail = "; ".join(d for d in error_details(err) if d) or str(err)
     status = str(first.get("status") or err.status or "")
     return Failure(status=status, pointer=pointer, detail=detail)
 

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 
 from core.errors import ApiError
-from destinations.clarify.batching import Item, flagged_rows, record_ids
+from destinations.clarify.batching import Item, error_details, flagged_rows, record_ids
 from sources.clarify.api import ClarifyApi
 
 MATCH_ON = "match_on"  # bulk creates take `match_on`
@@ -38,7 +38,7 @@ def refuses_property(err: ApiError, name: str) -> bool:
     """Is `err` a refusal of the request's top-level property `name`, rather than of a row?"""
     if err.status not in (400, 422) or flagged_rows(err, 1 << 30):
         return False
-    texts = [str(e.get("detail") or e.get("title") or "") for e in err.errors if isinstance(e, dict)] or [str(err)]
+    texts = error_details(err) or [str(err)]
     return any(name in t or _UNKNOWN_PROPERTY.search(t) for t in texts)
 
 

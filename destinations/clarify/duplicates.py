@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from core.errors import ApiError
-from destinations.clarify.batching import Item, Outcome, Rescued, flagged_rows
+from destinations.clarify.batching import Item, Outcome, Rescued, error_details, flagged_rows
 from destinations.clarify.match import unique_values
 from sources.clarify.api import ClarifyApi
 from sources.clarify.schema import FieldSpec
@@ -40,8 +40,7 @@ def is_duplicate(err: ApiError) -> bool:
 
 
 def _text(err: ApiError) -> str:
-    details = [str(e.get("detail") or e.get("title") or "") for e in err.errors if isinstance(e, dict)]
-    return " ".join([*details, str(err)])
+    return " ".join([*error_details(err), str(err)])
 
 
 def _quoted(value: str, text: str) -> bool:
