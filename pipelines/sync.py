@@ -124,7 +124,9 @@ def run_sync(
     threads; `expected` from `meta.total_records`, or None); `notice(line)`: what a person should read once.
     `controls`: history, soft deletes, excluded and hashed fields (default: dlt config, `sources/clarify/
     controls.py`, plus the `history` and `soft_delete` objects). `probe_settings`: leave the note that lets
-                    store, probe_settings, connection, schemas_body, stored, interval, report, controls.plain
+    the next run answer "nothing changed" without dlt (`noop_probe.py`, DuckDB and Postgres); `api`: the probe's
+    client. `transcripts`: also load meeting transcripts (`transcripts_sync.py`; default
+    `sources.clarify.transcripts`).
     """
     started = time.perf_counter()
     _check_since(since)
